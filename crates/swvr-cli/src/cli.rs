@@ -1,0 +1,253 @@
+//! Argument parsing and the commands.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use swvr_core::groups::Selection;
+use swvr_core::questionnaire::Questionnaire;
+use swvr_model::ModelSpec;
+use swvr_weight::Scheme;
+
+use crate::progress::Bars;
+
+/// The fixture bundle committed under `fixtures/`, embedded in the binary so
+/// that `swvr run` works from any folder.
+pub const FIXTURES: [(&str, &[u8]); 3] = [
+    ("respondents.csv", include_bytes!("../../../fixtures/respondents.csv")),
+    ("design.csv", include_bytes!("../../../fixtures/design.csv")),
+    ("targets.csv", include_bytes!("../../../fixtures/targets.csv")),
+];
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "swvr",
+    version,
+    about = "UNV-Gallup volunteering survey pipeline: ingest, weight, tabulate, model"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// No progress bars and no summary on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+/// Restrict a command to some country-waves.
+#[derive(Debug, Args, Clone)]
+struct Select {
+    /// Only this country (ISO3); repeatable.
+    #[arg(long = "country", value_name = "CODE")]
+    countries: Vec<String>,
+    /// Only this wave (year); repeatable.
+    #[arg(long = "wave", value_name = "YEAR")]
+    waves: Vec<i32>,
+}
+
+impl Select {
+    fn selection(&self) -> Selection {
+        Selection {
+            countries: self.countries.clone(),
+            waves: self.waves.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every stage in order (ingest, weight, tabulate, model) and a manifest.
+    Run {
+        /// Wave bundle folder; default: the bundle committed under fixtures/.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Weighting scheme (TOML); default DATA/scheme.toml, else the built-in scheme.
+        #[arg(long)]
+        scheme: Option<PathBuf>,
+        /// Model specification (TOML); default: the report's Appendix E model.
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Questionnaire definition (TOML); default: the built-in 2021 definition.
+        #[arg(long)]
+        questionnaire: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Validate a wave bundle: OUT/ingest/{respondents.arrow, rejects.csv, validation.json}.
+    Ingest {
+        /// Wave bundle folder.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Questionnaire definition (TOML).
+        #[arg(long)]
+        questionnaire: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Base weights, raking and trimming: OUT/weight/{weighted.arrow, diagnostics.json}.
+    Weight {
+        /// Wave bundle folder (design.csv, targets.csv).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output folder holding ingest/.
+        #[arg(long)]
+        out: PathBuf,
+        /// Weighting scheme (TOML).
+        #[arg(long)]
+        scheme: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Tables of every item by every domain: OUT/tabulate/.
+    Tabulate {
+        /// Output folder holding weight/.
+        #[arg(long)]
+        out: PathBuf,
+        /// Questionnaire definition (TOML).
+        #[arg(long)]
+        questionnaire: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// The odds-ratio model of future volunteering: OUT/model/.
+    Model {
+        /// Output folder holding weight/.
+        #[arg(long)]
+        out: PathBuf,
+        /// Model specification (TOML).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Write a deterministic synthetic wave bundle.
+    Synth {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Total respondents, split evenly over the countries.
+        #[arg(long, default_value_t = 8000)]
+        respondents: u64,
+        /// Comma-separated ISO3 codes (default: the eight 2021 countries).
+        #[arg(long, value_delimiter = ',')]
+        countries: Vec<String>,
+        /// Generator seed.
+        #[arg(long, default_value_t = 2021)]
+        seed: u64,
+        /// Wave (year).
+        #[arg(long, default_value_t = 2021)]
+        wave: i32,
+    },
+}
+
+pub(crate) fn questionnaire(path: Option<&Path>) -> Result<Questionnaire> {
+    Ok(match path {
+        Some(p) => Questionnaire::from_path(p)?,
+        None => Questionnaire::default_2021(),
+    })
+}
+
+/// `--scheme`, else `DATA/scheme.toml` when present, else the default.
+pub(crate) fn scheme(path: Option<&Path>, data: &Path) -> Result<Scheme> {
+    let local = data.join("scheme.toml");
+    Ok(match path {
+        Some(p) => Scheme::from_path(p)?,
+        None if local.is_file() => Scheme::from_path(&local)?,
+        None => Scheme::default_scheme(),
+    })
+}
+
+pub(crate) fn spec(path: Option<&Path>) -> Result<ModelSpec> {
+    Ok(match path {
+        Some(p) => ModelSpec::from_path(p)?,
+        None => ModelSpec::default_spec(),
+    })
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let bars = Bars::new(cli.quiet);
+    match cli.command {
+        Command::Run {
+            data,
+            out,
+            scheme: scheme_path,
+            spec: spec_path,
+            questionnaire: qpath,
+            select,
+        } => crate::run::run(crate::run::RunArgs {
+            data,
+            out,
+            scheme: scheme_path,
+            spec: spec_path,
+            questionnaire: qpath,
+            selection: select.selection(),
+            quiet: cli.quiet,
+            bars: &bars,
+        }),
+        Command::Ingest {
+            data,
+            out,
+            questionnaire: qpath,
+            select,
+        } => {
+            let q = questionnaire(qpath.as_deref())?;
+            swvr_ingest::ingest(&data, &out, &q, &select.selection(), &bars)?;
+            Ok(())
+        }
+        Command::Weight {
+            data,
+            out,
+            scheme: scheme_path,
+            select,
+        } => {
+            let s = scheme(scheme_path.as_deref(), &data)?;
+            swvr_weight::weight(&data, &out, &s, &select.selection(), &bars)?;
+            Ok(())
+        }
+        Command::Tabulate {
+            out,
+            questionnaire: qpath,
+            select,
+        } => {
+            let q = questionnaire(qpath.as_deref())?;
+            swvr_tabulate::tabulate(&out, &q, &select.selection(), &bars)?;
+            Ok(())
+        }
+        Command::Model {
+            out,
+            spec: spec_path,
+            select,
+        } => {
+            let s = spec(spec_path.as_deref())?;
+            swvr_model::model(&out, &s, &select.selection(), &bars)?;
+            Ok(())
+        }
+        Command::Synth {
+            out,
+            respondents,
+            countries,
+            seed,
+            wave,
+        } => {
+            let mut opts = swvr_synth::SynthOptions::default();
+            opts.respondents = respondents;
+            opts.seed = seed;
+            opts.wave = wave;
+            if !countries.is_empty() {
+                opts.countries = countries;
+            }
+            let summary =
+                swvr_synth::synth(&out, &opts, &bars).with_context(|| format!("synth into {}", out.display()))?;
+            if !cli.quiet {
+                eprintln!("swvr: wrote {} respondents to {}", summary.respondents, out.display());
+            }
+            Ok(())
+        }
+    }
+}

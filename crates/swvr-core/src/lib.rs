@@ -1,0 +1,33 @@
+//! Shared foundation of the swvr survey pipeline.
+//!
+//! - [`questionnaire`]: the machine-readable questionnaire definition that
+//!   drives validation and tabulation (`questionnaire/*.toml`).
+//! - [`schema`]: the typed columns of `ingest/respondents.arrow`, declared once.
+//! - [`io`]: atomic file writes and Arrow IPC file read/write.
+//! - [`groups`]: rows grouped by (country, wave), with stratum codes.
+//! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
+//! - [`progress`]: the progress callback stages report to.
+//! - [`sum`]: compensated (Neumaier) summation.
+//!
+//! ```
+//! let q = swvr_core::questionnaire::Questionnaire::default_2021();
+//! assert_eq!(q.items[0].id, "Q1");
+//! ```
+
+pub mod groups;
+pub mod io;
+pub mod progress;
+pub mod questionnaire;
+pub mod schema;
+pub mod sum;
+pub mod variance;
+
+/// Version of the swvr Arrow schemas, stored in every file's metadata under
+/// [`SCHEMA_VERSION_KEY`].
+pub const SCHEMA_VERSION: &str = "1";
+/// Metadata key holding [`SCHEMA_VERSION`].
+pub const SCHEMA_VERSION_KEY: &str = "swvr.schema_version";
+
+/// Field-metadata key on `age_group` in weighted.arrow: the band labels in
+/// scheme order, joined by `,` (tabulation and modelling read level order from it).
+pub const LEVELS_KEY: &str = "swvr.levels";
