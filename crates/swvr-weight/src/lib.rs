@@ -1,55 +1,626 @@
-//! `swvr weight`: dual-frame base weights, raking, trimming, diagnostics.
+//! `swvr weight`: dual-frame base weights, imputation of DK/refused
+//! raking demographics, raking (IPF) within each (country, wave), trimming,
+//! and diagnostics.
+//!
+//! Reads `OUT/ingest/respondents.arrow`, `DATA/design.csv`,
+//! `DATA/targets.csv`; writes `OUT/weight/weighted.arrow` and
+//! `OUT/weight/diagnostics.json` (contract sections 3–5). Every check runs
+//! before any file is written. The methods are documented in
+//! `docs/weighting.md`.
+//!
+//! ```
+//! use swvr_weight::Scheme;
+//! let s = Scheme::default_scheme();
+//! assert_eq!(s.raking.variables.len(), 3);
+//! assert!(s.to_toml().contains("method = \"multiplicity\""));
+//! ```
 
-use std::path::Path;
+// Errors carry the file, line, country, wave, variable and category a user
+// needs; they are built once on a cold path, so their size does not matter.
+#![allow(clippy::result_large_err)]
 
-use swvr_core::groups::Selection;
+pub mod base;
+mod error;
+pub mod impute;
+pub mod inputs;
+mod output;
+pub mod rake;
+pub mod scheme;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Int8Array, Int16Array, Int32Array, RecordBatch, StringArray};
+use rayon::prelude::*;
+use serde::Serialize;
+use swvr_core::groups::{Group, Selection, group_by_country_wave};
+use swvr_core::io::column;
 use swvr_core::progress::Progress;
+use swvr_core::questionnaire::{DemographicKind, Questionnaire};
 
-/// A validated weighting scheme.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scheme {}
+pub use error::WeightError;
+pub use scheme::{Method, OnNonConvergence, RakeVar, Scheme};
 
-impl Scheme {
-    /// The documented default scheme.
-    pub fn default_scheme() -> Self {
-        Scheme {}
-    }
-    /// Reads and validates a scheme file.
-    pub fn from_path(_path: &Path) -> Result<Self, WeightError> {
-        Err(WeightError::NotImplemented)
-    }
-    /// The effective scheme as canonical TOML (hashed into the manifest).
-    pub fn to_toml(&self) -> String {
-        String::new()
+use base::{Counts, Frame};
+use impute::MISSING;
+use inputs::{Design, GroupTargets};
+use rake::{RakeProblem, RakeSettings};
+
+/// Min, max, mean and Kish design effect of a set of weights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightSummary {
+    /// Smallest weight.
+    pub min: f64,
+    /// Largest weight.
+    pub max: f64,
+    /// Mean weight.
+    pub mean: f64,
+    /// `n·Σw²/(Σw)²`.
+    pub kish_deff: f64,
+}
+
+impl WeightSummary {
+    fn of(w: &[f64]) -> Self {
+        let n = w.len() as f64;
+        let mut s = swvr_core::sum::Neumaier::new();
+        let mut s2 = swvr_core::sum::Neumaier::new();
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &x in w {
+            s.add(x);
+            s2.add(x * x);
+            min = min.min(x);
+            max = max.max(x);
+        }
+        let total = s.total();
+        WeightSummary {
+            min,
+            max,
+            mean: total / n,
+            kish_deff: n * s2.total() / (total * total),
+        }
     }
 }
 
-/// Diagnostics of one (country, wave).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Diagnostics {}
+/// The variable and category with the largest margin error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorstMargin {
+    /// Raking variable.
+    pub variable: String,
+    /// Category code or band label.
+    pub category: String,
+}
+
+/// Respondents per frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameCounts {
+    /// Drawn from the landline frame.
+    pub landline: usize,
+    /// Drawn from the mobile frame.
+    pub mobile: usize,
+    /// Reachable from both frames.
+    pub dual_users: usize,
+}
+
+/// Counts substituted by the blank-count rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountsImputed {
+    /// `n_adults` taken as 1.
+    pub n_adults: usize,
+    /// `n_landlines` substituted.
+    pub n_landlines: usize,
+    /// `n_mobiles` substituted.
+    pub n_mobiles: usize,
+}
+
+/// Diagnostics of one (country, wave) (`diagnostics.json`, contract section 4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostics {
+    /// Country code.
+    pub country: String,
+    /// Wave.
+    pub wave: i32,
+    /// Respondents.
+    pub n: usize,
+    /// Margins within tolerance (and trimming bounds hold).
+    pub converged: bool,
+    /// IPF sweeps (all rake–trim rounds).
+    pub iterations: u32,
+    /// max |weighted share − target share| of the final weights.
+    pub max_margin_error: f64,
+    /// Where that maximum is.
+    pub worst_margin: WorstMargin,
+    /// Respondents at a trimming bound after the last trimming step.
+    pub trimmed: usize,
+    /// Rake–trim rounds.
+    pub trim_rounds: u32,
+    /// False when raking and trimming bounds could not both hold.
+    pub trimming_feasible: bool,
+    /// Smallest final weight.
+    pub min_weight: f64,
+    /// Largest final weight.
+    pub max_weight: f64,
+    /// Kish design effect `n·Σw²/(Σw)²`.
+    pub kish_deff: f64,
+    /// `n / kish_deff`.
+    pub effective_n: f64,
+    /// `1.96·sqrt(kish_deff·0.25/n)`.
+    pub moe95: f64,
+    /// Base-weight estimator.
+    pub method: String,
+    /// Base weights before raking.
+    pub base_weight: WeightSummary,
+    /// Respondents per frame.
+    pub frames: FrameCounts,
+    /// Respondents whose raking value was imputed, per raking variable.
+    pub imputed: BTreeMap<String, usize>,
+    /// Blank-count substitutions.
+    pub counts_imputed: CountsImputed,
+    /// Number of strata.
+    pub strata: usize,
+    /// Strata with a single respondent (variance uses R's lonely.psu = "adjust").
+    pub lonely_strata: Vec<String>,
+}
 
 impl std::fmt::Display for Diagnostics {
-    /// One summary line: country, wave, n, Kish deff, MOE.
+    /// One summary line: country, wave, n, convergence, Kish deff, effective n, MOE.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "")
+        write!(
+            f,
+            "{} {}: n={}, {} (max margin error {:.1e}), Kish deff {:.3}, effective n {:.1}, MOE95 ±{:.1}%",
+            self.country,
+            self.wave,
+            self.n,
+            if self.converged { "converged" } else { "NOT converged" },
+            self.max_margin_error,
+            self.kish_deff,
+            self.effective_n,
+            100.0 * self.moe95
+        )
     }
 }
 
-/// Weighting failures.
-#[derive(Debug, thiserror::Error)]
-pub enum WeightError {
-    /// Not implemented yet.
-    #[error("weight is not implemented yet")]
-    NotImplemented,
+/// Per-row results of one group (in `Group::rows` order).
+struct GroupResult {
+    diagnostics: Diagnostics,
+    base: Vec<f64>,
+    weight: Vec<f64>,
+    /// Per raking variable: category index used for raking.
+    codes: Vec<Vec<u8>>,
+    /// Per raking variable: imputed flag.
+    imputed: Vec<Vec<bool>>,
+    /// n_adults, n_landlines, n_mobiles substituted.
+    counts_imputed: [Vec<bool>; 3],
 }
 
-/// Reads `out/ingest/respondents.arrow` and `data/{design,targets}.csv`, writes `out/weight/`.
+/// A raking variable's categories: the codes (coded) or bands (age).
+#[derive(Debug, Clone)]
+struct VarSpec {
+    var: RakeVar,
+    /// Category labels as in targets.csv, in order.
+    labels: Vec<String>,
+    /// For coded variables: the valid codes (index = category).
+    codes: Vec<i8>,
+    /// DK/refused codes.
+    missing: Vec<i16>,
+}
+
+fn var_specs(scheme: &Scheme, q: &Questionnaire) -> Vec<VarSpec> {
+    scheme
+        .raking
+        .variables
+        .iter()
+        .map(|&var| {
+            let d = q.demographic(var.source_column());
+            match (var, d.map(|d| &d.kind)) {
+                (RakeVar::AgeGroup, Some(DemographicKind::Numeric { missing_codes, .. })) => VarSpec {
+                    var,
+                    labels: scheme.bands.iter().map(|b| b.label.clone()).collect(),
+                    codes: Vec::new(),
+                    missing: missing_codes.clone(),
+                },
+                (_, _) => {
+                    let set = d.and_then(|d| q.demographic_set(d));
+                    let codes: Vec<i8> = set
+                        .map(|s| s.codes.iter().filter(|c| !c.missing).map(|c| c.code).collect())
+                        .unwrap_or_default();
+                    let missing = set
+                        .map(|s| {
+                            s.codes
+                                .iter()
+                                .filter(|c| c.missing)
+                                .map(|c| i16::from(c.code))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    VarSpec {
+                        var,
+                        labels: codes.iter().map(|c| c.to_string()).collect(),
+                        codes,
+                        missing,
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Columns of respondents.arrow the stage reads.
+struct Columns<'a> {
+    id: &'a StringArray,
+    frame: &'a StringArray,
+    counts: [&'a Int32Array; 3],
+    age: &'a Int16Array,
+    coded: BTreeMap<RakeVar, &'a Int8Array>,
+}
+
+fn opt(a: &Int32Array, r: usize) -> Option<i32> {
+    use arrow_array::Array;
+    a.is_valid(r).then(|| a.value(r))
+}
+
+/// Everything one group needs that is not per row.
+struct Context<'a> {
+    scheme: &'a Scheme,
+    specs: &'a [VarSpec],
+    cols: &'a Columns<'a>,
+    resp_path: &'a Path,
+    design_path: &'a Path,
+    targets_path: &'a Path,
+}
+
+fn process_group(
+    g: &Group,
+    design: Option<&Design>,
+    targets: Option<&GroupTargets>,
+    ctx: &Context<'_>,
+) -> Result<GroupResult, WeightError> {
+    let (cols, scheme) = (ctx.cols, ctx.scheme);
+    let design = design.ok_or_else(|| WeightError::NoDesign {
+        file: ctx.design_path.display().to_string(),
+        country: g.country.clone(),
+        wave: g.wave,
+    })?;
+    let targets = targets.ok_or_else(|| WeightError::NoTargets {
+        file: ctx.targets_path.display().to_string(),
+        country: g.country.clone(),
+        wave: g.wave,
+        variable: None,
+    })?;
+    let n = g.n();
+
+    // Base weights.
+    let mut base = Vec::with_capacity(n);
+    let mut counts_imputed = [vec![false; n], vec![false; n], vec![false; n]];
+    let mut frames = FrameCounts {
+        landline: 0,
+        mobile: 0,
+        dual_users: 0,
+    };
+    for (i, &r) in g.rows.iter().enumerate() {
+        let r = r as usize;
+        let frame = match cols.frame.value(r) {
+            "L" => Frame::Landline,
+            "M" => Frame::Mobile,
+            other => {
+                return Err(WeightError::Data {
+                    file: ctx.resp_path.display().to_string(),
+                    row: r + 1,
+                    column: "frame".into(),
+                    value: other.to_string(),
+                    expected: "`L` or `M`".into(),
+                });
+            }
+        };
+        let counts = Counts {
+            n_adults: opt(cols.counts[0], r),
+            n_landlines: opt(cols.counts[1], r),
+            n_mobiles: opt(cols.counts[2], r),
+        };
+        let bw =
+            base::base_weight(frame, counts, design, &scheme.base).ok_or_else(|| WeightError::FrameNotInDesign {
+                file: ctx.design_path.display().to_string(),
+                country: g.country.clone(),
+                wave: g.wave,
+                frame: cols.frame.value(r).to_string(),
+            })?;
+        match frame {
+            Frame::Landline => frames.landline += 1,
+            Frame::Mobile => frames.mobile += 1,
+        }
+        frames.dual_users += usize::from(bw.dual());
+        counts_imputed[0][i] = bw.adults_imputed;
+        counts_imputed[1][i] = bw.landlines_imputed;
+        counts_imputed[2][i] = bw.mobiles_imputed;
+        base.push(bw.weight);
+    }
+
+    // Raking codes, with DK/refused as MISSING.
+    let mut codes: Vec<Vec<u8>> = Vec::with_capacity(ctx.specs.len());
+    for spec in ctx.specs {
+        let mut col = Vec::with_capacity(n);
+        for &r in &g.rows {
+            let r = r as usize;
+            let (value, code) = match spec.var {
+                RakeVar::AgeGroup => {
+                    let age = cols.age.value(r);
+                    let c = if spec.missing.contains(&age) {
+                        Some(MISSING)
+                    } else {
+                        scheme.band_of(age).map(|b| b as u8)
+                    };
+                    (age, c)
+                }
+                v => {
+                    let x = cols.coded.get(&v).map_or(0, |a| a.value(r));
+                    let c = if spec.missing.contains(&i16::from(x)) {
+                        Some(MISSING)
+                    } else {
+                        spec.codes.iter().position(|&c| c == x).map(|p| p as u8)
+                    };
+                    (i16::from(x), c)
+                }
+            };
+            let Some(code) = code else {
+                return Err(WeightError::Data {
+                    file: ctx.resp_path.display().to_string(),
+                    row: r + 1,
+                    column: spec.var.source_column().into(),
+                    value: value.to_string(),
+                    expected: match spec.var {
+                        RakeVar::AgeGroup => format!("an age within the scheme's bands or one of {:?}", spec.missing),
+                        _ => format!("one of the codes {:?} or DK/refused {:?}", spec.codes, spec.missing),
+                    },
+                });
+            };
+            col.push(code);
+        }
+        codes.push(col);
+    }
+
+    // Targets per variable and category (None = no row).
+    let tfile = ctx.targets_path.display().to_string();
+    let mut tshares: Vec<Vec<Option<(f64, u64)>>> = Vec::with_capacity(ctx.specs.len());
+    for spec in ctx.specs {
+        let list = targets.get(&spec.var).ok_or_else(|| WeightError::NoTargets {
+            file: tfile.clone(),
+            country: g.country.clone(),
+            wave: g.wave,
+            variable: Some(spec.var.name().to_string()),
+        })?;
+        let mut v = vec![None; spec.labels.len()];
+        for t in list {
+            let j = match spec.var {
+                RakeVar::AgeGroup => spec.labels.iter().position(|l| *l == t.category),
+                _ => t
+                    .category
+                    .parse::<i8>()
+                    .ok()
+                    .and_then(|c| spec.codes.iter().position(|&x| x == c)),
+            };
+            let Some(j) = j else {
+                return Err(WeightError::Target {
+                    file: tfile.clone(),
+                    line: Some(t.line),
+                    country: g.country.clone(),
+                    wave: g.wave,
+                    variable: spec.var.name().into(),
+                    category: t.category.clone(),
+                    problem: format!(
+                        "is not a category of {} (expected one of {})",
+                        spec.var.name(),
+                        spec.labels.join(", ")
+                    ),
+                });
+            };
+            v[j] = Some((t.share, t.line));
+        }
+        tshares.push(v);
+    }
+    let fallback: Vec<Vec<f64>> = tshares
+        .iter()
+        .map(|v| v.iter().map(|t| t.map_or(0.0, |x| x.0)).collect())
+        .collect();
+    let levels: Vec<usize> = ctx.specs.iter().map(|s| s.labels.len()).collect();
+
+    // Impute DK/refused.
+    let imputed = impute::impute(&mut codes, &levels, &base, &fallback, |row, k| {
+        let r = g.rows[row] as usize;
+        impute::hash_unit(&g.country, g.wave, cols.id.value(r), ctx.specs[k].var.name())
+    });
+
+    // Sample categories vs targets.
+    for (k, spec) in ctx.specs.iter().enumerate() {
+        let mut count = vec![0usize; levels[k]];
+        codes[k].iter().for_each(|&c| count[c as usize] += 1);
+        for j in 0..levels[k] {
+            let err = |line, problem: String| WeightError::Target {
+                file: tfile.clone(),
+                line,
+                country: g.country.clone(),
+                wave: g.wave,
+                variable: spec.var.name().into(),
+                category: spec.labels[j].clone(),
+                problem,
+            };
+            match (count[j], tshares[k][j]) {
+                (c, None) if c > 0 => {
+                    return Err(err(None, format!("has {c} respondents but no target row")));
+                }
+                (c, Some((s, line))) if c > 0 && s <= 0.0 => {
+                    return Err(err(Some(line), format!("has {c} respondents but a zero target share")));
+                }
+                (0, Some((s, line))) if s > 0.0 => {
+                    return Err(err(
+                        Some(line),
+                        format!("has target share {s} but no respondents: raking cannot reach it"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // Rake (and trim).
+    let settings = RakeSettings {
+        tolerance: scheme.raking.tolerance,
+        max_iterations: scheme.raking.max_iterations,
+        trimming: scheme.trimming.as_ref().map(|t| (t.lower, t.upper, t.max_rounds)),
+    };
+    let problem = RakeProblem {
+        codes: &codes,
+        levels: &levels,
+        targets: &fallback,
+    };
+    let out = rake::rake(&base, &problem, &settings);
+    let worst = WorstMargin {
+        variable: ctx.specs[out.worst.0].var.name().to_string(),
+        category: ctx.specs[out.worst.0].labels[out.worst.1].clone(),
+    };
+    if !out.converged && scheme.raking.on_nonconvergence == OnNonConvergence::Error {
+        return Err(if out.trimming_feasible {
+            WeightError::NotConverged {
+                country: g.country.clone(),
+                wave: g.wave,
+                variable: worst.variable,
+                category: worst.category,
+                error: out.max_margin_error,
+                tolerance: scheme.raking.tolerance,
+                iterations: scheme.raking.max_iterations,
+            }
+        } else {
+            WeightError::TrimInfeasible {
+                country: g.country.clone(),
+                wave: g.wave,
+                rounds: out.trim_rounds,
+                variable: worst.variable,
+                category: worst.category,
+                error: out.max_margin_error,
+                tolerance: scheme.raking.tolerance,
+            }
+        });
+    }
+
+    let ws = WeightSummary::of(&out.weights);
+    let kish = ws.kish_deff;
+    let mut stratum_n = vec![0usize; g.strata.len()];
+    g.stratum.iter().for_each(|&s| stratum_n[s as usize] += 1);
+    let diagnostics = Diagnostics {
+        country: g.country.clone(),
+        wave: g.wave,
+        n,
+        converged: out.converged,
+        iterations: out.iterations,
+        max_margin_error: out.max_margin_error,
+        worst_margin: worst,
+        trimmed: out.trimmed,
+        trim_rounds: out.trim_rounds,
+        trimming_feasible: out.trimming_feasible,
+        min_weight: ws.min,
+        max_weight: ws.max,
+        kish_deff: kish,
+        effective_n: n as f64 / kish,
+        moe95: 1.96 * (kish * 0.25 / n as f64).sqrt(),
+        method: match scheme.base.method {
+            Method::Multiplicity => "multiplicity".into(),
+            Method::Hartley => "hartley".into(),
+        },
+        base_weight: WeightSummary::of(&base),
+        frames,
+        imputed: ctx
+            .specs
+            .iter()
+            .zip(&imputed)
+            .map(|(s, f)| (s.var.name().to_string(), f.iter().filter(|&&x| x).count()))
+            .collect(),
+        counts_imputed: CountsImputed {
+            n_adults: counts_imputed[0].iter().filter(|&&x| x).count(),
+            n_landlines: counts_imputed[1].iter().filter(|&&x| x).count(),
+            n_mobiles: counts_imputed[2].iter().filter(|&&x| x).count(),
+        },
+        strata: g.strata.len(),
+        lonely_strata: g
+            .strata
+            .iter()
+            .zip(&stratum_n)
+            .filter(|&(_, &c)| c == 1)
+            .map(|(s, _)| s.clone())
+            .collect(),
+    };
+    Ok(GroupResult {
+        diagnostics,
+        base,
+        weight: out.weights,
+        codes,
+        imputed,
+        counts_imputed,
+    })
+}
+
+fn read_columns<'a>(batch: &'a RecordBatch, path: &Path, scheme: &Scheme) -> Result<Columns<'a>, WeightError> {
+    let mut coded = BTreeMap::new();
+    for v in &scheme.raking.variables {
+        if *v != RakeVar::AgeGroup {
+            coded.insert(*v, column::<Int8Array>(batch, v.source_column(), path)?);
+        }
+    }
+    Ok(Columns {
+        id: column::<StringArray>(batch, "respondent_id", path)?,
+        frame: column::<StringArray>(batch, "frame", path)?,
+        counts: [
+            column::<Int32Array>(batch, "n_adults", path)?,
+            column::<Int32Array>(batch, "n_landlines", path)?,
+            column::<Int32Array>(batch, "n_mobiles", path)?,
+        ],
+        age: column::<Int16Array>(batch, "age", path)?,
+        coded,
+    })
+}
+
+/// Reads `out/ingest/respondents.arrow` and `data/{design,targets}.csv`,
+/// weights every selected (country, wave) and writes `out/weight/`.
+/// Returns the diagnostics in (country, wave) order.
 pub fn weight(
-    _data: &Path,
-    _out: &Path,
-    _scheme: &Scheme,
-    _sel: &Selection,
-    _progress: &dyn Progress,
+    data: &Path,
+    out: &Path,
+    scheme: &Scheme,
+    sel: &Selection,
+    progress: &dyn Progress,
 ) -> Result<Vec<Diagnostics>, WeightError> {
-    Err(WeightError::NotImplemented)
+    let resp_path: PathBuf = out.join("ingest").join("respondents.arrow");
+    let design_path = data.join("design.csv");
+    let targets_path = data.join("targets.csv");
+    let design = inputs::read_design(&design_path)?;
+    let targets = inputs::read_targets(&targets_path)?;
+    let batch = swvr_core::io::read_arrow(&resp_path)?;
+    let groups = group_by_country_wave(&batch, &resp_path, sel)?;
+    if groups.is_empty() {
+        return Err(WeightError::NoRows {
+            file: resp_path.display().to_string(),
+        });
+    }
+    let cols = read_columns(&batch, &resp_path, scheme)?;
+    let q = Questionnaire::default_2021();
+    let specs = var_specs(scheme, &q);
+    let ctx = Context {
+        scheme,
+        specs: &specs,
+        cols: &cols,
+        resp_path: &resp_path,
+        design_path: &design_path,
+        targets_path: &targets_path,
+    };
+    progress.start("weight", Some(groups.len() as u64));
+    let results: Vec<Result<GroupResult, WeightError>> = groups
+        .par_iter()
+        .map(|g| {
+            let key = (g.country.clone(), g.wave);
+            let r = process_group(g, design.get(&key), targets.get(&key), &ctx);
+            progress.advance(1);
+            r
+        })
+        .collect();
+    progress.finish();
+    let results: Vec<GroupResult> = results.into_iter().collect::<Result<_, _>>()?;
+    output::write(out, &batch, &groups, &results, scheme, &specs, &cols)?;
+    Ok(results.into_iter().map(|r| r.diagnostics).collect())
 }

@@ -1,0 +1,175 @@
+//! Errors of the weighting stage: each names the file (and line) or the
+//! (country, wave), variable and category a user has to fix.
+
+use swvr_core::io::IoError;
+
+/// Weighting failures.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightError {
+    /// Reading or writing a file failed (Arrow, I/O).
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// A bundle file could not be opened.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// File.
+        file: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The scheme file could not be read.
+    #[error("{path}: cannot read weighting scheme: {source}")]
+    SchemeRead {
+        /// Scheme file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Malformed scheme TOML or an unknown key (the message has line and column).
+    #[error("{path}: malformed weighting scheme: {message}")]
+    SchemeToml {
+        /// Scheme file.
+        path: String,
+        /// Parser message, with line and column.
+        message: String,
+    },
+    /// A scheme value out of its domain.
+    #[error("{path}: weighting scheme key `{key}` = {value}: expected {expected}")]
+    SchemeValue {
+        /// Scheme file.
+        path: String,
+        /// Dotted key (`raking.tolerance`).
+        key: String,
+        /// Value found.
+        value: String,
+        /// What is allowed.
+        expected: String,
+    },
+    /// A bad value in design.csv or targets.csv.
+    #[error("{file}: line {line}, column `{column}`: found `{value}`, expected {expected}")]
+    Csv {
+        /// File.
+        file: String,
+        /// Physical line (header = 1).
+        line: u64,
+        /// Column.
+        column: String,
+        /// Value found.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A bad value in respondents.arrow.
+    #[error("{file}: row {row}, column `{column}`: found `{value}`, expected {expected}")]
+    Data {
+        /// File.
+        file: String,
+        /// Data row (1-based).
+        row: usize,
+        /// Column.
+        column: String,
+        /// Value found.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// No respondents (in the selection).
+    #[error("{file}: no respondents to weight (in the selected countries and waves)")]
+    NoRows {
+        /// File.
+        file: String,
+    },
+    /// A (country, wave) of the data has no design rows.
+    #[error("{file}: no design rows for {country} {wave}, which has respondents")]
+    NoDesign {
+        /// design.csv.
+        file: String,
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+    },
+    /// Respondents drawn from a frame the design lacks.
+    #[error("{file}: {country} {wave} has respondents drawn from frame {frame} but no design row for it")]
+    FrameNotInDesign {
+        /// design.csv.
+        file: String,
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// Frame code.
+        frame: String,
+    },
+    /// A (country, wave) of the data has no targets (for a raking variable).
+    #[error("{file}: no targets for {country} {wave}{}, which has respondents", variable.as_ref().map(|v| format!(" variable {v}")).unwrap_or_default())]
+    NoTargets {
+        /// targets.csv.
+        file: String,
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// Raking variable, or `None` when the (country, wave) has no rows at all.
+        variable: Option<String>,
+    },
+    /// A target category problem: missing or zero target for a sample
+    /// category, a target category no one is in, an unknown category.
+    #[error("{file}{}: {country} {wave}, variable {variable}, category {category} {problem}", line.map(|l| format!(": line {l}")).unwrap_or_default())]
+    Target {
+        /// targets.csv.
+        file: String,
+        /// Physical line when the problem is on a line of the file.
+        line: Option<u64>,
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// Raking variable.
+        variable: String,
+        /// Category code or band label.
+        category: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Raking stopped at max_iterations above tolerance.
+    #[error(
+        "raking of {country} {wave} did not converge in {iterations} iterations: variable {variable}, category {category} is {error:.3e} from its target share (tolerance {tolerance:e}); the targets may be impossible for this sample (set [raking] on_nonconvergence = \"warn\" to keep the weights anyway)"
+    )]
+    NotConverged {
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// Worst variable.
+        variable: String,
+        /// Worst category.
+        category: String,
+        /// Its |share − target|.
+        error: f64,
+        /// Scheme tolerance.
+        tolerance: f64,
+        /// Iteration limit.
+        iterations: u32,
+    },
+    /// Trimming bounds and margins cannot both hold.
+    #[error(
+        "raking and trimming of {country} {wave} cannot both hold after {rounds} rounds: with the weights trimmed to the bounds, variable {variable}, category {category} is {error:.3e} from its target share (tolerance {tolerance:e}); widen [trimming] bounds or set [raking] on_nonconvergence = \"warn\""
+    )]
+    TrimInfeasible {
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// Rounds run.
+        rounds: u32,
+        /// Worst variable.
+        variable: String,
+        /// Worst category.
+        category: String,
+        /// Final margin error.
+        error: f64,
+        /// Scheme tolerance.
+        tolerance: f64,
+    },
+}

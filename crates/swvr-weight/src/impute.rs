@@ -1,0 +1,150 @@
+//! Deterministic imputation of DK/refused raking demographics.
+//!
+//! # Method
+//! A weighted hot-deck within the (country, wave). For a respondent whose
+//! value of raking variable `D` is DK/refused, the donors are the
+//! respondents with `D` observed who have the same *reported* values of the
+//! other raking variables that the recipient reported (DK on another
+//! variable does not restrict). The imputed category is drawn from the
+//! donors' base-weighted distribution of `D` with a pseudo-random number
+//! `u ∈ [0, 1)` that is a hash of (country, wave, respondent_id, variable):
+//! the first category (in code/band order) whose cumulative share exceeds
+//! `u`. When no donor matches, the last-listed matching variable is dropped
+//! and so on, down to the whole (country, wave); when no one reported `D`
+//! at all, `u` is drawn against the target shares. Matching uses reported
+//! values only, so the result does not depend on the order variables are
+//! imputed in, on the thread count, or on the other rows' imputations.
+
+use std::collections::HashMap;
+
+use swvr_core::sum::Neumaier;
+
+/// Code of a DK/refused value before imputation.
+pub const MISSING: u8 = u8::MAX;
+
+/// A uniform number in `[0, 1)` from the key (FNV-1a, then the splitmix64 finaliser).
+pub fn hash_unit(country: &str, wave: i32, respondent_id: &str, variable: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    eat(country.as_bytes());
+    eat(&wave.to_le_bytes());
+    eat(respondent_id.as_bytes());
+    eat(variable.as_bytes());
+    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Picks the category whose cumulative share first exceeds `u`.
+fn draw(totals: &[f64], u: f64) -> Option<u8> {
+    let mut sum = Neumaier::new();
+    totals.iter().for_each(|&t| sum.add(t));
+    let total = sum.total();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut cum = 0.0;
+    let mut last = None;
+    for (j, &t) in totals.iter().enumerate() {
+        if t <= 0.0 {
+            continue;
+        }
+        cum += t / total;
+        last = Some(j as u8);
+        if u < cum {
+            return last;
+        }
+    }
+    last
+}
+
+/// Imputes every [`MISSING`] code in `codes` (per variable, per row) in
+/// place and returns the per-variable imputed flags.
+///
+/// `u(row, k)` is the row's uniform number for variable `k`; `fallback[k]`
+/// the target shares used when no one reported variable `k`.
+pub fn impute(
+    codes: &mut [Vec<u8>],
+    levels: &[usize],
+    base: &[f64],
+    fallback: &[Vec<f64>],
+    u: impl Fn(usize, usize) -> f64,
+) -> Vec<Vec<bool>> {
+    let original: Vec<Vec<u8>> = codes.to_vec();
+    let nvars = codes.len();
+    let mut flags = Vec::with_capacity(nvars);
+    for k in 0..nvars {
+        let recipients: Vec<usize> = (0..base.len()).filter(|&r| original[k][r] == MISSING).collect();
+        flags.push({
+            let mut f = vec![false; base.len()];
+            recipients.iter().for_each(|&r| f[r] = true);
+            f
+        });
+        if recipients.is_empty() {
+            continue;
+        }
+        let others: Vec<usize> = (0..nvars).filter(|&o| o != k).collect();
+        // Donor totals per (mask of matched variables, their codes).
+        let mut tables: HashMap<u32, HashMap<u64, Vec<Neumaier>>> = HashMap::new();
+        let key_of = |r: usize, mask: u32| -> u64 {
+            let mut key = 0u64;
+            for (bit, &o) in others.iter().enumerate() {
+                if mask & (1 << bit) != 0 {
+                    key = (key << 8) | u64::from(original[o][r]);
+                }
+            }
+            key
+        };
+        for &r in &recipients {
+            let mut mask: u32 = 0;
+            for (bit, &o) in others.iter().enumerate() {
+                if original[o][r] != MISSING {
+                    mask |= 1 << bit;
+                }
+            }
+            let mut chosen = None;
+            loop {
+                let table = tables.entry(mask).or_insert_with(|| {
+                    let mut t: HashMap<u64, Vec<Neumaier>> = HashMap::new();
+                    for d in 0..base.len() {
+                        let v = original[k][d];
+                        if v == MISSING {
+                            continue;
+                        }
+                        let ok = others
+                            .iter()
+                            .enumerate()
+                            .all(|(bit, &o)| mask & (1 << bit) == 0 || original[o][d] != MISSING);
+                        if ok {
+                            t.entry(key_of(d, mask))
+                                .or_insert_with(|| vec![Neumaier::new(); levels[k]])[v as usize]
+                                .add(base[d]);
+                        }
+                    }
+                    t
+                });
+                if let Some(acc) = table.get(&key_of(r, mask)) {
+                    let totals: Vec<f64> = acc.iter().map(Neumaier::total).collect();
+                    chosen = draw(&totals, u(r, k));
+                }
+                if chosen.is_some() || mask == 0 {
+                    break;
+                }
+                // Drop the last-listed matching variable.
+                mask &= !(1u32 << (31 - mask.leading_zeros()));
+            }
+            let value = chosen.or_else(|| draw(&fallback[k], u(r, k))).unwrap_or(0);
+            codes[k][r] = value;
+        }
+    }
+    flags
+}
