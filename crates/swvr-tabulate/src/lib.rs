@@ -1,32 +1,630 @@
-//! `swvr tabulate`: every item by every domain with design-based inference.
+//! `swvr tabulate`: every questionnaire item and derived indicator by every
+//! domain, with design-based inference (contract section 4, `tabulate/`).
+//!
+//! [`tabulate`] reads `OUT/weight/weighted.arrow` and writes
+//! `OUT/tabulate/tables.arrow`, `tables.csv` and `report.md`;
+//! [`tabulate_batch`] is the same computation over an in-memory batch.
+//!
+//! - Estimates: weighted shares among those asked, DK/refused in the base.
+//! - Standard errors: Taylor linearisation for a stratified with-replacement
+//!   design, each domain a domain of the whole (country, wave) sample
+//!   ([`engine`] documents the formulas), as R's
+//!   `svyby(..., svymean, deff = "replace")` on `svydesign(ids=~1, strata=~stratum, weights=~weight)`.
+//! - Intervals: R's `svyciprop(method = "logit")`; Korn–Graubard when the
+//!   estimate is 0 or 1; `estimate ± t·se` for net figures ([`interval`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow_array::{Float64Array, Int8Array, Int16Array, Int32Array, RecordBatch, StringArray, ArrayRef};
+//! use arrow_schema::{DataType, Field, Schema};
+//! use swvr_core::questionnaire::Questionnaire;
+//!
+//! let q = Questionnaire::default_2021();
+//! let n = 4;
+//! let mut fields = vec![
+//!     Field::new("country", DataType::Utf8, false),
+//!     Field::new("wave", DataType::Int32, false),
+//!     Field::new("stratum", DataType::Utf8, false),
+//!     Field::new("weight", DataType::Float64, false),
+//!     Field::new("age_group", DataType::Utf8, true),
+//! ];
+//! let mut cols: Vec<ArrayRef> = vec![
+//!     Arc::new(StringArray::from(vec!["KEN"; n])),
+//!     Arc::new(Int32Array::from(vec![2021; n])),
+//!     Arc::new(StringArray::from(vec!["a", "a", "b", "b"])),
+//!     Arc::new(Float64Array::from(vec![0.5, 1.5, 1.0, 1.0])),
+//!     Arc::new(StringArray::from(vec![Some("15-29"), Some("30-44"), None, Some("60+")])),
+//! ];
+//! for d in ["sex", "education", "employment", "urbanicity"] {
+//!     fields.push(Field::new(d, DataType::Int8, false));
+//!     cols.push(Arc::new(Int8Array::from(vec![1, 2, 1, 2])));
+//! }
+//! for item in &q.items {
+//!     fields.push(Field::new(&item.id, DataType::Int8, true));
+//!     let asked = item.asked_if.is_none();
+//!     cols.push(Arc::new(Int8Array::from(vec![asked.then_some(1), asked.then_some(2), asked.then_some(2), asked.then_some(8)])));
+//! }
+//! let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+//! let est = swvr_tabulate::tabulate_batch(&batch, &q, &Default::default()).unwrap();
+//! let q1_yes = est.iter().find(|e| e.item == "Q1" && e.domain == "total" && e.category == "yes").unwrap();
+//! assert_eq!((q1_yes.n, q1_yes.n_category), (4, 1));
+//! assert!((q1_yes.estimate - 0.125).abs() < 1e-15);
+//! ```
 
-use std::path::Path;
+pub mod engine;
+pub mod interval;
+pub mod output;
+pub mod report;
 
-use swvr_core::groups::Selection;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use rayon::prelude::*;
+use swvr_core::groups::{Group, Selection, group_by_country_wave};
+use swvr_core::io::IoError;
 use swvr_core::progress::Progress;
-use swvr_core::questionnaire::Questionnaire;
+use swvr_core::questionnaire::{Derived, Levels, Questionnaire};
+
+use engine::{DomainRows, INVALID, LevelStats, NONE, Source, Var};
 
 /// What tabulation produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TabulateSummary {
     /// Rows of tables.arrow.
     pub estimates: u64,
+    /// (country, wave) groups tabulated.
+    pub groups: u64,
+    /// Estimates within two margins of error of a published figure / compared.
+    pub published_within: (u64, u64),
 }
 
-/// Tabulation failures.
+/// Tabulation failures. Each names the file and what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum TabulateError {
-    /// Not implemented yet.
-    #[error("tabulate is not implemented yet")]
-    NotImplemented,
+    /// Reading or writing a file.
+    #[error(transparent)]
+    Io {
+        /// Cause.
+        #[from]
+        source: IoError,
+    },
+    /// A column missing or of the wrong type.
+    #[error("{path}: column `{column}`: expected {expected}")]
+    Column {
+        /// File.
+        path: String,
+        /// Column.
+        column: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A bad value in a row.
+    #[error("{path}: row {row}, column `{column}`: value {value}: expected {expected}")]
+    Value {
+        /// File.
+        path: String,
+        /// Row (1 = first data row of the file).
+        row: usize,
+        /// Column.
+        column: String,
+        /// The value found.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// The report definition file is malformed.
+    #[error("{path}: report definition: {message}")]
+    Report {
+        /// File.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
-/// Reads `out/weight/weighted.arrow`, writes `out/tabulate/`.
+impl TabulateError {
+    fn with_path(self, p: &str) -> Self {
+        match self {
+            TabulateError::Value {
+                path,
+                row,
+                column,
+                value,
+                expected,
+            } if path.is_empty() => TabulateError::Value {
+                path: p.to_string(),
+                row,
+                column,
+                value,
+                expected,
+            },
+            other => other,
+        }
+    }
+}
+
+/// How an interval was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiMethod {
+    /// R's `svyciprop(method = "logit")`.
+    Logit,
+    /// Korn–Graubard (estimate exactly 0 or 1).
+    KornGraubard,
+    /// `estimate ± t·se` (net figures).
+    Wald,
+    /// No interval (no degrees of freedom).
+    None,
+}
+
+impl CiMethod {
+    /// Name written in the `ci_method` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CiMethod::Logit => "logit",
+            CiMethod::KornGraubard => "korn_graubard",
+            CiMethod::Wald => "wald",
+            CiMethod::None => "none",
+        }
+    }
+}
+
+/// One row of tables.arrow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// Country code.
+    pub country: String,
+    /// Wave.
+    pub wave: i32,
+    /// Item or derived indicator.
+    pub item: String,
+    /// Domain (`total`, `sex`, …).
+    pub domain: String,
+    /// Level of the domain.
+    pub domain_level: String,
+    /// Answer category (or `net`).
+    pub category: String,
+    /// Respondents in the level asked the item.
+    pub n: u64,
+    /// Those of them in the category (for `net`: in the plus or minus category).
+    pub n_category: u64,
+    /// Weighted share (or net difference).
+    pub estimate: f64,
+    /// Linearised standard error.
+    pub se: f64,
+    /// Lower 95% limit.
+    pub ci_low: Option<f64>,
+    /// Upper 95% limit.
+    pub ci_high: Option<f64>,
+    /// Design effect (SRS with replacement); `None` when undefined (n < 2 or
+    /// no variance under SRS, i.e. an estimate of 0 or 1).
+    pub deff: Option<f64>,
+    /// Degrees of freedom of the interval: n − strata present in the level.
+    pub df: i64,
+    /// How the interval was obtained.
+    pub ci_method: CiMethod,
+}
+
+fn column_err(path: &str, column: &str, expected: &str) -> TabulateError {
+    TabulateError::Column {
+        path: path.to_string(),
+        column: column.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+fn int8<'a>(batch: &'a RecordBatch, name: &str, path: &str) -> Result<&'a Int8Array, TabulateError> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| column_err(path, name, "a column of this name (Int8 codes)"))?;
+    col.as_any()
+        .downcast_ref::<Int8Array>()
+        .ok_or_else(|| column_err(path, name, &format!("type Int8, found {}", col.data_type())))
+}
+
+/// Integer values of a coded column (Int8/16/32/64), `None` for nulls.
+fn int_values(batch: &RecordBatch, name: &str, path: &str) -> Result<Vec<Option<i64>>, TabulateError> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| column_err(path, name, "a domain column of this name"))?;
+    let any = col.as_any();
+    macro_rules! try_ty {
+        ($t:ty) => {
+            if let Some(a) = any.downcast_ref::<$t>() {
+                return Ok(a.iter().map(|v| v.map(i64::from)).collect());
+            }
+        };
+    }
+    try_ty!(Int8Array);
+    try_ty!(Int16Array);
+    try_ty!(Int32Array);
+    try_ty!(Int64Array);
+    Err(column_err(
+        path,
+        name,
+        &format!("integer codes, found {}", col.data_type()),
+    ))
+}
+
+/// Per-row levels of every domain of the questionnaire.
+fn domain_rows(batch: &RecordBatch, q: &Questionnaire, path: &str) -> Result<Vec<DomainRows>, TabulateError> {
+    let mut out = Vec::with_capacity(q.domains.len());
+    for d in &q.domains {
+        let (labels, level) = match &d.levels {
+            Levels::Codes(levels) => {
+                let values = int_values(batch, &d.variable, path)?;
+                let level = values
+                    .iter()
+                    .map(|v| {
+                        v.and_then(|v| levels.iter().position(|l| l.codes.iter().any(|&c| i64::from(c) == v)))
+                            .map_or(NONE, |i| i as u8)
+                    })
+                    .collect();
+                (levels.iter().map(|l| l.label.clone()).collect::<Vec<_>>(), level)
+            }
+            Levels::Bands(_) => {
+                let col = batch
+                    .column_by_name(&d.variable)
+                    .ok_or_else(|| column_err(path, &d.variable, "a column of age-band labels"))?;
+                let arr = col
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| column_err(path, &d.variable, &format!("type Utf8, found {}", col.data_type())))?;
+                let field = batch
+                    .schema()
+                    .field_with_name(&d.variable)
+                    .map(|f| f.metadata().clone());
+                let listed = field
+                    .ok()
+                    .and_then(|m| m.get(swvr_core::LEVELS_KEY).cloned())
+                    .filter(|s| !s.is_empty());
+                let labels: Vec<String> = match listed {
+                    Some(s) => s.split(',').map(str::to_string).collect(),
+                    // Without the metadata: the labels present, in sorted order.
+                    None => arr
+                        .iter()
+                        .flatten()
+                        .collect::<BTreeSet<&str>>()
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                };
+                let mut level = Vec::with_capacity(arr.len());
+                for (r, v) in arr.iter().enumerate() {
+                    level.push(match v {
+                        None => NONE,
+                        Some(v) => match labels.iter().position(|l| l == v) {
+                            Some(i) => i as u8,
+                            None => {
+                                return Err(TabulateError::Value {
+                                    path: path.to_string(),
+                                    row: r + 1,
+                                    column: d.variable.clone(),
+                                    value: v.to_string(),
+                                    expected: format!("one of the bands {}", labels.join(",")),
+                                });
+                            }
+                        },
+                    });
+                }
+                (labels, level)
+            }
+        };
+        out.push(DomainRows {
+            name: d.name.clone(),
+            labels,
+            level,
+        });
+    }
+    let (_, n_levels) = engine::level_offsets(&out);
+    if n_levels >= usize::from(INVALID) {
+        return Err(column_err(path, "domains", "fewer than 254 domain levels in all"));
+    }
+    Ok(out)
+}
+
+/// The category-index lookup of an answer set: code (as u8) → position.
+fn item_lut(q: &Questionnaire, item: &swvr_core::questionnaire::Item) -> Box<[u8; 256]> {
+    let mut lut = Box::new([INVALID; 256]);
+    for (i, c) in q.answer_set(item).codes.iter().enumerate() {
+        lut[c.code as u8 as usize] = i as u8;
+    }
+    lut
+}
+
+/// Categories of an `any_yes` indicator.
+const ANY_YES_CATEGORIES: [&str; 4] = ["yes", "no", "dk", "refused"];
+
+/// The variables accumulated: every item, then every `any_yes` indicator.
+/// Returns them with their output names and categories.
+fn variables<'a>(
+    batch: &'a RecordBatch,
+    q: &Questionnaire,
+    path: &str,
+) -> Result<Vec<(String, Vec<String>, Var<'a>)>, TabulateError> {
+    let mut vars = Vec::new();
+    for item in &q.items {
+        let col = int8(batch, &item.id, path)?;
+        let cats: Vec<String> = q.answer_set(item).codes.iter().map(|c| c.category.clone()).collect();
+        vars.push((
+            item.id.clone(),
+            cats.clone(),
+            Var {
+                k: cats.len(),
+                source: Source::Item {
+                    column: item.id.clone(),
+                    col,
+                    lut: item_lut(q, item),
+                },
+            },
+        ));
+    }
+    for d in &q.derived {
+        if let Derived::AnyYes { id, items, .. } = d {
+            let mut parts = Vec::new();
+            for it in items {
+                let Some(item) = q.item(it) else {
+                    return Err(column_err(path, it, "an item of the questionnaire"));
+                };
+                let mut lut = Box::new([INVALID; 256]);
+                for c in &q.answer_set(item).codes {
+                    lut[c.code as u8 as usize] = match c.category.as_str() {
+                        "yes" => 0,
+                        "no" => 1,
+                        "dk" => 2,
+                        _ => 3,
+                    };
+                }
+                parts.push((it.clone(), int8(batch, it, path)?, lut));
+            }
+            vars.push((
+                id.clone(),
+                ANY_YES_CATEGORIES.iter().map(|s| s.to_string()).collect(),
+                Var {
+                    k: ANY_YES_CATEGORIES.len(),
+                    source: Source::AnyYes { parts },
+                },
+            ));
+        }
+    }
+    Ok(vars)
+}
+
+/// Tabulates an in-memory weighted batch (the columns of weighted.arrow).
+pub fn tabulate_batch(batch: &RecordBatch, q: &Questionnaire, sel: &Selection) -> Result<Vec<Estimate>, TabulateError> {
+    tabulate_batch_from(batch, q, sel, Path::new("<batch>"), &swvr_core::progress::NoProgress)
+}
+
+fn tabulate_batch_from(
+    batch: &RecordBatch,
+    q: &Questionnaire,
+    sel: &Selection,
+    file: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<Estimate>, TabulateError> {
+    let path = file.display().to_string();
+    let groups = group_by_country_wave(batch, file, sel)?;
+    let wcol = batch
+        .column_by_name("weight")
+        .ok_or_else(|| column_err(&path, "weight", "a column of final weights (Float64)"))?;
+    let weights = wcol
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .ok_or_else(|| column_err(&path, "weight", &format!("type Float64, found {}", wcol.data_type())))?;
+    for g in &groups {
+        for &r in &g.rows {
+            let r = r as usize;
+            let w = if weights.is_null(r) { f64::NAN } else { weights.value(r) };
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(TabulateError::Value {
+                    path: path.clone(),
+                    row: r + 1,
+                    column: "weight".into(),
+                    value: if weights.is_null(r) {
+                        "null".into()
+                    } else {
+                        w.to_string()
+                    },
+                    expected: "a finite weight >= 0".into(),
+                });
+            }
+        }
+    }
+    let domains = domain_rows(batch, q, &path)?;
+    let (offsets, n_levels) = engine::level_offsets(&domains);
+    let vars = variables(batch, q, &path)?;
+    let wvals = weights.values();
+    let prepared: Vec<engine::Prepared<'_>> = groups.par_iter().map(|g| engine::prepare(g, wvals, &domains)).collect();
+    let tasks: Vec<(usize, usize)> = (0..prepared.len())
+        .flat_map(|g| (0..vars.len()).map(move |v| (g, v)))
+        .collect();
+    progress.start("tabulate", Some(tasks.len() as u64));
+    let stats: Vec<LevelStats> = tasks
+        .par_iter()
+        .map(|&(g, v)| {
+            let s = engine::accumulate(&prepared[g], &vars[v].2, n_levels).map_err(|e| e.with_path(&path));
+            progress.advance(1);
+            s
+        })
+        .collect::<Result<_, _>>()?;
+    progress.finish();
+    let mut out = Vec::new();
+    for (gi, p) in prepared.iter().enumerate() {
+        let stat = |v: usize| &stats[gi * vars.len() + v];
+        let ctx = Ctx {
+            group: p.group,
+            n_h: &p.n_h,
+            domains: &domains,
+            offsets: &offsets,
+        };
+        for (v, (name, cats, _)) in vars.iter().enumerate().take(q.items.len()) {
+            ctx.emit_shares(name, cats, stat(v), &mut out);
+        }
+        let mut next_any = q.items.len();
+        for d in &q.derived {
+            match d {
+                Derived::AnyYes { id, .. } => {
+                    ctx.emit_shares(id, &vars[next_any].1, stat(next_any), &mut out);
+                    next_any += 1;
+                }
+                Derived::Net {
+                    id, item, plus, minus, ..
+                } => {
+                    let Some(v) = q.item_index(item) else {
+                        return Err(column_err(&path, item, "an item of the questionnaire"));
+                    };
+                    let cats = &vars[v].1;
+                    let y: Vec<f64> = cats
+                        .iter()
+                        .map(|c| {
+                            if c == plus {
+                                1.0
+                            } else if c == minus {
+                                -1.0
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect();
+                    ctx.emit_net(id, &y, stat(v), &mut out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Ctx<'a> {
+    group: &'a Group,
+    n_h: &'a [u64],
+    domains: &'a [DomainRows],
+    offsets: &'a [usize],
+}
+
+impl Ctx<'_> {
+    /// (domain, level label, flat level index) in output order.
+    fn levels(&self) -> Vec<(&str, &str, usize)> {
+        let mut v = vec![("total", "total", 0)];
+        for (d, off) in self.domains.iter().zip(self.offsets) {
+            for (i, l) in d.labels.iter().enumerate() {
+                v.push((d.name.as_str(), l.as_str(), off + i));
+            }
+        }
+        v
+    }
+
+    fn row(&self, item: &str, domain: &str, level: &str, category: &str) -> Estimate {
+        Estimate {
+            country: self.group.country.clone(),
+            wave: self.group.wave,
+            item: item.to_string(),
+            domain: domain.to_string(),
+            domain_level: level.to_string(),
+            category: category.to_string(),
+            n: 0,
+            n_category: 0,
+            estimate: 0.0,
+            se: 0.0,
+            ci_low: None,
+            ci_high: None,
+            deff: None,
+            df: 0,
+            ci_method: CiMethod::None,
+        }
+    }
+
+    fn emit_shares(&self, item: &str, cats: &[String], stats: &LevelStats, out: &mut Vec<Estimate>) {
+        for (domain, level, l) in self.levels() {
+            if stats.n(l) == 0 {
+                continue;
+            }
+            for (k, cat) in cats.iter().enumerate() {
+                let mut y = vec![0.0; cats.len()];
+                y[k] = 1.0;
+                let inf = stats.infer(l, &y, self.n_h);
+                let df = inf.n as i64 - inf.strata as i64;
+                let se = inf.variance.sqrt();
+                let p = inf.estimate;
+                let (ci, method) = if p <= 0.0 || p >= 1.0 {
+                    (
+                        Some(interval::korn_graubard_degenerate(p, inf.n, df as f64)),
+                        CiMethod::KornGraubard,
+                    )
+                } else {
+                    match interval::logit_interval(p, se, df as f64) {
+                        Some(ci) => (Some(ci), CiMethod::Logit),
+                        None => (None, CiMethod::None),
+                    }
+                };
+                let mut e = self.row(item, domain, level, cat);
+                e.n = inf.n;
+                e.n_category = stats.n_category(l, k);
+                e.estimate = p;
+                e.se = se;
+                e.ci_low = ci.map(|c| c.0);
+                e.ci_high = ci.map(|c| c.1);
+                e.deff = deff(&inf);
+                e.df = df;
+                e.ci_method = method;
+                out.push(e);
+            }
+        }
+    }
+
+    fn emit_net(&self, id: &str, y: &[f64], stats: &LevelStats, out: &mut Vec<Estimate>) {
+        for (domain, level, l) in self.levels() {
+            if stats.n(l) == 0 {
+                continue;
+            }
+            let inf = stats.infer(l, y, self.n_h);
+            let df = inf.n as i64 - inf.strata as i64;
+            let se = inf.variance.sqrt();
+            let ci = interval::wald_interval(inf.estimate, se, df as f64);
+            let mut e = self.row(id, domain, level, "net");
+            e.n = inf.n;
+            e.n_category = y
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(k, _)| stats.n_category(l, k))
+                .sum();
+            e.estimate = inf.estimate;
+            e.se = se;
+            e.ci_low = ci.map(|c| c.0);
+            e.ci_high = ci.map(|c| c.1);
+            e.deff = deff(&inf);
+            e.df = df;
+            e.ci_method = if ci.is_some() { CiMethod::Wald } else { CiMethod::None };
+            out.push(e);
+        }
+    }
+}
+
+fn deff(inf: &engine::Inference) -> Option<f64> {
+    inf.v_srs.filter(|v| *v > 0.0).map(|v| inf.variance / v)
+}
+
+/// Reads `out/weight/weighted.arrow`, writes `out/tabulate/` (tables.arrow,
+/// tables.csv, report.md).
 pub fn tabulate(
-    _out: &Path,
-    _q: &Questionnaire,
-    _sel: &Selection,
-    _progress: &dyn Progress,
+    out: &Path,
+    q: &Questionnaire,
+    sel: &Selection,
+    progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
-    Err(TabulateError::NotImplemented)
+    let input: PathBuf = out.join("weight").join("weighted.arrow");
+    let batch = swvr_core::io::read_arrow(&input)?;
+    let estimates = tabulate_batch_from(&batch, q, sel, &input, progress)?;
+    let def = report::ReportDef::default_2021()?;
+    let dir = out.join("tabulate");
+    output::write_arrow(&dir.join("tables.arrow"), &estimates)?;
+    output::write_csv(&dir.join("tables.csv"), &estimates)?;
+    let (md, within) = report::render(&def, &estimates);
+    swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    let groups: BTreeSet<(&str, i32)> = estimates.iter().map(|e| (e.country.as_str(), e.wave)).collect();
+    Ok(TabulateSummary {
+        estimates: estimates.len() as u64,
+        groups: groups.len() as u64,
+        published_within: within,
+    })
 }

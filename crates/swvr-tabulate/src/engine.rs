@@ -1,0 +1,360 @@
+//! The tabulation engine: one pass per (country-wave, variable) that
+//! accumulates per-stratum sufficient statistics for every domain level and
+//! category at once, then the estimates and their design-based inference.
+//!
+//! # Formula
+//! For category `c` of variable `Y` in domain level `d` (respondents asked
+//! `Y`), with `a_i = 1[i ∈ d, asked]`, `W = Σ w_i a_i` and an outcome `y_i`
+//! that is a function of the answer category (`1[Y_i = c]` for a share,
+//! `1[plus] − 1[minus]` for a net figure), the estimate is
+//! `m = Σ w_i a_i y_i / W` and its linearisation score `z_i = w_i a_i (y_i − m) / W`
+//! (zero outside the domain, but counted in the stratum sizes `n_h` of the
+//! whole country-wave sample). Per stratum `h`, with `S_hk = Σ w a 1[k]`,
+//! `Q_hk = Σ w² a 1[k]` over categories `k`:
+//!
+//! - `Σ_h z = Σ_k (y_k − m) S_hk / W`, `Σ_h z² = Σ_k (y_k − m)² Q_hk / W²`,
+//! - `V = Σ_h n_h/(n_h − 1) (Σ_h z² − (Σ_h z)²/n_h)` (Wolter 2007 §1.2),
+//!   and for a stratum with a single respondent in the whole sample
+//!   `Σ_h z²` (R's `survey.lonely.psu = "adjust"`: `survey` 4.1's `onestrat`
+//!   leaves a lonely PSU uncentred, which for the scores of a mean, whose
+//!   sample total is 0, is centring at the grand mean).
+//!
+//! `deff = V / V_srswr` with `V_srswr = [Σ_k (y_k − m)² S_k / W] · n/(n−1) / n`,
+//! exactly R's `svymean(..., deff = "replace")` (`svyvar(x)/nobs`).
+
+use std::collections::HashMap;
+
+use arrow_array::{Array, Int8Array};
+use swvr_core::groups::Group;
+use swvr_core::sum::Neumaier;
+
+use crate::TabulateError;
+
+/// Marker: not asked / not in a level.
+pub(crate) const NONE: u8 = u8::MAX;
+/// Marker: a code outside the answer set.
+pub(crate) const INVALID: u8 = u8::MAX - 1;
+
+/// Where a tabulated variable's category comes from, row by row.
+pub(crate) enum Source<'a> {
+    /// An item column: code → category index through `lut`.
+    Item {
+        /// Column name (for errors).
+        column: String,
+        /// The codes.
+        col: &'a Int8Array,
+        /// Category index of each code (indexed by the code as `u8`).
+        lut: Box<[u8; 256]>,
+    },
+    /// `any_yes`: categories yes(0), no(1), dk(2), refused(3); each part maps
+    /// its codes to those classes.
+    AnyYes {
+        /// (column, codes, class of each code).
+        parts: Vec<(String, &'a Int8Array, Box<[u8; 256]>)>,
+    },
+}
+
+/// A variable to accumulate.
+pub(crate) struct Var<'a> {
+    /// Number of categories.
+    pub k: usize,
+    /// Its source.
+    pub source: Source<'a>,
+}
+
+/// One domain: output labels and each batch row's level (or [`NONE`]).
+pub(crate) struct DomainRows {
+    /// Domain name.
+    pub name: String,
+    /// Level labels in output order.
+    pub labels: Vec<String>,
+    /// Level of each batch row.
+    pub level: Vec<u8>,
+}
+
+/// A (country, wave) ready for accumulation.
+pub(crate) struct Prepared<'g> {
+    /// The group.
+    pub group: &'g Group,
+    /// Weight of each group row.
+    pub weight: Vec<f64>,
+    /// Combination id of each group row (stratum × domain levels).
+    pub combo: Vec<u32>,
+    /// For each combination: its stratum and its flat level index per
+    /// domain slot (slot 0 is `total`), [`NONE`] when out.
+    pub combos: Vec<(u32, Vec<u8>)>,
+    /// Respondents per stratum in the whole group.
+    pub n_h: Vec<u64>,
+}
+
+/// Flat level indexing: `total` is 0, then each domain's levels in order.
+pub(crate) fn level_offsets(domains: &[DomainRows]) -> (Vec<usize>, usize) {
+    let mut offsets = Vec::with_capacity(domains.len());
+    let mut next = 1;
+    for d in domains {
+        offsets.push(next);
+        next += d.labels.len();
+    }
+    (offsets, next)
+}
+
+/// Builds the per-row combination codes of a group.
+pub(crate) fn prepare<'g>(group: &'g Group, weight: &[f64], domains: &[DomainRows]) -> Prepared<'g> {
+    let (offsets, _) = level_offsets(domains);
+    let mut index: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut combos: Vec<(u32, Vec<u8>)> = Vec::new();
+    let mut combo = Vec::with_capacity(group.rows.len());
+    let mut w = Vec::with_capacity(group.rows.len());
+    let mut n_h = vec![0u64; group.strata.len()];
+    let mut key: Vec<u8> = Vec::with_capacity(domains.len() + 4);
+    for (pos, &r) in group.rows.iter().enumerate() {
+        let r = r as usize;
+        let h = group.stratum[pos];
+        n_h[h as usize] += 1;
+        key.clear();
+        key.extend_from_slice(&h.to_le_bytes());
+        key.extend(domains.iter().map(|d| d.level[r]));
+        let id = match index.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = combos.len() as u32;
+                let mut levels = Vec::with_capacity(domains.len() + 1);
+                levels.push(0u8);
+                for (d, off) in domains.iter().zip(&offsets) {
+                    let l = d.level[r];
+                    levels.push(if l == NONE { NONE } else { (off + l as usize) as u8 });
+                }
+                combos.push((h, levels));
+                index.insert(key.clone(), id);
+                id
+            }
+        };
+        combo.push(id);
+        w.push(weight[r]);
+    }
+    Prepared {
+        group,
+        weight: w,
+        combo,
+        combos,
+        n_h,
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Cell {
+    n: u64,
+    s: Neumaier,
+    q: Neumaier,
+}
+
+impl Cell {
+    #[inline]
+    fn add(&mut self, w: f64) {
+        self.n += 1;
+        self.s.add(w);
+        self.q.add(w * w);
+    }
+    fn merge(&mut self, o: &Cell) {
+        self.n += o.n;
+        self.s.merge(o.s);
+        self.q.merge(o.q);
+    }
+}
+
+/// Per-stratum sufficient statistics of one variable for every level:
+/// index `(level · H + h) · K + k`.
+pub(crate) struct LevelStats {
+    /// Strata.
+    pub h: usize,
+    /// Categories.
+    pub k: usize,
+    /// Respondents.
+    pub n: Vec<u64>,
+    /// Σ w.
+    pub s: Vec<f64>,
+    /// Σ w².
+    pub q: Vec<f64>,
+}
+
+/// The row-level error of a code outside the answer set.
+fn invalid(column: &str, row: usize, value: i8) -> TabulateError {
+    TabulateError::Value {
+        path: String::new(),
+        row: row + 1,
+        column: column.to_string(),
+        value: value.to_string(),
+        expected: "a code of the item's answer set".into(),
+    }
+}
+
+/// One pass over a group for one variable; returns its [`LevelStats`].
+pub(crate) fn accumulate(p: &Prepared<'_>, var: &Var<'_>, n_levels: usize) -> Result<LevelStats, TabulateError> {
+    let k = var.k;
+    let mut cells = vec![Cell::default(); p.combos.len() * k];
+    let rows = &p.group.rows;
+    match &var.source {
+        Source::Item { column, col, lut } => {
+            let values = col.values();
+            let nulls = col.nulls();
+            for (pos, &r) in rows.iter().enumerate() {
+                let r = r as usize;
+                if nulls.is_some_and(|nb| nb.is_null(r)) {
+                    continue;
+                }
+                let code = values[r];
+                let c = lut[code as u8 as usize];
+                if c == INVALID {
+                    return Err(invalid(column, r, code));
+                }
+                cells[p.combo[pos] as usize * k + c as usize].add(p.weight[pos]);
+            }
+        }
+        Source::AnyYes { parts } => {
+            for (pos, &r) in rows.iter().enumerate() {
+                let r = r as usize;
+                let (mut asked, mut yes, mut all_no, mut dk) = (false, false, true, false);
+                for (column, col, lut) in parts {
+                    if col.is_null(r) {
+                        continue;
+                    }
+                    let code = col.value(r);
+                    let class = lut[code as u8 as usize];
+                    if class == INVALID {
+                        return Err(invalid(column, r, code));
+                    }
+                    asked = true;
+                    yes |= class == 0;
+                    all_no &= class == 1;
+                    dk |= class == 2;
+                }
+                if !asked {
+                    continue;
+                }
+                let c = if yes {
+                    0
+                } else if all_no {
+                    1
+                } else if dk {
+                    2
+                } else {
+                    3
+                };
+                cells[p.combo[pos] as usize * k + c].add(p.weight[pos]);
+            }
+        }
+    }
+    // Reduce combinations to (level, stratum, category), in combination order.
+    let h = p.n_h.len();
+    let mut acc = vec![Cell::default(); n_levels * h * k];
+    for (id, (stratum, levels)) in p.combos.iter().enumerate() {
+        let from = &cells[id * k..(id + 1) * k];
+        for &l in levels.iter().filter(|&&l| l != NONE) {
+            let base = (l as usize * h + *stratum as usize) * k;
+            for (a, c) in acc[base..base + k].iter_mut().zip(from) {
+                a.merge(c);
+            }
+        }
+    }
+    Ok(LevelStats {
+        h,
+        k,
+        n: acc.iter().map(|c| c.n).collect(),
+        s: acc.iter().map(|c| c.s.total()).collect(),
+        q: acc.iter().map(|c| c.q.total()).collect(),
+    })
+}
+
+/// The estimate of an outcome in one level, with what inference needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Inference {
+    /// Respondents in the level asked the variable.
+    pub n: u64,
+    /// Strata with at least one of them.
+    pub strata: u64,
+    /// Weighted mean of the outcome.
+    pub estimate: f64,
+    /// Design variance of the estimate.
+    pub variance: f64,
+    /// Variance under SRS with replacement of size n (R's deff = "replace"),
+    /// `None` when n < 2.
+    pub v_srs: Option<f64>,
+}
+
+impl LevelStats {
+    /// Respondents of `level` asked the variable.
+    pub fn n(&self, level: usize) -> u64 {
+        self.n[level * self.h * self.k..(level + 1) * self.h * self.k]
+            .iter()
+            .sum()
+    }
+
+    /// Respondents of `level` in category `k`.
+    pub fn n_category(&self, level: usize, k: usize) -> u64 {
+        (0..self.h).map(|h| self.n[(level * self.h + h) * self.k + k]).sum()
+    }
+
+    /// The mean of the outcome `y` (one value per category) in `level`;
+    /// `n_h` are the stratum sizes of the whole group.
+    pub fn infer(&self, level: usize, y: &[f64], n_h: &[u64]) -> Inference {
+        let (hh, kk) = (self.h, self.k);
+        let at = |h: usize, k: usize| (level * hh + h) * kk + k;
+        let mut s_k = vec![Neumaier::new(); kk];
+        let mut n = 0u64;
+        let mut strata = 0u64;
+        for h in 0..hh {
+            let mut nh = 0;
+            for (k, acc) in s_k.iter_mut().enumerate() {
+                acc.add(self.s[at(h, k)]);
+                nh += self.n[at(h, k)];
+            }
+            n += nh;
+            strata += u64::from(nh > 0);
+        }
+        let s_k: Vec<f64> = s_k.iter().map(Neumaier::total).collect();
+        let mut wsum = Neumaier::new();
+        let mut ysum = Neumaier::new();
+        for (k, &s) in s_k.iter().enumerate() {
+            wsum.add(s);
+            if y[k] != 0.0 {
+                ysum.add(y[k] * s);
+            }
+        }
+        let w = wsum.total();
+        let m = if w > 0.0 { ysum.total() / w } else { 0.0 };
+        let mut v = Neumaier::new();
+        for (h, &size) in n_h.iter().enumerate() {
+            let mut sz = Neumaier::new();
+            let mut szz = Neumaier::new();
+            for (k, &yk) in y.iter().enumerate() {
+                let d = yk - m;
+                sz.add(d * self.s[at(h, k)]);
+                szz.add(d * d * self.q[at(h, k)]);
+            }
+            let sz = sz.total() / w;
+            let szz = szz.total() / (w * w);
+            if size > 1 {
+                let nf = size as f64;
+                v.add(nf / (nf - 1.0) * (szz - sz * sz / nf));
+            } else if size == 1 {
+                v.add(szz);
+            }
+        }
+        let variance = if w > 0.0 { v.total().max(0.0) } else { 0.0 };
+        let v_srs = (n >= 2 && w > 0.0).then(|| {
+            let mut pop = Neumaier::new();
+            for (k, &s) in s_k.iter().enumerate() {
+                pop.add((y[k] - m) * (y[k] - m) * s);
+            }
+            let nf = n as f64;
+            pop.total() / w * nf / (nf - 1.0) / nf
+        });
+        Inference {
+            n,
+            strata,
+            estimate: m,
+            variance,
+            v_srs,
+        }
+    }
+}

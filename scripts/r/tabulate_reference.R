@@ -1,0 +1,149 @@
+#!/usr/bin/env Rscript
+# Reference estimates for `swvr tabulate`, computed with R's survey package.
+#
+# Reads fixtures/reference/tabulate/{input,lonely}.csv (made by
+# scripts/tabulate_make_input.py: the columns of weight/weighted.arrow that
+# tabulation needs) and writes fixtures/reference/tabulate/{input,lonely}_ref.csv:
+# one row per country, item, domain, level and category with n, estimate,
+# se, ci_low, ci_high, deff, df. The Rust test
+# crates/swvr-tabulate/tests/it/r_agreement.rs compares against these files,
+# so CI never needs R.
+#
+# Design: svydesign(ids = ~1, strata = ~stratum, weights = ~weight) per
+# (country, wave), options(survey.lonely.psu = "adjust"). Each item is
+# estimated on subset(design, asked); domains with svyby(~factor, ~domain,
+# ..., svymean, deff = "replace"), intervals with svyciprop(method = "logit")
+# on subset(design, asked & level) (df = degf of that subset). Derived
+# indicators are computed here independently of the Rust code.
+#
+# Usage: Rscript scripts/r/tabulate_reference.R   (from the repository root)
+
+suppressMessages(library(survey))
+options(survey.lonely.psu = "adjust")
+
+dir <- "fixtures/reference/tabulate"
+yes_no <- list(codes = c(1, 2, 8, 9), cats = c("yes", "no", "dk", "refused"))
+change <- list(codes = c(1, 2, 3, 8, 9), cats = c("increased", "decreased", "same", "dk", "refused"))
+change4 <- list(codes = c(1, 2, 3, 4, 8, 9),
+                cats = c("increased", "decreased", "same", "did_not_volunteer", "dk", "refused"))
+likely <- list(codes = c(1, 2, 8, 9), cats = c("likely", "unlikely", "dk", "refused"))
+sets <- list(Q1 = yes_no, Q2 = yes_no, Q3A = yes_no, Q3B = yes_no, Q3C = yes_no, Q4A = yes_no,
+             Q4B = change, Q4B_1 = yes_no, Q5A = yes_no, Q6 = change4, Q6A = yes_no, Q7 = yes_no,
+             Q8A = likely, Q8B = likely, Q8C = likely, Q8D = likely, Q8E = likely,
+             volunteer_action = yes_no, formal = yes_no, informal = yes_no)
+derived <- list(volunteer_action = c("Q1", "Q2", "Q3A", "Q3B", "Q3C", "Q4A", "Q5A"),
+                formal = c("Q3A", "Q3B"), informal = c("Q3C"))
+
+# any_yes: yes if any listed item is yes; no if every asked one is no; else
+# dk if any is DK; else refused. NA when none was asked.
+any_yes <- function(d, cols) {
+  m <- as.matrix(d[, cols, drop = FALSE])
+  asked <- rowSums(!is.na(m)) > 0
+  yes <- rowSums(m == 1, na.rm = TRUE) > 0
+  all_no <- rowSums(m != 2, na.rm = TRUE) == 0
+  dk <- rowSums(m == 8, na.rm = TRUE) > 0
+  ifelse(!asked, NA, ifelse(yes, 1, ifelse(all_no, 2, ifelse(dk, 8, 9))))
+}
+
+domains <- function(d) {
+  list(
+    total = list(v = rep("total", nrow(d)), levels = "total"),
+    sex = list(v = c("male", "female")[match(d$sex, 1:2)], levels = c("male", "female")),
+    age_group = list(v = ifelse(d$age_group == "", NA, d$age_group),
+                     levels = c("15-29", "30-44", "45-59", "60+")),
+    urbanicity = list(v = c("rural", "rural", "urban", "urban")[match(d$urbanicity, 1:4)],
+                      levels = c("rural", "urban")),
+    employment = list(v = c("employed", "not_employed")[match(d$employment, 1:2)],
+                      levels = c("employed", "not_employed")),
+    education = list(v = c("primary", "secondary", "tertiary")[match(d$education, 1:3)],
+                     levels = c("primary", "secondary", "tertiary"))
+  )
+}
+
+# svyciprop(method = "logit") computed as svyciprop does (intercept-only
+# quasibinomial svyglm, Wald interval on degf(design) degrees of freedom,
+# back-transformed), with two numerical differences: the glm is converged to
+# 1e-15 instead of glm.control()'s 1e-8 (which leaves ~1e-8 relative error in
+# the limits of rare categories), and the t quantile is used directly instead
+# of confint.svyglm's qnorm(pnorm(qt(...))) round trip (which overflows to an
+# infinite limit when df = 1). The script checks that svyciprop agrees to
+# 1e-6 wherever its limits are finite.
+logit_ci <- function(s) {
+  m <- svyglm(.y ~ 1, s, family = quasibinomial, control = glm.control(epsilon = 1e-15, maxit = 100))
+  t <- qt(0.975, degf(s))
+  as.numeric(plogis(coef(m)[1] + c(-1, 1) * t * sqrt(vcov(m)[1, 1])))
+}
+
+fmt <- function(x) ifelse(is.na(x) | !is.finite(x), "NA", sprintf("%.17g", x))
+
+reference <- function(d) {
+  out <- list()
+  for (it in names(derived)) d[[it]] <- any_yes(d, derived[[it]])
+  doms <- domains(d)
+  for (dn in names(doms)) d[[paste0("dom_", dn)]] <- doms[[dn]]$v
+  d$net_Q4B <- ifelse(is.na(d$Q4B), NA, (d$Q4B == 1) - (d$Q4B == 2))
+  for (it in names(sets)) d[[paste0("f_", it)]] <- factor(d[[it]], levels = sets[[it]]$codes)
+  for (key in unique(paste(d$country, d$wave))) {
+    dc <- d[paste(d$country, d$wave) == key, ]
+    des <- svydesign(ids = ~1, strata = ~stratum, weights = ~weight, data = dc)
+    emit <- function(item, dn, lev, cat, s, est, se, lo, hi, deff) {
+      out[[length(out) + 1]] <<- data.frame(
+        country = dc$country[1], wave = dc$wave[1], item = item, domain = dn, domain_level = lev,
+        category = cat, n = sum(weights(s) != 0), estimate = fmt(est), se = fmt(se),
+        ci_low = fmt(lo), ci_high = fmt(hi), deff = fmt(deff), df = degf(s))
+    }
+    vars <- c(names(sets)[1:17], names(derived), "Q4B_net")
+    for (it in vars) {
+      src <- if (it == "Q4B_net") "Q4B" else it
+      asked <- subset(des, !is.na(dc[[src]]))
+      for (dn in names(doms)) {
+        dv <- paste0("dom_", dn)
+        sub <- subset(asked, !is.na(asked$variables[[dv]]))
+        if (nrow(sub) == 0) next
+        f <- if (it == "Q4B_net") ~net_Q4B else as.formula(paste0("~f_", it))
+        by <- svyby(f, as.formula(paste0("~", dv)), sub, svymean, deff = "replace", keep.var = TRUE)
+        for (lev in doms[[dn]]$levels) {
+          if (!(lev %in% rownames(by))) next
+          s <- subset(sub, sub$variables[[dv]] == lev)
+          # Columns of svyby: the level, the estimates, their SEs, the DEffs
+          # (deff.svyby() fails when deff is "replace", so read them directly).
+          row <- as.numeric(by[by[[dv]] == lev, -1])
+          ns <- length(row) / 3
+          cf <- row[1:ns]
+          vv <- row[ns + 1:ns]
+          dd <- row[2 * ns + 1:ns]
+          if (it == "Q4B_net") {
+            t <- qt(0.975, degf(s))
+            emit(it, dn, lev, "net", s, cf[1], vv[1], cf[1] - t * vv[1], cf[1] + t * vv[1], dd[1])
+            next
+          }
+          for (k in seq_along(sets[[it]]$codes)) {
+            code <- sets[[it]]$codes[k]
+            p <- cf[k]
+            ci <- c(NA, NA)
+            if (p > 0 && p < 1 && degf(s) > 0) {
+              s$variables$.y <- as.numeric(s$variables[[it]] == code)
+              ci <- logit_ci(s)
+              r <- suppressWarnings(svyciprop(~.y, s, method = "logit"))
+              cr <- attr(r, "ci")
+              if (all(is.finite(cr)) && max(abs(cr - ci) / ci) > 1e-6) {
+                stop("svyciprop and its tightly converged replica differ: ", it, " ", lev)
+              }
+            }
+            emit(it, dn, lev, sets[[it]]$cats[k], s, p, vv[k], ci[1], ci[2], dd[k])
+          }
+        }
+      }
+    }
+  }
+  do.call(rbind, out)
+}
+
+for (case in c("input", "lonely")) {
+  d <- read.csv(file.path(dir, paste0(case, ".csv")), stringsAsFactors = FALSE, na.strings = "",
+                colClasses = c(age_group = "character", stratum = "character"))
+  d$age_group[is.na(d$age_group)] <- ""
+  ref <- reference(d)
+  write.csv(ref, file.path(dir, paste0(case, "_ref.csv")), row.names = FALSE, quote = FALSE)
+  cat(case, ":", nrow(ref), "reference rows\n")
+}
