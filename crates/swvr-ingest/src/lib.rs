@@ -1,16 +1,58 @@
 //! `swvr ingest`: validate a wave bundle against the questionnaire.
+//!
+//! Reads `DATA/respondents.csv` as a stream (one reused record, values
+//! validated from bytes), checks every row against the questionnaire
+//! definition (codes, ranges, routing both ways, keys, duplicate ids, frames
+//! of design.csv) and writes, under `OUT/ingest/`:
+//! - `respondents.arrow`: the accepted rows, typed
+//!   ([`swvr_core::schema::respondent_schema`]), in batches of 65 536 rows;
+//! - `rejects.csv`: `line,respondent_id,reasons,raw` for every rejected row;
+//! - `validation.json`: counts that reconcile (see [`Report`]).
+//!
+//! design.csv and targets.csv are read whole and validated first
+//! ([`read_design`], [`read_targets`]). Anything that makes the bundle
+//! unusable is an [`IngestError`] naming file, line and column; no output
+//! file of the stage is then put in place.
+//!
+//! ```no_run
+//! use swvr_core::{groups::Selection, progress::NoProgress, questionnaire::Questionnaire};
+//! let q = Questionnaire::default_2021();
+//! let s = swvr_ingest::ingest("bundle".as_ref(), "out".as_ref(), &q, &Selection::default(), &NoProgress)?;
+//! assert_eq!(s.rows_read, s.rows_accepted + s.rows_rejected);
+//! # Ok::<(), swvr_ingest::IngestError>(())
+//! ```
 
-use std::collections::BTreeMap;
+mod bundle;
+mod error;
+mod reader;
+mod report;
+mod text;
+mod validate;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use swvr_core::groups::Selection;
+use swvr_core::io::{ArrowFileWriter, IoError};
 use swvr_core::progress::Progress;
 use swvr_core::questionnaire::Questionnaire;
+use swvr_core::schema::{required_columns, respondent_schema};
+
+pub use bundle::{Design, DesignRow, TargetRow, Targets, read_design, read_targets};
+pub use error::IngestError;
+pub use report::{CountryCounts, Report};
+
+use bundle::{Bundle, Header};
+use text::{Int, is_iso3, parse_int, trim};
+use validate::{Builders, Plan, Reason};
+
+/// Rows per Arrow record batch.
+pub const BATCH_ROWS: usize = 1 << 16;
 
 /// Row counts of an ingest run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestSummary {
-    /// Records read.
+    /// Records read (inside the selection).
     pub rows_read: u64,
     /// Records accepted.
     pub rows_accepted: u64,
@@ -18,23 +60,174 @@ pub struct IngestSummary {
     pub rows_rejected: u64,
     /// (accepted, rejected) by country.
     pub by_country: BTreeMap<String, (u64, u64)>,
+    /// Records skipped because their country or wave is outside `--country`/`--wave`.
+    pub rows_outside_selection: u64,
 }
 
-/// Ingest failures (file-level errors).
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// Not implemented yet.
-    #[error("ingest is not implemented yet")]
-    NotImplemented,
-}
+/// Country bucket of rows whose country is not a valid code.
+pub const INVALID_COUNTRY: &str = "(invalid)";
 
 /// Reads `data/{respondents,design,targets}.csv`, writes `out/ingest/`.
 pub fn ingest(
-    _data: &Path,
-    _out: &Path,
-    _q: &Questionnaire,
-    _sel: &Selection,
-    _progress: &dyn Progress,
+    data: &Path,
+    out: &Path,
+    q: &Questionnaire,
+    sel: &Selection,
+    progress: &dyn Progress,
 ) -> Result<IngestSummary, IngestError> {
-    Err(IngestError::NotImplemented)
+    let files = Bundle::new(data);
+    let design = read_design(&files.design)?;
+    let targets = read_targets(&files.targets)?;
+    let design_frames: HashMap<([u8; 3], i32), [bool; 2]> = design
+        .frames()
+        .into_iter()
+        .filter_map(|((c, w), f)| Some((c.as_bytes().try_into().ok()?, w)).map(|k| (k, f)))
+        .collect();
+    let target_keys: HashSet<([u8; 3], i32)> = targets
+        .rows
+        .iter()
+        .filter_map(|t| Some((t.country.as_bytes().try_into().ok()?, t.wave)))
+        .collect();
+
+    let path = &files.respondents;
+    let mut rdr = bundle::open(path)?;
+    let header = Header::read(&mut rdr, path)?;
+    let required = required_columns(q);
+    let cols = header.locate(&required, path)?;
+    let extras: Vec<(usize, String)> = header
+        .names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !cols.contains(i))
+        .map(|(i, n)| (i, n.clone()))
+        .collect();
+    let extra_names: Vec<String> = extras.iter().map(|(_, n)| n.clone()).collect();
+    let schema = respondent_schema(q, &extra_names);
+    let plan = Plan::new(q, &cols, extras, header.names.len());
+
+    let dir = out.join("ingest");
+    let mut arrow = ArrowFileWriter::create(&dir.join("respondents.arrow"), &schema)?;
+    let rejects_path = dir.join("rejects.csv");
+    let mut rejects = report::RejectsWriter::create(&rejects_path)?;
+    let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
+    let mut row = plan.new_row();
+    let mut rep = Report::new(sel);
+    let mut seen_ids: HashSet<Box<[u8]>> = HashSet::new();
+    let mut id_key: Vec<u8> = Vec::with_capacity(64);
+    let mut last_key: Option<(([u8; 3], i32), [bool; 2])> = None;
+    let mut records: u64 = 0;
+    let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
+    progress.start("ingest", file_len);
+    let mut reported: u64 = 0;
+
+    while bundle::next(&mut rdr, path)? {
+        records += 1;
+        if records % 4096 == 0 {
+            let b = rdr.bytes_parsed();
+            progress.advance(b - reported);
+            reported = b;
+        }
+        if !sel.is_all() && !selected(sel, &rdr, &plan) {
+            rep.rows_outside_selection += 1;
+            continue;
+        }
+        plan.check(&rdr, &mut row);
+        if let Some(key) = row.key {
+            let frames = match last_key {
+                Some((k, f)) if k == key => f,
+                _ => {
+                    let unknown = |missing_in: &Path| IngestError::UnknownCountryWave {
+                        file: path.clone(),
+                        line: rdr.line(),
+                        country: String::from_utf8_lossy(&key.0).into_owned(),
+                        wave: key.1,
+                        missing_in: missing_in.to_path_buf(),
+                    };
+                    let f = *design_frames.get(&key).ok_or_else(|| unknown(&files.design))?;
+                    if !target_keys.contains(&key) {
+                        return Err(unknown(&files.targets));
+                    }
+                    last_key = Some((key, f));
+                    f
+                }
+            };
+            if let Some(fr) = row.frame
+                && !frames[fr]
+            {
+                row.reasons.push(Reason::bare("frame_not_in_design"));
+            }
+            if row.id_ok {
+                id_key.clear();
+                id_key.extend_from_slice(&key.0);
+                id_key.extend_from_slice(&key.1.to_le_bytes());
+                id_key.extend_from_slice(trim(rdr.field(plan.id_col())));
+                if seen_ids.contains(id_key.as_slice()) {
+                    row.reasons.push(Reason::bare("duplicate_id"));
+                } else {
+                    seen_ids.insert(id_key.as_slice().into());
+                }
+            }
+        }
+        let country = trim(rdr.field(plan.country_col()));
+        let accepted = row.reasons.is_empty();
+        rep.count_row(country, accepted);
+        if accepted {
+            builders.push(&plan, &rdr, &row);
+            if builders.len() == BATCH_ROWS {
+                let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
+                arrow.write(&batch)?;
+            }
+        } else {
+            rep.count_reasons(&row.reasons);
+            let id = std::str::from_utf8(trim(rdr.field(plan.id_col()))).unwrap_or_default();
+            rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
+        }
+    }
+    if records == 0 {
+        return Err(IngestError::NoRows {
+            file: path.clone(),
+            line: header.line,
+        });
+    }
+    if builders.len() > 0 {
+        let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
+        arrow.write(&batch)?;
+    }
+    progress.advance(rdr.bytes_parsed().saturating_sub(reported));
+    progress.finish();
+    arrow.finish()?;
+    rejects.finish()?;
+    let mut json = serde_json::to_string_pretty(&rep).map_err(|e| IoError::Io {
+        path: dir.join("validation.json"),
+        source: e.into(),
+    })?;
+    json.push('\n');
+    swvr_core::io::write_atomic(&dir.join("validation.json"), json.as_bytes())?;
+    Ok(rep.summary())
+}
+
+/// True when the record's country and wave text are inside the selection.
+fn selected<R: std::io::Read>(sel: &Selection, rdr: &reader::RecordReader<R>, plan: &Plan) -> bool {
+    let country = trim(rdr.field(plan.country_col()));
+    let c_ok = sel.countries.is_empty() || sel.countries.iter().any(|c| c.as_bytes() == country);
+    let w_ok = sel.waves.is_empty()
+        || matches!(parse_int(trim(rdr.field(plan.wave_col()))),
+            Int::Value(v) if i32::try_from(v).is_ok_and(|v| sel.waves.contains(&v)));
+    c_ok && w_ok
+}
+
+fn arrow_err(dir: &Path, source: arrow_schema::ArrowError) -> IngestError {
+    IngestError::Output(IoError::Arrow {
+        path: dir.join("respondents.arrow"),
+        source,
+    })
+}
+
+/// The country bucket of a row in validation.json: its code when valid.
+pub(crate) fn country_bucket(country: &[u8]) -> &str {
+    if is_iso3(country) {
+        std::str::from_utf8(country).unwrap_or(INVALID_COUNTRY)
+    } else {
+        INVALID_COUNTRY
+    }
 }

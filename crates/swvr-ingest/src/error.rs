@@ -1,0 +1,107 @@
+//! File-level errors: the bundle cannot be ingested at all.
+
+use std::path::PathBuf;
+
+use swvr_core::io::IoError;
+
+/// A file-level error. Every variant names the file; those about a place in
+/// a file also name its physical line (header = 1) and column, the value
+/// found and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The file cannot be opened or read.
+    #[error("{}: cannot read: {source}", file.display())]
+    Read {
+        /// File.
+        file: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is empty (no header row).
+    #[error("{}: line 1: the file is empty; expected a header row naming the columns", file.display())]
+    Empty {
+        /// File.
+        file: PathBuf,
+    },
+    /// A header and no data rows.
+    #[error("{}: line {line}: header but no data rows; expected at least one record after the header", file.display())]
+    NoRows {
+        /// File.
+        file: PathBuf,
+        /// Line of the header.
+        line: u64,
+    },
+    /// A required column is not in the header.
+    #[error("{}: line {line}: missing required column `{column}`; expected a header with columns {expected}", file.display())]
+    MissingColumn {
+        /// File.
+        file: PathBuf,
+        /// Line of the header.
+        line: u64,
+        /// The missing column.
+        column: String,
+        /// The required columns.
+        expected: String,
+    },
+    /// A column name appears twice in the header.
+    #[error("{}: line {line}, column {position}: column `{column}` repeated (first at column {first}); expected each column once", file.display())]
+    RepeatedColumn {
+        /// File.
+        file: PathBuf,
+        /// Line of the header.
+        line: u64,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of the first occurrence.
+        first: usize,
+        /// 1-based position of the repeat.
+        position: usize,
+    },
+    /// A value of design.csv or targets.csv (or a header cell) is wrong.
+    #[error("{}: line {line}, column `{column}`: found `{value}`, expected {expected}", file.display())]
+    Value {
+        /// File.
+        file: PathBuf,
+        /// Physical line.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The value found (escaped, shortened).
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// Target shares of one (country, wave, variable) do not sum to 1.
+    #[error("{}: line {line}, column `share`: shares of {country} {wave} `{variable}` sum to {sum:.9}; expected a sum of 1 within 1e-6", file.display())]
+    TargetSum {
+        /// File.
+        file: PathBuf,
+        /// Line of the group's first row.
+        line: u64,
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// Raking variable.
+        variable: String,
+        /// The sum found.
+        sum: f64,
+    },
+    /// A (country, wave) of respondents.csv has no rows in design.csv or targets.csv.
+    #[error("{}: line {line}, columns `country`,`wave`: {country} {wave} has no rows in {}; expected every (country, wave) of the respondents to be defined there", file.display(), missing_in.display())]
+    UnknownCountryWave {
+        /// respondents.csv.
+        file: PathBuf,
+        /// First line with this (country, wave).
+        line: u64,
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// design.csv or targets.csv.
+        missing_in: PathBuf,
+    },
+    /// Writing an output failed.
+    #[error(transparent)]
+    Output(#[from] IoError),
+}

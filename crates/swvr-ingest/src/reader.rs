@@ -1,0 +1,235 @@
+//! A streaming CSV record reader that knows, for every record, its exact
+//! physical first line and its raw bytes.
+//!
+//! `csv::Reader`'s positions are those of the parser *before* it skips the
+//! previous line terminator and any blank lines, so its line numbers drift
+//! after blank lines and CRLF. This reader drives `csv_core` over its own
+//! buffer: a record is always parsed from a buffer that holds it whole (a
+//! record cut by the end of the buffer is parsed again after a refill), so
+//! the record's bytes are a slice of the buffer and its line is the number
+//! of `\n` before its first byte, plus one.
+
+use std::io::Read;
+
+use csv_core::ReadRecordResult;
+
+/// Initial buffer size; the buffer grows only for a record longer than this.
+const BUF_SIZE: usize = 1 << 20;
+
+/// Reads records one at a time into reused buffers.
+pub(crate) struct RecordReader<R> {
+    src: R,
+    core: csv_core::Reader,
+    buf: Vec<u8>,
+    /// Start of the unparsed input in `buf`.
+    start: usize,
+    /// End of the filled part of `buf`.
+    end: usize,
+    eof: bool,
+    started: bool,
+    /// `\n` bytes before `buf[start]` in the whole input.
+    newlines: u64,
+    /// Bytes of the input before `buf[0]`.
+    consumed: u64,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    nfields: usize,
+    raw_start: usize,
+    raw_end: usize,
+    line: u64,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// A reader over `src` (a UTF-8 BOM at its start is skipped).
+    pub(crate) fn new(src: R) -> Self {
+        Self {
+            src,
+            core: csv_core::Reader::new(),
+            buf: vec![0; BUF_SIZE],
+            start: 0,
+            end: 0,
+            eof: false,
+            started: false,
+            newlines: 0,
+            consumed: 0,
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+            nfields: 0,
+            raw_start: 0,
+            raw_end: 0,
+            line: 0,
+        }
+    }
+
+    /// Reads the next record; `false` at the end of the input.
+    pub(crate) fn next_record(&mut self) -> std::io::Result<bool> {
+        if !self.started {
+            self.started = true;
+            while self.end < 3 && !self.eof {
+                self.fill()?;
+            }
+            if self.buf[..self.end].starts_with(b"\xEF\xBB\xBF") {
+                self.start = 3;
+            }
+        }
+        loop {
+            self.core.reset();
+            let mut pos = self.start;
+            let mut nout = 0;
+            let mut nends = 0;
+            loop {
+                if pos == self.end && !self.eof {
+                    // An empty input means end of file to csv_core: read more first.
+                    break;
+                }
+                let (res, nin, no, ne) =
+                    self.core
+                        .read_record(&self.buf[pos..self.end], &mut self.out[nout..], &mut self.ends[nends..]);
+                pos += nin;
+                nout += no;
+                nends += ne;
+                match res {
+                    ReadRecordResult::InputEmpty => {
+                        if !self.eof {
+                            break;
+                        }
+                    }
+                    ReadRecordResult::OutputFull => {
+                        let n = self.out.len() * 2;
+                        self.out.resize(n, 0);
+                    }
+                    ReadRecordResult::OutputEndsFull => {
+                        let n = self.ends.len() * 2;
+                        self.ends.resize(n, 0);
+                    }
+                    ReadRecordResult::Record => {
+                        self.nfields = nends;
+                        self.finish_record(pos);
+                        return Ok(true);
+                    }
+                    ReadRecordResult::End => return Ok(false),
+                }
+            }
+            // The record is cut by the end of the buffer: refill and parse it again.
+            self.fill()?;
+        }
+    }
+
+    fn finish_record(&mut self, pos: usize) {
+        let span = &self.buf[self.start..pos];
+        let lead = span.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+        let trail = span[lead..]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count();
+        let lead_nl = count_newlines(&span[..lead]);
+        self.line = self.newlines + lead_nl + 1;
+        self.newlines += lead_nl + count_newlines(&span[lead..]);
+        self.raw_start = self.start + lead;
+        self.raw_end = pos - trail;
+        self.start = pos;
+    }
+
+    /// Moves the unparsed bytes to the front (growing the buffer if it is
+    /// full) and reads more input.
+    fn fill(&mut self) -> std::io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.consumed += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let n = self.buf.len() * 2;
+            self.buf.resize(n, 0);
+        }
+        loop {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Number of fields of the current record.
+    pub(crate) fn len(&self) -> usize {
+        self.nfields
+    }
+
+    /// Field `i` of the current record (unescaped), empty when out of range.
+    #[inline]
+    pub(crate) fn field(&self, i: usize) -> &[u8] {
+        if i >= self.nfields {
+            return &[];
+        }
+        let s = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.out[s..self.ends[i]]
+    }
+
+    /// The current record's bytes as in the file, without its line terminator.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.buf[self.raw_start..self.raw_end]
+    }
+
+    /// Physical line of the current record's first byte (first line = 1).
+    pub(crate) fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Bytes of input parsed so far (for progress).
+    pub(crate) fn bytes_parsed(&self) -> u64 {
+        self.consumed + self.start as u64
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(data: &[u8], buf: usize) -> Vec<(u64, Vec<String>, String)> {
+        let mut r = RecordReader::new(data);
+        r.buf = vec![0; buf];
+        let mut v = Vec::new();
+        while r.next_record().unwrap() {
+            let fields = (0..r.len())
+                .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
+                .collect();
+            v.push((r.line(), fields, String::from_utf8_lossy(r.raw()).into_owned()));
+        }
+        v
+    }
+
+    #[test]
+    fn lines_and_raw_with_bom_crlf_blank_lines_and_multiline_fields() {
+        let data = b"\xEF\xBB\xBFa,b\r\n1,2\r\n\r\n3,\"x\r\ny\"\r\n\n5,6\n7,8";
+        for buf in [1, 2, 3, 5, 8, 1024] {
+            let got = records(data, buf);
+            let lines: Vec<u64> = got.iter().map(|g| g.0).collect();
+            assert_eq!(lines, [1, 2, 4, 7, 8], "buf {buf}");
+            assert_eq!(got[0].2, "a,b");
+            assert_eq!(got[2].1, ["3", "x\r\ny"]);
+            assert_eq!(got[2].2, "3,\"x\r\ny\"");
+            assert_eq!(got[4].2, "7,8");
+        }
+    }
+
+    #[test]
+    fn empty_and_blank_inputs_have_no_records() {
+        assert!(records(b"", 16).is_empty());
+        assert!(records(b"\xEF\xBB\xBF", 16).is_empty());
+        assert!(records(b"\r\n\n", 16).is_empty());
+    }
+}

@@ -1,0 +1,133 @@
+//! Byte-level helpers: trimming, integer parsing, escaping for messages.
+
+/// Strips ASCII spaces and tabs around a value.
+#[inline]
+pub(crate) fn trim(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if *first == b' ' || *first == b'\t' {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if *last == b' ' || *last == b'\t' {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+/// A trimmed value read as an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Int {
+    /// Empty after trimming.
+    Blank,
+    /// An integer (saturated beyond ±10^18).
+    Value(i64),
+    /// Not an integer.
+    Invalid,
+}
+
+/// Parses an optionally signed decimal integer (no decimal point, no exponent).
+#[inline]
+pub(crate) fn parse_int(b: &[u8]) -> Int {
+    let (neg, digits) = match b {
+        [] => return Int::Blank,
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return Int::Invalid;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Int::Invalid;
+        }
+        v = v.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+    }
+    Int::Value(if neg { -v } else { v })
+}
+
+/// True for three upper-case ASCII letters.
+#[inline]
+pub(crate) fn is_iso3(b: &[u8]) -> bool {
+    b.len() == 3 && b.iter().all(u8::is_ascii_uppercase)
+}
+
+/// Writes `bytes` as text: valid UTF-8 as is, each invalid byte as `\xNN`.
+pub(crate) fn escape_raw(bytes: &[u8], out: &mut String) {
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+}
+
+/// Longest value quoted in a reason or message, in characters.
+const MAX_VALUE_CHARS: usize = 40;
+
+/// A value for a reason or an error message: invalid UTF-8 bytes, control
+/// characters and `;` (the reason separator) as `\xNN`, shortened to 40
+/// characters with a trailing `...`.
+pub(crate) fn show(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    let mut chars = 0;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if chars == MAX_VALUE_CHARS {
+                s.push_str("...");
+                return s;
+            }
+            if c.is_control() || c == ';' {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    s.push_str(&format!("\\x{b:02X}"));
+                }
+            } else {
+                s.push(c);
+            }
+            chars += 1;
+        }
+        for b in chunk.invalid() {
+            if chars == MAX_VALUE_CHARS {
+                s.push_str("...");
+                return s;
+            }
+            s.push_str(&format!("\\x{b:02X}"));
+            chars += 1;
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_parses() {
+        assert_eq!(trim(b"  12 \t"), b"12");
+        assert_eq!(trim(b"   "), b"");
+        assert_eq!(parse_int(b""), Int::Blank);
+        assert_eq!(parse_int(b"-3"), Int::Value(-3));
+        assert_eq!(parse_int(b"+7"), Int::Value(7));
+        assert_eq!(parse_int(b"1.0"), Int::Invalid);
+        assert_eq!(parse_int(b"-"), Int::Invalid);
+        assert_eq!(parse_int(b"99999999999999999999999"), Int::Value(i64::MAX));
+    }
+
+    #[test]
+    fn escapes() {
+        let mut s = String::new();
+        escape_raw(b"a\xFFb\xC3\xA9", &mut s);
+        assert_eq!(s, "a\\xFFbé");
+        assert_eq!(show(b"x;y\n"), "x\\x3By\\x0A");
+        assert_eq!(show(&[b'a'; 50]).len(), 43);
+    }
+}

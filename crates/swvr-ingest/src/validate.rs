@@ -1,0 +1,486 @@
+//! Per-row validation of respondents.csv, compiled from the questionnaire.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use arrow_array::builder::{Int8Builder, Int16Builder, Int32Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, SchemaRef};
+use swvr_core::questionnaire::{DemographicKind, Questionnaire};
+use swvr_core::schema::{COUNT_COLUMNS, KEY_COLUMNS};
+
+use crate::reader::RecordReader;
+use crate::text::{Int, is_iso3, parse_int, show, trim};
+
+/// Membership table of the codes 0..=127 an answer set allows.
+type CodeSet = [bool; 128];
+
+fn code_set(codes: impl IntoIterator<Item = i8>) -> CodeSet {
+    let mut s = [false; 128];
+    for c in codes {
+        if let Ok(i) = usize::try_from(c) {
+            s[i] = true;
+        }
+    }
+    s
+}
+
+#[inline]
+fn in_set(set: &CodeSet, v: i64) -> Option<i8> {
+    let i = usize::try_from(v).ok()?;
+    (*set.get(i)?).then_some(v as i8)
+}
+
+/// One machine-readable rejection reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reason {
+    /// The part before `:` (`out_of_range`, `routing`, …).
+    pub kind: &'static str,
+    /// The column it names (empty for `duplicate_id`, `field_count`, …).
+    pub column: String,
+    /// The full reason as written in rejects.csv.
+    pub text: String,
+}
+
+impl Reason {
+    fn new(kind: &'static str, column: &str, text: String) -> Self {
+        Self {
+            kind,
+            column: column.to_string(),
+            text,
+        }
+    }
+    fn blank(column: &str) -> Self {
+        Self::new("blank", column, format!("blank:{column}"))
+    }
+    fn valued(kind: &'static str, column: &str, value: &[u8]) -> Self {
+        Self::new(kind, column, format!("{kind}:{column}={}", show(value)))
+    }
+    pub(crate) fn bare(kind: &'static str) -> Self {
+        Self::new(kind, "", kind.to_string())
+    }
+}
+
+struct CountCol {
+    src: usize,
+    name: &'static str,
+    min: i64,
+}
+
+enum DemoKind {
+    Coded(CodeSet),
+    Numeric { min: i64, max: i64, missing: Vec<i64> },
+}
+
+struct DemoCol {
+    src: usize,
+    name: String,
+    kind: DemoKind,
+}
+
+struct ItemCol {
+    src: usize,
+    name: String,
+    valid: CodeSet,
+    /// (controlling item index, codes that route here, its name).
+    routing: Option<(usize, CodeSet)>,
+}
+
+/// An item's value in the current row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Blank,
+    Valid(i8),
+    Invalid,
+}
+
+/// The validation plan: where each required column is, and its rule.
+pub(crate) struct Plan {
+    ncols: usize,
+    key: [usize; 5],
+    counts: Vec<CountCol>,
+    demos: Vec<DemoCol>,
+    items: Vec<ItemCol>,
+    extras: Vec<(usize, String)>,
+}
+
+/// The values of a row that passed, and the reasons of one that did not.
+pub(crate) struct Row {
+    pub reasons: Vec<Reason>,
+    /// Valid country and wave (for design lookups and duplicate keys).
+    pub key: Option<([u8; 3], i32)>,
+    /// 0 = `L`, 1 = `M`, when valid.
+    pub frame: Option<usize>,
+    /// The respondent id is non-blank UTF-8.
+    pub id_ok: bool,
+    wave: i32,
+    counts: Vec<Option<i32>>,
+    demos: Vec<i16>,
+    items: Vec<Status>,
+    asked: Vec<Option<bool>>,
+}
+
+impl Plan {
+    /// Compiles the plan; `cols[k]` is the file position of required column `k`
+    /// (in `swvr_core::schema::required_columns` order), `extras` the
+    /// positions of the other columns, `ncols` the header width.
+    pub(crate) fn new(q: &Questionnaire, cols: &[usize], extras: Vec<(usize, String)>, ncols: usize) -> Self {
+        let nk = KEY_COLUMNS.len();
+        let nc = COUNT_COLUMNS.len();
+        let nd = q.demographics.len();
+        let key = [cols[0], cols[1], cols[2], cols[3], cols[4]];
+        let counts = COUNT_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, &name)| CountCol {
+                src: cols[nk + i],
+                name,
+                min: if name == "n_adults" { 1 } else { 0 },
+            })
+            .collect();
+        let demos = q
+            .demographics
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DemoCol {
+                src: cols[nk + nc + i],
+                name: d.name.clone(),
+                kind: match &d.kind {
+                    DemographicKind::Coded { .. } => DemoKind::Coded(code_set(
+                        q.demographic_set(d)
+                            .into_iter()
+                            .flat_map(|s| s.codes.iter().map(|c| c.code)),
+                    )),
+                    DemographicKind::Numeric {
+                        min,
+                        max,
+                        missing_codes,
+                    } => DemoKind::Numeric {
+                        min: i64::from(*min),
+                        max: i64::from(*max),
+                        missing: missing_codes.iter().map(|&m| i64::from(m)).collect(),
+                    },
+                },
+            })
+            .collect();
+        let items = q
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| ItemCol {
+                src: cols[nk + nc + nd + i],
+                name: it.id.clone(),
+                valid: code_set(q.answer_set(it).codes.iter().map(|c| c.code)),
+                routing: it.asked_if.as_ref().and_then(|r| {
+                    q.item_index(&r.item)
+                        .map(|ctrl| (ctrl, code_set(r.codes.iter().copied())))
+                }),
+            })
+            .collect();
+        Self {
+            ncols,
+            key,
+            counts,
+            demos,
+            items,
+            extras,
+        }
+    }
+
+    /// File position of the `country`, `wave`, `respondent_id` columns.
+    pub(crate) fn country_col(&self) -> usize {
+        self.key[0]
+    }
+    pub(crate) fn wave_col(&self) -> usize {
+        self.key[1]
+    }
+    pub(crate) fn id_col(&self) -> usize {
+        self.key[2]
+    }
+
+    pub(crate) fn new_row(&self) -> Row {
+        Row {
+            reasons: Vec::new(),
+            key: None,
+            frame: None,
+            id_ok: false,
+            wave: 0,
+            counts: vec![None; self.counts.len()],
+            demos: vec![0; self.demos.len()],
+            items: vec![Status::Blank; self.items.len()],
+            asked: vec![None; self.items.len()],
+        }
+    }
+
+    /// Validates the current record into `row` (reasons in column order:
+    /// keys, counts, demographics, items with their routing, extras).
+    pub(crate) fn check<R: Read>(&self, rec: &RecordReader<R>, row: &mut Row) {
+        row.reasons.clear();
+        row.key = None;
+        row.frame = None;
+        row.id_ok = false;
+        if rec.len() != self.ncols {
+            row.reasons.push(Reason::new(
+                "field_count",
+                "",
+                format!("field_count:expected={},found={}", self.ncols, rec.len()),
+            ));
+            return;
+        }
+        let f = |i: usize| trim(rec.field(i));
+        // Keys.
+        let country = f(self.key[0]);
+        let country_ok = if country.is_empty() {
+            row.reasons.push(Reason::blank("country"));
+            false
+        } else if !is_iso3(country) {
+            row.reasons.push(Reason::valued("invalid", "country", country));
+            false
+        } else {
+            true
+        };
+        let wave = f(self.key[1]);
+        let wave_ok = match parse_int(wave) {
+            Int::Blank => {
+                row.reasons.push(Reason::blank("wave"));
+                false
+            }
+            Int::Invalid => {
+                row.reasons.push(Reason::valued("not_integer", "wave", wave));
+                false
+            }
+            Int::Value(v) if !(1000..=9999).contains(&v) => {
+                row.reasons.push(Reason::valued("out_of_range", "wave", wave));
+                false
+            }
+            Int::Value(v) => {
+                row.wave = v as i32;
+                true
+            }
+        };
+        if country_ok && wave_ok {
+            row.key = Some(([country[0], country[1], country[2]], row.wave));
+        }
+        row.id_ok = self.text(rec, self.key[2], "respondent_id", row);
+        let frame = f(self.key[3]);
+        match frame {
+            b"" => row.reasons.push(Reason::blank("frame")),
+            b"L" => row.frame = Some(0),
+            b"M" => row.frame = Some(1),
+            _ => row.reasons.push(Reason::valued("invalid", "frame", frame)),
+        }
+        self.text(rec, self.key[4], "stratum", row);
+        // Counts: blank = not asked.
+        for (k, c) in self.counts.iter().enumerate() {
+            let v = f(c.src);
+            row.counts[k] = match parse_int(v) {
+                Int::Blank => None,
+                Int::Invalid => {
+                    row.reasons.push(Reason::valued("not_integer", c.name, v));
+                    None
+                }
+                Int::Value(x) if x < c.min || x > i64::from(i32::MAX) => {
+                    row.reasons.push(Reason::valued("out_of_range", c.name, v));
+                    None
+                }
+                Int::Value(x) => Some(x as i32),
+            };
+        }
+        // Demographics: asked of everyone.
+        for (k, d) in self.demos.iter().enumerate() {
+            let v = f(d.src);
+            match parse_int(v) {
+                Int::Blank => row.reasons.push(Reason::blank(&d.name)),
+                Int::Invalid => row.reasons.push(Reason::valued("not_integer", &d.name, v)),
+                Int::Value(x) => {
+                    let ok = match &d.kind {
+                        DemoKind::Coded(set) => in_set(set, x).is_some(),
+                        DemoKind::Numeric { min, max, missing } => (*min..=*max).contains(&x) || missing.contains(&x),
+                    };
+                    if ok {
+                        row.demos[k] = x as i16;
+                    } else {
+                        row.reasons.push(Reason::valued("out_of_range", &d.name, v));
+                    }
+                }
+            }
+        }
+        // Items and routing, in interview order (a routing item is earlier).
+        for (k, it) in self.items.iter().enumerate() {
+            let v = f(it.src);
+            let status = match parse_int(v) {
+                Int::Blank => Status::Blank,
+                Int::Invalid => {
+                    row.reasons.push(Reason::valued("not_integer", &it.name, v));
+                    Status::Invalid
+                }
+                Int::Value(x) => match in_set(&it.valid, x) {
+                    Some(c) => Status::Valid(c),
+                    None => {
+                        row.reasons.push(Reason::valued("out_of_range", &it.name, v));
+                        Status::Invalid
+                    }
+                },
+            };
+            row.items[k] = status;
+            // Asked? Unknown when the controlling answer is itself invalid
+            // (that row is rejected for the invalid answer anyway).
+            let asked = match &it.routing {
+                None => Some(true),
+                Some((ctrl, codes)) => match row.items[*ctrl] {
+                    Status::Valid(c) => Some(codes[c as usize]),
+                    Status::Blank => match row.asked[*ctrl] {
+                        Some(false) => Some(false),
+                        _ => None,
+                    },
+                    Status::Invalid => None,
+                },
+            };
+            row.asked[k] = asked;
+            match (asked, status) {
+                (Some(true), Status::Blank) => row.reasons.push(Reason::new(
+                    "routing",
+                    &it.name,
+                    format!("routing:{}_blank_when_asked", it.name),
+                )),
+                (Some(false), Status::Valid(_) | Status::Invalid) => {
+                    if let Some((ctrl, _)) = &it.routing {
+                        let ctrl_name = &self.items[*ctrl].name;
+                        let cv = f(self.items[*ctrl].src);
+                        let shown = if cv.is_empty() { "blank".to_string() } else { show(cv) };
+                        row.reasons.push(Reason::new(
+                            "routing",
+                            &it.name,
+                            format!("routing:{}_asked_when_{}={}", it.name, ctrl_name, shown),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Extras: carried verbatim, so they must be UTF-8.
+        for (e, name) in &self.extras {
+            if std::str::from_utf8(rec.field(*e)).is_err() {
+                row.reasons
+                    .push(Reason::new("invalid_utf8", name, format!("invalid_utf8:{name}")));
+            }
+        }
+    }
+
+    /// Checks a required text column: non-blank, UTF-8.
+    fn text<R: Read>(&self, rec: &RecordReader<R>, src: usize, name: &str, row: &mut Row) -> bool {
+        let v = trim(rec.field(src));
+        if v.is_empty() {
+            row.reasons.push(Reason::blank(name));
+            false
+        } else if std::str::from_utf8(v).is_err() {
+            row.reasons
+                .push(Reason::new("invalid_utf8", name, format!("invalid_utf8:{name}")));
+            false
+        } else {
+            true
+        }
+    }
+}
+
+/// Column builders of one output batch.
+pub(crate) struct Builders {
+    schema: SchemaRef,
+    keys: [StringBuilder; 4],
+    wave: Int32Builder,
+    counts: Vec<Int32Builder>,
+    demos: Vec<DemoBuilder>,
+    items: Vec<Int8Builder>,
+    extras: Vec<StringBuilder>,
+    rows: usize,
+}
+
+enum DemoBuilder {
+    I8(Int8Builder),
+    I16(Int16Builder),
+}
+
+impl Builders {
+    pub(crate) fn new(plan: &Plan, schema: SchemaRef, cap: usize) -> Self {
+        Self {
+            schema,
+            keys: std::array::from_fn(|_| StringBuilder::with_capacity(cap, cap * 8)),
+            wave: Int32Builder::with_capacity(cap),
+            counts: plan.counts.iter().map(|_| Int32Builder::with_capacity(cap)).collect(),
+            demos: plan
+                .demos
+                .iter()
+                .map(|d| match d.kind {
+                    DemoKind::Coded(_) => DemoBuilder::I8(Int8Builder::with_capacity(cap)),
+                    DemoKind::Numeric { .. } => DemoBuilder::I16(Int16Builder::with_capacity(cap)),
+                })
+                .collect(),
+            items: plan.items.iter().map(|_| Int8Builder::with_capacity(cap)).collect(),
+            extras: plan
+                .extras
+                .iter()
+                .map(|_| StringBuilder::with_capacity(cap, cap * 8))
+                .collect(),
+            rows: 0,
+        }
+    }
+
+    /// Rows buffered.
+    pub(crate) fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Appends an accepted row (validated by [`Plan::check`]).
+    pub(crate) fn push<R: Read>(&mut self, plan: &Plan, rec: &RecordReader<R>, row: &Row) {
+        let text = |i: usize| std::str::from_utf8(trim(rec.field(i))).unwrap_or_default();
+        self.keys[0].append_value(text(plan.key[0]));
+        self.wave.append_value(row.wave);
+        self.keys[1].append_value(text(plan.key[2]));
+        self.keys[2].append_value(text(plan.key[3]));
+        self.keys[3].append_value(text(plan.key[4]));
+        for (b, v) in self.counts.iter_mut().zip(&row.counts) {
+            b.append_option(*v);
+        }
+        for (b, v) in self.demos.iter_mut().zip(&row.demos) {
+            match b {
+                DemoBuilder::I8(b) => b.append_value(*v as i8),
+                DemoBuilder::I16(b) => b.append_value(*v),
+            }
+        }
+        for (b, s) in self.items.iter_mut().zip(&row.items) {
+            match s {
+                Status::Valid(c) => b.append_value(*c),
+                Status::Blank | Status::Invalid => b.append_null(),
+            }
+        }
+        for (b, (e, _)) in self.extras.iter_mut().zip(&plan.extras) {
+            let v = rec.field(*e);
+            if v.is_empty() {
+                b.append_null();
+            } else {
+                b.append_value(std::str::from_utf8(v).unwrap_or_default());
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// The buffered rows as a batch; the builders are emptied.
+    pub(crate) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        let [country, id, frame, stratum] = &mut self.keys;
+        cols.push(Arc::new(country.finish()));
+        cols.push(Arc::new(self.wave.finish()));
+        cols.push(Arc::new(id.finish()));
+        cols.push(Arc::new(frame.finish()));
+        cols.push(Arc::new(stratum.finish()));
+        cols.extend(self.counts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        cols.extend(self.demos.iter_mut().map(|b| match b {
+            DemoBuilder::I8(b) => Arc::new(b.finish()) as ArrayRef,
+            DemoBuilder::I16(b) => Arc::new(b.finish()) as ArrayRef,
+        }));
+        cols.extend(self.items.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        cols.extend(self.extras.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), cols)
+    }
+}
