@@ -115,23 +115,8 @@ pub enum WeightError {
     },
     /// A target category problem: missing or zero target for a sample
     /// category, a target category no one is in, an unknown category.
-    #[error("{file}{}: {country} {wave}, variable {variable}, category {category} {problem}", line.map(|l| format!(": line {l}")).unwrap_or_default())]
-    Target {
-        /// targets.csv.
-        file: String,
-        /// Physical line when the problem is on a line of the file.
-        line: Option<u64>,
-        /// Country.
-        country: String,
-        /// Wave.
-        wave: i32,
-        /// Raking variable.
-        variable: String,
-        /// Category code or band label.
-        category: String,
-        /// What is wrong.
-        problem: String,
-    },
+    #[error(transparent)]
+    Target(Box<TargetError>),
     /// Raking stopped at max_iterations above tolerance.
     #[error(
         "raking of {country} {wave} did not converge in {iterations} iterations: variable {variable}, category {category} is {error:.3e} from its target share (tolerance {tolerance:e}); the targets may be impossible for this sample (set [raking] on_nonconvergence = \"warn\" to keep the weights anyway)"
@@ -172,4 +157,24 @@ pub enum WeightError {
         /// Scheme tolerance.
         tolerance: f64,
     },
+}
+
+/// A target category problem (boxed in [`WeightError::Target`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {country} {wave}, variable {variable}, category {category} {problem}", line.map(|l| format!(": line {l}")).unwrap_or_default())]
+pub struct TargetError {
+    /// targets.csv.
+    pub file: String,
+    /// Physical line when the problem is on a line of the file.
+    pub line: Option<u64>,
+    /// Country.
+    pub country: String,
+    /// Wave.
+    pub wave: i32,
+    /// Raking variable.
+    pub variable: String,
+    /// Category code or band label.
+    pub category: String,
+    /// What is wrong.
+    pub problem: String,
 }

@@ -15,10 +15,6 @@
 //! assert!(s.to_toml().contains("method = \"multiplicity\""));
 //! ```
 
-// Errors carry the file, line, country, wave, variable and category a user
-// needs; they are built once on a cold path, so their size does not matter.
-#![allow(clippy::result_large_err)]
-
 pub mod base;
 mod error;
 pub mod impute;
@@ -38,7 +34,7 @@ use swvr_core::io::column;
 use swvr_core::progress::Progress;
 use swvr_core::questionnaire::{DemographicKind, Questionnaire};
 
-pub use error::WeightError;
+pub use error::{TargetError, WeightError};
 pub use scheme::{Method, OnNonConvergence, RakeVar, Scheme};
 
 use base::{Counts, Frame};
@@ -398,7 +394,7 @@ fn process_group(
                     .and_then(|c| spec.codes.iter().position(|&x| x == c)),
             };
             let Some(j) = j else {
-                return Err(WeightError::Target {
+                return Err(WeightError::Target(Box::new(error::TargetError {
                     file: tfile.clone(),
                     line: Some(t.line),
                     country: g.country.clone(),
@@ -410,7 +406,7 @@ fn process_group(
                         spec.var.name(),
                         spec.labels.join(", ")
                     ),
-                });
+                })));
             };
             v[j] = Some((t.share, t.line));
         }
@@ -433,14 +429,16 @@ fn process_group(
         let mut count = vec![0usize; levels[k]];
         codes[k].iter().for_each(|&c| count[c as usize] += 1);
         for j in 0..levels[k] {
-            let err = |line, problem: String| WeightError::Target {
-                file: tfile.clone(),
-                line,
-                country: g.country.clone(),
-                wave: g.wave,
-                variable: spec.var.name().into(),
-                category: spec.labels[j].clone(),
-                problem,
+            let err = |line, problem: String| {
+                WeightError::Target(Box::new(error::TargetError {
+                    file: tfile.clone(),
+                    line,
+                    country: g.country.clone(),
+                    wave: g.wave,
+                    variable: spec.var.name().into(),
+                    category: spec.labels[j].clone(),
+                    problem,
+                }))
             };
             match (count[j], tshares[k][j]) {
                 (c, None) if c > 0 => {

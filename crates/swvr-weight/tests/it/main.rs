@@ -1,0 +1,9 @@
+//! Integration tests of swvr-weight.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod base;
+mod errors;
+mod harness;
+mod raking;
+mod reference;
+mod scheme;
