@@ -1,50 +1,341 @@
-//! `swvr model`: design-based logistic regression of future volunteering.
+//! `swvr model`: design-based logistic regression of future volunteering
+//! (the report's Appendix E, Table A2), per (country, wave).
+//!
+//! - [`spec`]: the model specification (TOML), validated once; the default is
+//!   the contract's Appendix E model.
+//! - [`fit`]: IRLS / Firth on the exact sufficient statistics of the design,
+//!   sandwich variance for the stratified design, singular-design and
+//!   separation checks.
+//! - [`fit_batch`]: the pure entry over an in-memory `weighted.arrow` batch;
+//!   [`model`] reads `OUT/weight/weighted.arrow` and writes `OUT/model/`.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use swvr_model::{ModelSpec, model};
+//! let spec = ModelSpec::default_spec();
+//! let summary = model(Path::new("out"), &spec, &Default::default(), &swvr_core::progress::NoProgress)?;
+//! println!("{} rows", summary.rows);
+//! # Ok::<(), swvr_model::ModelError>(())
+//! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use swvr_core::groups::Selection;
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+use statrs::distribution::{Continuous, ContinuousCDF, StudentsT};
+use swvr_core::groups::{Selection, group_by_country_wave};
+use swvr_core::io::IoError;
 use swvr_core::progress::Progress;
 
-/// A validated model specification.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelSpec {}
+mod data;
+pub mod fit;
+pub mod report;
+pub mod spec;
 
-impl ModelSpec {
-    /// The contract's default specification (Appendix E).
-    pub fn default_spec() -> Self {
-        ModelSpec {}
-    }
-    /// Reads and validates a specification file.
-    pub fn from_path(_path: &Path) -> Result<Self, ModelError> {
-        Err(ModelError::NotImplemented)
-    }
-    /// The effective specification as canonical TOML (hashed into the manifest).
-    pub fn to_toml(&self) -> String {
-        String::new()
-    }
-}
+pub use fit::Fit;
+pub use spec::{Control, Convergence, Level, Levels, Method, ModelSpec, Outcome, Predictor};
 
 /// What modelling produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelSummary {
     /// Rows of odds_ratios.arrow.
     pub rows: u64,
+    /// (country, wave)s modelled.
+    pub groups: u64,
+    /// (country, wave)s whose rows carry a note (separation, singular design, …).
+    pub noted: u64,
 }
 
-/// Model failures.
+/// Model failures (bad specification or input; data problems of a country
+/// are not errors but notes in the output).
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// Not implemented yet.
-    #[error("model is not implemented yet")]
-    NotImplemented,
+    /// The spec file cannot be read.
+    #[error("{path}: cannot read the model specification: {source}")]
+    SpecRead {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Malformed TOML or an unknown / mistyped key.
+    #[error("{path}:{line}:{column}: model specification: {message}")]
+    SpecParse {
+        /// File.
+        path: PathBuf,
+        /// Line (1-based; 0 when unknown).
+        line: usize,
+        /// Column (1-based; 0 when unknown).
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// A well-formed spec that breaks a rule.
+    #[error("{path}: model specification: expected {expected}")]
+    SpecInvalid {
+        /// File.
+        path: PathBuf,
+        /// What was expected.
+        expected: String,
+    },
+    /// A column of the input is missing or unusable.
+    #[error("{path}: column `{column}`: expected {expected}")]
+    Column {
+        /// File.
+        path: PathBuf,
+        /// Column.
+        column: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A weight that is null, negative or not finite.
+    #[error("{path}: row {row}, column `weight`: expected a finite weight ≥ 0, found {value}")]
+    Weight {
+        /// File.
+        path: PathBuf,
+        /// Data row (1-based).
+        row: u64,
+        /// The value found.
+        value: String,
+    },
+    /// File input/output.
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
-/// Reads `out/weight/weighted.arrow`, writes `out/model/`.
+/// One output row: a term of one (country, wave).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermRow {
+    /// Term name (`(Intercept)`, `Q1`, `sex=female`, …).
+    pub term: String,
+    /// Log-odds coefficient.
+    pub estimate: Option<f64>,
+    /// Design-based standard error.
+    pub se: Option<f64>,
+    /// `exp(estimate)`.
+    pub odds_ratio: Option<f64>,
+    /// `exp(estimate − t·se)`.
+    pub ci_low: Option<f64>,
+    /// `exp(estimate + t·se)`.
+    pub ci_high: Option<f64>,
+    /// Two-sided p-value from t on `df` degrees of freedom.
+    pub p_value: Option<f64>,
+    /// `p_value < 0.05`.
+    pub significant: Option<bool>,
+}
+
+/// The model of one (country, wave).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupResult {
+    /// Country.
+    pub country: String,
+    /// Wave.
+    pub wave: i32,
+    /// The fit (coefficients, SEs, df, note).
+    pub fit: Fit,
+    /// One row per term, in term order.
+    pub rows: Vec<TermRow>,
+}
+
+/// Every (country, wave)'s model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOutput {
+    /// The outcome item.
+    pub outcome: String,
+    /// The method.
+    pub method: Method,
+    /// Term names, `(Intercept)` first.
+    pub terms: Vec<String>,
+    /// Names of the predictor terms (the Table A2 columns).
+    pub predictors: Vec<String>,
+    /// Per (country, wave), sorted.
+    pub groups: Vec<GroupResult>,
+}
+
+/// Fits the model to every selected (country, wave) of `batch` (the columns of
+/// weighted.arrow; `source` names it in errors). Countries run in parallel;
+/// results come back in (country, wave) order.
+pub fn fit_batch(
+    batch: &RecordBatch,
+    source: &Path,
+    spec: &ModelSpec,
+    sel: &Selection,
+    progress: &dyn Progress,
+) -> Result<ModelOutput, ModelError> {
+    let design = data::Design::new(batch, source, spec)?;
+    let groups = group_by_country_wave(batch, source, sel)?;
+    let opts = fit::FitOptions {
+        method: spec.method,
+        tolerance: spec.convergence.tolerance,
+        max_iterations: spec.convergence.max_iterations,
+    };
+    progress.start("model", Some(groups.len() as u64));
+    let results: Vec<Result<GroupResult, ModelError>> = groups
+        .par_iter()
+        .map(|g| {
+            let agg = design.aggregate(g)?;
+            let f = fit::fit(&agg, &design.terms, &opts);
+            let rows = term_rows(&design.terms, &f);
+            progress.advance(1);
+            Ok(GroupResult {
+                country: g.country.clone(),
+                wave: g.wave,
+                fit: f,
+                rows,
+            })
+        })
+        .collect();
+    progress.finish();
+    Ok(ModelOutput {
+        outcome: spec.outcome.item.clone(),
+        method: spec.method,
+        predictors: spec.predictors.iter().map(|p| p.term_name().to_string()).collect(),
+        terms: design.terms.clone(),
+        groups: results.into_iter().collect::<Result<_, _>>()?,
+    })
+}
+
+/// Upper `1 − α/2` quantile of Student's t on `df` degrees of freedom,
+/// polished by two Newton steps on the CDF (statrs' inverse is ~1e-10).
+pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
+    let t = StudentsT::new(0.0, 1.0, df).ok()?;
+    let mut q = t.inverse_cdf(p);
+    for _ in 0..2 {
+        let d = t.pdf(q);
+        if d > 0.0 {
+            q -= (t.cdf(q) - p) / d;
+        }
+    }
+    Some(q)
+}
+
+fn term_rows(terms: &[String], f: &Fit) -> Vec<TermRow> {
+    let df = f.df as f64;
+    let dist = (f.df > 0).then(|| StudentsT::new(0.0, 1.0, df).ok()).flatten();
+    let tcrit = (f.df > 0).then(|| t_quantile(0.975, df)).flatten();
+    terms
+        .iter()
+        .enumerate()
+        .map(|(j, term)| {
+            let (b, se) = (f.coef[j], f.se[j]);
+            let mut row = TermRow {
+                term: term.clone(),
+                estimate: b,
+                se,
+                odds_ratio: b.map(f64::exp),
+                ci_low: None,
+                ci_high: None,
+                p_value: None,
+                significant: None,
+            };
+            if let (Some(b), Some(se), Some(dist), Some(tc)) = (b, se, &dist, tcrit)
+                && se > 0.0
+            {
+                row.ci_low = Some((b - tc * se).exp());
+                row.ci_high = Some((b + tc * se).exp());
+                let p = 2.0 * dist.sf((b / se).abs());
+                row.p_value = Some(p);
+                row.significant = Some(p < 0.05);
+            }
+            row
+        })
+        .collect()
+}
+
+/// The schema of odds_ratios.arrow: the contract's columns, then `df`,
+/// `method`, `converged`, `iterations` and `note`.
+pub fn output_schema() -> SchemaRef {
+    let f = |n: &str, t: DataType, null: bool| Field::new(n, t, null);
+    Arc::new(swvr_core::io::with_version(Schema::new(vec![
+        f("country", DataType::Utf8, false),
+        f("wave", DataType::Int32, false),
+        f("outcome", DataType::Utf8, false),
+        f("term", DataType::Utf8, false),
+        f("estimate", DataType::Float64, true),
+        f("se", DataType::Float64, true),
+        f("odds_ratio", DataType::Float64, true),
+        f("ci_low", DataType::Float64, true),
+        f("ci_high", DataType::Float64, true),
+        f("p_value", DataType::Float64, true),
+        f("significant", DataType::Boolean, true),
+        f("n", DataType::Int64, false),
+        f("df", DataType::Int64, false),
+        f("method", DataType::Utf8, false),
+        f("converged", DataType::Boolean, false),
+        f("iterations", DataType::Int32, false),
+        f("note", DataType::Utf8, true),
+    ])))
+}
+
+/// odds_ratios.arrow as one batch.
+pub fn to_record_batch(out: &ModelOutput) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let rows: Vec<(&GroupResult, &TermRow)> = out
+        .groups
+        .iter()
+        .flat_map(|g| g.rows.iter().map(move |r| (g, r)))
+        .collect();
+    let s = |f: &dyn Fn(&GroupResult, &TermRow) -> Option<String>| -> ArrayRef {
+        Arc::new(rows.iter().map(|(g, r)| f(g, r)).collect::<StringArray>())
+    };
+    let x = |f: &dyn Fn(&TermRow) -> Option<f64>| -> ArrayRef {
+        Arc::new(rows.iter().map(|(_, r)| f(r)).collect::<Float64Array>())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        s(&|g, _| Some(g.country.clone())),
+        Arc::new(rows.iter().map(|(g, _)| Some(g.wave)).collect::<Int32Array>()),
+        s(&|_, _| Some(out.outcome.clone())),
+        s(&|_, r| Some(r.term.clone())),
+        x(&|r| r.estimate),
+        x(&|r| r.se),
+        x(&|r| r.odds_ratio),
+        x(&|r| r.ci_low),
+        x(&|r| r.ci_high),
+        x(&|r| r.p_value),
+        Arc::new(rows.iter().map(|(_, r)| r.significant).collect::<BooleanArray>()),
+        Arc::new(rows.iter().map(|(g, _)| Some(g.fit.n as i64)).collect::<Int64Array>()),
+        Arc::new(rows.iter().map(|(g, _)| Some(g.fit.df)).collect::<Int64Array>()),
+        s(&|_, _| Some(out.method.as_str().to_string())),
+        Arc::new(
+            rows.iter()
+                .map(|(g, _)| Some(g.fit.converged))
+                .collect::<BooleanArray>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|(g, _)| Some(g.fit.iterations as i32))
+                .collect::<Int32Array>(),
+        ),
+        s(&|g, _| g.fit.note.clone()),
+    ];
+    RecordBatch::try_new(output_schema(), columns)
+}
+
+/// Reads `out/weight/weighted.arrow`, writes `out/model/odds_ratios.arrow`
+/// and `out/model/report.md`.
 pub fn model(
-    _out: &Path,
-    _spec: &ModelSpec,
-    _sel: &Selection,
-    _progress: &dyn Progress,
+    out: &Path,
+    spec: &ModelSpec,
+    sel: &Selection,
+    progress: &dyn Progress,
 ) -> Result<ModelSummary, ModelError> {
-    Err(ModelError::NotImplemented)
+    let input = out.join("weight").join("weighted.arrow");
+    let batch = swvr_core::io::read_arrow(&input)?;
+    let result = fit_batch(&batch, &input, spec, sel, progress)?;
+    let dir = out.join("model");
+    let arrow_path = dir.join("odds_ratios.arrow");
+    let rb = to_record_batch(&result).map_err(|source| IoError::Arrow {
+        path: arrow_path.clone(),
+        source,
+    })?;
+    swvr_core::io::write_arrow(&arrow_path, &output_schema(), &[rb])?;
+    let published = report::Published::builtin();
+    let md = report::markdown(&result, spec, &published);
+    swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    Ok(ModelSummary {
+        rows: result.groups.iter().map(|g| g.rows.len() as u64).sum(),
+        groups: result.groups.len() as u64,
+        noted: result.groups.iter().filter(|g| g.fit.note.is_some()).count() as u64,
+    })
 }

@@ -1,0 +1,388 @@
+//! From the columns of weighted.arrow to the sufficient statistics
+//! ([`Aggregate`]) of one (country, wave): complete cases, their design-matrix
+//! pattern, outcome, weight and stratum, in one pass over the rows.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrow_array::{Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use swvr_core::groups::Group;
+use swvr_core::sum::Neumaier;
+
+use crate::ModelError;
+use crate::fit::{Aggregate, Cell, Pattern};
+use crate::spec::{Levels, ModelSpec};
+
+/// An integer-coded column of any integer width, or a text column.
+#[derive(Debug, Clone, Copy)]
+enum Col<'a> {
+    I8(&'a Int8Array),
+    I16(&'a Int16Array),
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    Str(&'a StringArray),
+}
+
+impl<'a> Col<'a> {
+    fn get(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<Self, ModelError> {
+        let col = batch.column_by_name(name).ok_or_else(|| ModelError::Column {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            expected: "a column of this name (named in the model specification)".into(),
+        })?;
+        let any = col.as_any();
+        if let Some(a) = any.downcast_ref::<Int8Array>() {
+            return Ok(Col::I8(a));
+        }
+        if let Some(a) = any.downcast_ref::<Int16Array>() {
+            return Ok(Col::I16(a));
+        }
+        if let Some(a) = any.downcast_ref::<Int32Array>() {
+            return Ok(Col::I32(a));
+        }
+        if let Some(a) = any.downcast_ref::<Int64Array>() {
+            return Ok(Col::I64(a));
+        }
+        if let Some(a) = any.downcast_ref::<StringArray>() {
+            return Ok(Col::Str(a));
+        }
+        Err(ModelError::Column {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            expected: format!("integer codes or Utf8 text, found {}", col.data_type()),
+        })
+    }
+
+    #[inline]
+    fn code(&self, r: usize) -> Option<i64> {
+        macro_rules! int {
+            ($a:expr) => {
+                if $a.is_null(r) {
+                    None
+                } else {
+                    Some(i64::from($a.value(r)))
+                }
+            };
+        }
+        match self {
+            Col::I8(a) => int!(a),
+            Col::I16(a) => int!(a),
+            Col::I32(a) => int!(a),
+            Col::I64(a) => int!(a),
+            Col::Str(_) => None,
+        }
+    }
+}
+
+/// A 0/1 coding of an integer column: `yes` codes → 1, `no` codes → 0, else missing.
+#[derive(Debug, Clone)]
+struct Binary<'a> {
+    col: Col<'a>,
+    yes: Vec<i64>,
+    no: Vec<i64>,
+}
+
+impl Binary<'_> {
+    #[inline]
+    fn value(&self, r: usize) -> Option<u8> {
+        let c = self.col.code(r)?;
+        if self.yes.contains(&c) {
+            Some(1)
+        } else if self.no.contains(&c) {
+            Some(0)
+        } else {
+            None
+        }
+    }
+}
+
+/// A categorical control: row → level index (levels in term order, reference first).
+#[derive(Debug, Clone)]
+struct Categorical<'a> {
+    col: Col<'a>,
+    /// Per level (reference first): codes (integer column) or the label (text column).
+    codes: Vec<Vec<i64>>,
+    labels: Vec<String>,
+}
+
+impl Categorical<'_> {
+    #[inline]
+    fn level(&self, r: usize) -> Option<u64> {
+        match self.col {
+            Col::Str(a) => {
+                if a.is_null(r) {
+                    return None;
+                }
+                let v = a.value(r);
+                self.labels.iter().position(|l| l == v).map(|i| i as u64)
+            }
+            _ => {
+                let c = self.col.code(r)?;
+                self.codes.iter().position(|cs| cs.contains(&c)).map(|i| i as u64)
+            }
+        }
+    }
+}
+
+/// The model's view of a batch: typed columns and the term list.
+#[derive(Debug)]
+pub(crate) struct Design<'a> {
+    outcome: Binary<'a>,
+    predictors: Vec<Binary<'a>>,
+    controls: Vec<Categorical<'a>>,
+    weight: &'a Float64Array,
+    /// Term names, `(Intercept)` first.
+    pub terms: Vec<String>,
+    path: &'a Path,
+}
+
+impl<'a> Design<'a> {
+    /// Resolves the spec against the batch's columns (and the `swvr.levels` metadata).
+    pub(crate) fn new(batch: &'a RecordBatch, path: &'a Path, spec: &ModelSpec) -> Result<Self, ModelError> {
+        let binary = |item: &str, yes: &[i64], no: &[i64]| -> Result<Binary<'a>, ModelError> {
+            let col = Col::get(batch, item, path)?;
+            if matches!(col, Col::Str(_)) {
+                return Err(ModelError::Column {
+                    path: path.to_path_buf(),
+                    column: item.to_string(),
+                    expected: "integer answer codes".into(),
+                });
+            }
+            Ok(Binary {
+                col,
+                yes: yes.to_vec(),
+                no: no.to_vec(),
+            })
+        };
+        let outcome = binary(&spec.outcome.item, &spec.outcome.yes, &spec.outcome.no)?;
+        let mut terms = vec!["(Intercept)".to_string()];
+        let mut predictors = Vec::new();
+        for p in &spec.predictors {
+            predictors.push(binary(&p.item, &p.yes, &p.no)?);
+            terms.push(p.term_name().to_string());
+        }
+        let mut controls = Vec::new();
+        for c in &spec.controls {
+            let col = Col::get(batch, &c.variable, path)?;
+            let (mut labels, mut codes): (Vec<String>, Vec<Vec<i64>>) = match &c.levels {
+                Levels::Named(_) => {
+                    let Col::Str(a) = col else {
+                        return Err(ModelError::Column {
+                            path: path.to_path_buf(),
+                            column: c.variable.clone(),
+                            expected: "Utf8 band labels (levels = \"bands\")".into(),
+                        });
+                    };
+                    let labels = band_levels(batch, &c.variable, a);
+                    let n = labels.len();
+                    (labels, vec![Vec::new(); n])
+                }
+                Levels::Listed(levels) => {
+                    let text = matches!(col, Col::Str(_));
+                    if text == levels.iter().any(|l| !l.codes.is_empty()) {
+                        return Err(ModelError::Column {
+                            path: path.to_path_buf(),
+                            column: c.variable.clone(),
+                            expected: if text {
+                                "integer codes (the spec gives `codes` for its levels)".into()
+                            } else {
+                                "Utf8 text (the spec gives its levels without `codes`); give `codes` for an integer column".into()
+                            },
+                        });
+                    }
+                    (
+                        levels.iter().map(|l| l.label.clone()).collect(),
+                        levels.iter().map(|l| l.codes.clone()).collect(),
+                    )
+                }
+            };
+            if labels.len() < 2 {
+                return Err(ModelError::Column {
+                    path: path.to_path_buf(),
+                    column: c.variable.clone(),
+                    expected: format!("at least two levels, found {:?}", labels),
+                });
+            }
+            let reference = match &c.reference {
+                Some(r) => labels.iter().position(|l| l == r).ok_or_else(|| ModelError::Column {
+                    path: path.to_path_buf(),
+                    column: c.variable.clone(),
+                    expected: format!("a level `{r}` (the spec's reference); levels are {labels:?}"),
+                })?,
+                None => 0,
+            };
+            let l = labels.remove(reference);
+            labels.insert(0, l);
+            let cs = codes.remove(reference);
+            codes.insert(0, cs);
+            for l in &labels[1..] {
+                terms.push(format!("{}={}", c.variable, l));
+            }
+            controls.push(Categorical { col, codes, labels });
+        }
+        let weight = swvr_core::io::column::<Float64Array>(batch, &spec.weight, path)?;
+        Ok(Design {
+            outcome,
+            predictors,
+            controls,
+            weight,
+            terms,
+            path,
+        })
+    }
+
+    /// Number of coefficients.
+    pub(crate) fn k(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Mixed-radix pattern key of row `r` (None: not a complete case).
+    #[inline]
+    fn key(&self, r: usize) -> Option<u64> {
+        let mut key = 0u64;
+        for p in &self.predictors {
+            key = key * 2 + u64::from(p.value(r)?);
+        }
+        for c in &self.controls {
+            key = key * c.labels.len() as u64 + c.level(r)?;
+        }
+        Some(key)
+    }
+
+    /// The design-matrix row of a pattern key.
+    fn row(&self, mut key: u64) -> Vec<f64> {
+        let mut x = vec![0.0; self.k()];
+        x[0] = 1.0;
+        // Decode from the last factor backwards.
+        let mut col = self.k();
+        for c in self.controls.iter().rev() {
+            let n = c.labels.len() as u64;
+            let level = (key % n) as usize;
+            key /= n;
+            col -= n as usize - 1;
+            if level > 0 {
+                x[col + level - 1] = 1.0;
+            }
+        }
+        for _ in self.predictors.iter().rev() {
+            col -= 1;
+            x[col] = (key % 2) as f64;
+            key /= 2;
+        }
+        x
+    }
+
+    /// Sufficient statistics of `group` (one pass over its rows, in row order).
+    pub(crate) fn aggregate(&self, group: &Group) -> Result<Aggregate, ModelError> {
+        #[derive(Clone, Copy, Default)]
+        struct Acc {
+            sw: Neumaier,
+            sw2: Neumaier,
+            n: u64,
+        }
+        let nstrata = group.strata.len();
+        let mut stratum_n = vec![0u64; nstrata];
+        let mut index: HashMap<(u32, u64, u8), u32> = HashMap::new();
+        let mut keys: Vec<(u32, u64, u8)> = Vec::new();
+        let mut accs: Vec<Acc> = Vec::new();
+        for (&row, &s) in group.rows.iter().zip(&group.stratum) {
+            let r = row as usize;
+            stratum_n[s as usize] += 1;
+            let Some(y) = self.outcome.value(r) else { continue };
+            let Some(key) = self.key(r) else { continue };
+            if self.weight.is_null(r) {
+                return Err(self.bad_weight(r, "null".into()));
+            }
+            let w = self.weight.value(r);
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(self.bad_weight(r, w.to_string()));
+            }
+            if w == 0.0 {
+                continue; // outside the estimation domain, as svyglm's zero-weight rows
+            }
+            let i = *index.entry((s, key, y)).or_insert_with(|| {
+                keys.push((s, key, y));
+                accs.push(Acc::default());
+                (accs.len() - 1) as u32
+            });
+            let a = &mut accs[i as usize];
+            a.sw.add(w);
+            a.sw2.add(w * w);
+            a.n += 1;
+        }
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&i| keys[i]);
+        let mut pattern_keys: Vec<u64> = keys.iter().map(|k| k.1).collect();
+        pattern_keys.sort_unstable();
+        pattern_keys.dedup();
+        let pattern_index: HashMap<u64, u32> = pattern_keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+        let mut patterns: Vec<Pattern> = pattern_keys
+            .iter()
+            .map(|&k| Pattern {
+                x: self.row(k),
+                sw1: 0.0,
+                sw0: 0.0,
+                n1: 0,
+                n0: 0,
+            })
+            .collect();
+        let mut pattern_sums = vec![(Neumaier::new(), Neumaier::new()); patterns.len()];
+        let mut cells = Vec::with_capacity(keys.len());
+        for i in order {
+            let (s, key, y) = keys[i];
+            let p = pattern_index[&key];
+            let a = &accs[i];
+            let pat = &mut patterns[p as usize];
+            if y == 1 {
+                pattern_sums[p as usize].0.merge(a.sw);
+                pat.n1 += a.n;
+            } else {
+                pattern_sums[p as usize].1.merge(a.sw);
+                pat.n0 += a.n;
+            }
+            cells.push(Cell {
+                stratum: s,
+                pattern: p,
+                y,
+                sw: a.sw.total(),
+                sw2: a.sw2.total(),
+            });
+        }
+        for (pat, (s1, s0)) in patterns.iter_mut().zip(pattern_sums) {
+            pat.sw1 = s1.total();
+            pat.sw0 = s0.total();
+        }
+        Ok(Aggregate {
+            k: self.k(),
+            patterns,
+            cells,
+            stratum_n,
+        })
+    }
+
+    fn bad_weight(&self, r: usize, value: String) -> ModelError {
+        ModelError::Weight {
+            path: self.path.to_path_buf(),
+            row: r as u64 + 1,
+            value,
+        }
+    }
+}
+
+/// Band labels of a text control: the field's `swvr.levels` metadata, else
+/// the distinct values in sorted order.
+fn band_levels(batch: &RecordBatch, name: &str, col: &StringArray) -> Vec<String> {
+    let schema = batch.schema();
+    if let Ok(field) = schema.field_with_name(name)
+        && let Some(levels) = field.metadata().get(swvr_core::LEVELS_KEY)
+    {
+        return levels
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+    }
+    let values: std::collections::BTreeSet<&str> = col.iter().flatten().collect();
+    values.into_iter().map(str::to_string).collect()
+}

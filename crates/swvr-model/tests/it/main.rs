@@ -1,0 +1,10 @@
+//! Integration tests of `swvr model`: agreement with R's survey package,
+//! hard cases (separation, singular designs), the spec file, the outputs.
+
+#![allow(clippy::unwrap_used)] // tests unwrap
+
+mod common;
+mod files;
+mod hard_cases;
+mod r_agreement;
+mod spec;
