@@ -109,7 +109,14 @@ pub const COUNTRIES: [Country; 8] = [
         q8e: [0.48, 0.48],
         or_q7: [7.86, 2.93, 1.2, 1.1],
         q7_intercept: -1.0,
-        languages: &[("hi", 0.52), ("en", 0.12), ("bn", 0.10), ("te", 0.09), ("mr", 0.09), ("ta", 0.08)],
+        languages: &[
+            ("hi", 0.52),
+            ("en", 0.12),
+            ("bn", 0.10),
+            ("te", 0.09),
+            ("mr", 0.09),
+            ("ta", 0.08),
+        ],
     },
     Country {
         code: "KEN",

@@ -8,8 +8,7 @@ use crate::rng::Rng;
 
 /// The items the generator answers, in the column order of respondents.csv.
 pub const ITEMS: [&str; 17] = [
-    "Q1", "Q2", "Q3A", "Q3B", "Q3C", "Q4A", "Q4B", "Q4B_1", "Q5A", "Q6", "Q6A", "Q7", "Q8A", "Q8B", "Q8C", "Q8D",
-    "Q8E",
+    "Q1", "Q2", "Q3A", "Q3B", "Q3C", "Q4A", "Q4B", "Q4B_1", "Q5A", "Q6", "Q6A", "Q7", "Q8A", "Q8B", "Q8C", "Q8D", "Q8E",
 ];
 
 /// Extra columns that real exports carry and ingest must pass through.
@@ -427,7 +426,11 @@ pub fn row(rng: &mut Rng, p: &Prepared, routing: &Routing, wave: i32, idx: u64, 
         if emp == Some(1) {
             eta += Q7_NOT_EMPLOYED;
         }
-        if rng.bernoulli(1.0 / (1.0 + (-eta).exp())) { 1 } else { 2 }
+        if rng.bernoulli(1.0 / (1.0 + (-eta).exp())) {
+            1
+        } else {
+            2
+        }
     };
 
     // Table 3.2 (women / men): Q8C–E; Q8A, Q8B plausible neighbours.
@@ -463,7 +466,13 @@ pub fn row(rng: &mut Rng, p: &Prepared, routing: &Routing, wave: i32, idx: u64, 
     push_opt(buf, n_adults);
     push_opt(buf, n_landlines);
     push_opt(buf, n_mobiles);
-    for d in [i64::from(sex), i64::from(age), i64::from(education), i64::from(employment), i64::from(urbanicity)] {
+    for d in [
+        i64::from(sex),
+        i64::from(age),
+        i64::from(education),
+        i64::from(employment),
+        i64::from(urbanicity),
+    ] {
         buf.push(b',');
         push_int(buf, d);
     }
