@@ -136,12 +136,19 @@ fn main() {
     };
     let spec = ModelSpec::default_spec();
     println!("threads: {}", rayon::current_num_threads());
-    println!("| respondents | countries | build data (s) | model (s), best of 3 | rows/s | peak RSS (MB) |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| respondents | countries | build data (s) | model (s), best of 3 | of which grouping (s) | rows/s | peak RSS (MB) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for n in sizes {
         let t0 = Instant::now();
         let batch = synth(n);
         let build = t0.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let groups =
+            swvr_core::groups::group_by_country_wave(&batch, Path::new("bench"), &Selection::default()).unwrap();
+        let grouping = t.elapsed().as_secs_f64();
+        drop(groups);
         let mut best = f64::INFINITY;
         for _ in 0..3 {
             let t = Instant::now();
@@ -151,7 +158,7 @@ fn main() {
             assert!(out.groups.iter().all(|g| g.fit.note.is_none()));
         }
         println!(
-            "| {n} | 8 | {build:.2} | {best:.3} | {:.2e} | {:.0} |",
+            "| {n} | 8 | {build:.2} | {best:.3} | {grouping:.3} | {:.2e} | {:.0} |",
             n as f64 / best,
             vm_hwm_mb()
         );

@@ -74,18 +74,46 @@ impl<'a> Col<'a> {
     }
 }
 
+/// Marks a code outside every level in a [`Lut`].
+const NONE: u8 = u8::MAX;
+
+/// For `Int8` columns, the value of every possible code (a 256-entry table
+/// instead of searching code lists on every row).
+type Lut = Option<Box<[u8; 256]>>;
+
+fn lut(col: Col<'_>, value: impl Fn(i64) -> Option<u8>) -> Lut {
+    let Col::I8(_) = col else { return None };
+    let mut t = Box::new([NONE; 256]);
+    for c in i8::MIN..=i8::MAX {
+        if let Some(v) = value(i64::from(c)) {
+            t[c as u8 as usize] = v;
+        }
+    }
+    Some(t)
+}
+
 /// A 0/1 coding of an integer column: `yes` codes → 1, `no` codes → 0, else missing.
 #[derive(Debug, Clone)]
 struct Binary<'a> {
     col: Col<'a>,
     yes: Vec<i64>,
     no: Vec<i64>,
+    lut: Lut,
 }
 
-impl Binary<'_> {
-    #[inline]
-    fn value(&self, r: usize) -> Option<u8> {
-        let c = self.col.code(r)?;
+impl<'a> Binary<'a> {
+    fn new(col: Col<'a>, yes: &[i64], no: &[i64]) -> Self {
+        let mut b = Binary {
+            col,
+            yes: yes.to_vec(),
+            no: no.to_vec(),
+            lut: None,
+        };
+        b.lut = lut(col, |c| b.slow(c));
+        b
+    }
+
+    fn slow(&self, c: i64) -> Option<u8> {
         if self.yes.contains(&c) {
             Some(1)
         } else if self.no.contains(&c) {
@@ -93,6 +121,18 @@ impl Binary<'_> {
         } else {
             None
         }
+    }
+
+    #[inline]
+    fn value(&self, r: usize) -> Option<u8> {
+        if let (Some(t), Col::I8(a)) = (&self.lut, self.col) {
+            if a.is_null(r) {
+                return None;
+            }
+            let v = t[a.value(r) as u8 as usize];
+            return (v != NONE).then_some(v);
+        }
+        self.slow(self.col.code(r)?)
     }
 }
 
@@ -103,9 +143,20 @@ struct Categorical<'a> {
     /// Per level (reference first): codes (integer column) or the label (text column).
     codes: Vec<Vec<i64>>,
     labels: Vec<String>,
+    lut: Lut,
 }
 
-impl Categorical<'_> {
+impl<'a> Categorical<'a> {
+    fn new(col: Col<'a>, codes: Vec<Vec<i64>>, labels: Vec<String>) -> Self {
+        let lut = lut(col, |c| codes.iter().position(|cs| cs.contains(&c)).map(|i| i as u8));
+        Categorical {
+            col,
+            codes,
+            labels,
+            lut,
+        }
+    }
+
     #[inline]
     fn level(&self, r: usize) -> Option<u64> {
         match self.col {
@@ -116,6 +167,13 @@ impl Categorical<'_> {
                 let v = a.value(r);
                 self.labels.iter().position(|l| l == v).map(|i| i as u64)
             }
+            Col::I8(a) if self.lut.is_some() => {
+                if a.is_null(r) {
+                    return None;
+                }
+                let v = self.lut.as_ref().map_or(NONE, |t| t[a.value(r) as u8 as usize]);
+                (v != NONE).then_some(u64::from(v))
+            }
             _ => {
                 let c = self.col.code(r)?;
                 self.codes.iter().position(|cs| cs.contains(&c)).map(|i| i as u64)
@@ -123,6 +181,9 @@ impl Categorical<'_> {
         }
     }
 }
+
+/// Largest dense (stratum, pattern, outcome) table, in slots (4 MB).
+const DENSE_CELLS: u64 = 1 << 20;
 
 /// The model's view of a batch: typed columns and the term list.
 #[derive(Debug)]
@@ -148,11 +209,7 @@ impl<'a> Design<'a> {
                     expected: "integer answer codes".into(),
                 });
             }
-            Ok(Binary {
-                col,
-                yes: yes.to_vec(),
-                no: no.to_vec(),
-            })
+            Ok(Binary::new(col, yes, no))
         };
         let outcome = binary(&spec.outcome.item, &spec.outcome.yes, &spec.outcome.no)?;
         let mut terms = vec!["(Intercept)".to_string()];
@@ -196,11 +253,11 @@ impl<'a> Design<'a> {
                     )
                 }
             };
-            if labels.len() < 2 {
+            if labels.len() < 2 || labels.len() > 250 {
                 return Err(ModelError::Column {
                     path: path.to_path_buf(),
                     column: c.variable.clone(),
-                    expected: format!("at least two levels, found {:?}", labels),
+                    expected: format!("between 2 and 250 levels, found {}", labels.len()),
                 });
             }
             let reference = match &c.reference {
@@ -218,7 +275,7 @@ impl<'a> Design<'a> {
             for l in &labels[1..] {
                 terms.push(format!("{}={}", c.variable, l));
             }
-            controls.push(Categorical { col, codes, labels });
+            controls.push(Categorical::new(col, codes, labels));
         }
         let weight = swvr_core::io::column::<Float64Array>(batch, &spec.weight, path)?;
         Ok(Design {
@@ -234,6 +291,15 @@ impl<'a> Design<'a> {
     /// Number of coefficients.
     pub(crate) fn k(&self) -> usize {
         self.terms.len()
+    }
+
+    /// Number of possible pattern keys (None when it overflows).
+    fn pattern_space(&self) -> Option<u64> {
+        let mut n = 1u64 << self.predictors.len().min(63);
+        for c in &self.controls {
+            n = n.checked_mul(c.labels.len() as u64)?;
+        }
+        Some(n)
     }
 
     /// Mixed-radix pattern key of row `r` (None: not a complete case).
@@ -282,6 +348,12 @@ impl<'a> Design<'a> {
         }
         let nstrata = group.strata.len();
         let mut stratum_n = vec![0u64; nstrata];
+        // Cell slots: a dense table over (stratum, pattern, y) when small, else a hash map.
+        let patterns_possible = self.pattern_space();
+        let dense_len = patterns_possible
+            .and_then(|p| p.checked_mul(2 * nstrata as u64))
+            .filter(|&l| l <= DENSE_CELLS);
+        let mut dense: Vec<u32> = vec![u32::MAX; dense_len.unwrap_or(0) as usize];
         let mut index: HashMap<(u32, u64, u8), u32> = HashMap::new();
         let mut keys: Vec<(u32, u64, u8)> = Vec::new();
         let mut accs: Vec<Acc> = Vec::new();
@@ -300,11 +372,21 @@ impl<'a> Design<'a> {
             if w == 0.0 {
                 continue; // outside the estimation domain, as svyglm's zero-weight rows
             }
-            let i = *index.entry((s, key, y)).or_insert_with(|| {
+            let mut fresh = || {
                 keys.push((s, key, y));
                 accs.push(Acc::default());
                 (accs.len() - 1) as u32
-            });
+            };
+            let i = match (dense_len, patterns_possible) {
+                (Some(_), Some(np)) => {
+                    let slot = &mut dense[((u64::from(s) * np + key) * 2 + u64::from(y)) as usize];
+                    if *slot == u32::MAX {
+                        *slot = fresh();
+                    }
+                    *slot
+                }
+                _ => *index.entry((s, key, y)).or_insert_with(fresh),
+            };
             let a = &mut accs[i as usize];
             a.sw.add(w);
             a.sw2.add(w * w);
