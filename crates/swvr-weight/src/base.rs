@@ -15,7 +15,9 @@
 //! taken as 1, `n_adults` as 1 where `pL` needs it, a blank count of the
 //! other frame as 0 (not reachable there). A count of 0 for the frame the
 //! respondent was drawn from contradicts the draw and is also taken as 1.
-//! Every substitution is flagged. Selection probabilities are capped at 1.
+//! Every substitution is flagged (a count of a frame the country does not
+//! have is never used, so its blank is not a substitution). Selection
+//! probabilities are capped at 1.
 
 use crate::inputs::Design;
 use crate::scheme::{BaseScheme, Method};
@@ -82,8 +84,11 @@ pub fn base_weight(frame: Frame, counts: Counts, design: &Design, scheme: &BaseS
         Frame::Mobile if design.mobile.is_none() => return None,
         _ => {}
     }
-    let (landlines, landlines_imputed) = frame_count(counts.n_landlines, frame == Frame::Landline);
-    let (mobiles, mobiles_imputed) = frame_count(counts.n_mobiles, frame == Frame::Mobile);
+    let (landlines, mut landlines_imputed) = frame_count(counts.n_landlines, frame == Frame::Landline);
+    let (mobiles, mut mobiles_imputed) = frame_count(counts.n_mobiles, frame == Frame::Mobile);
+    // A count of a frame the country does not have is never used: no substitution.
+    landlines_imputed &= design.landline.is_some();
+    mobiles_imputed &= design.mobile.is_some();
     let mut adults_imputed = false;
     let p_landline = match design.landline {
         Some(fd) if landlines > 0 => {

@@ -67,8 +67,8 @@ fn mobile_only_country() {
         Method::Multiplicity,
     );
     close(w.weight, 1000.0 / 3.0);
-    // Blank landlines in a mobile-only country: not reachable there (0), flagged.
-    assert!(w.landlines_imputed);
+    // Blank landlines in a mobile-only country: not used, so not a substitution.
+    assert!(!w.landlines_imputed);
 }
 
 #[test]

@@ -120,7 +120,7 @@ fn country_without_targets_or_design() {
     );
     assert_contains(&err(&b, &plain()), &["design.csv", "no design rows for KEN 2021"]);
     let mut rows = sample("KEN", 40);
-    rows[0].frame = "L";
+    rows[0].frame = "L".into();
     let b = bundle(&rows, DESIGN, &targets_for("KEN", TARGETS_3));
     assert_contains(&err(&b, &plain()), &["design.csv", "KEN 2021", "frame L"]);
 }

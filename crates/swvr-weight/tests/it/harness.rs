@@ -13,9 +13,9 @@ use swvr_weight::{Diagnostics, Scheme, WeightError};
 
 #[derive(Debug, Clone)]
 pub struct Resp {
-    pub country: &'static str,
+    pub country: String,
     pub id: String,
-    pub frame: &'static str,
+    pub frame: String,
     pub stratum: String,
     pub n_adults: Option<i32>,
     pub n_landlines: Option<i32>,
@@ -29,11 +29,11 @@ pub struct Resp {
 
 impl Resp {
     /// A mobile-frame respondent with one mobile.
-    pub fn mobile(country: &'static str, i: usize, sex: i8, age: i16, education: i8) -> Self {
+    pub fn mobile(country: &str, i: usize, sex: i8, age: i16, education: i8) -> Self {
         Resp {
-            country,
+            country: country.to_string(),
             id: format!("{country}{i:05}"),
-            frame: "M",
+            frame: "M".into(),
             stratum: format!("S{}", i % 3),
             n_adults: Some(1 + (i % 3) as i32),
             n_landlines: None,
@@ -48,7 +48,7 @@ impl Resp {
 }
 
 /// A deterministic sample of `n` mobile respondents with all categories present.
-pub fn sample(country: &'static str, n: usize) -> Vec<Resp> {
+pub fn sample(country: &str, n: usize) -> Vec<Resp> {
     (0..n)
         .map(|i| {
             let sex = if (i * 7) % 10 < 4 { 1 } else { 2 };
@@ -128,6 +128,15 @@ pub fn write_respondents(path: &Path, rows: &[Resp]) {
 }
 
 pub fn bundle(rows: &[Resp], design: &str, targets: &str) -> Bundle {
+    bundle_raw(
+        rows,
+        &format!("country,wave,frame,frame_size,sample_size\n{design}"),
+        &format!("country,wave,variable,category,share\n{targets}"),
+    )
+}
+
+/// A bundle from complete design.csv and targets.csv texts (with headers).
+pub fn bundle_raw(rows: &[Resp], design: &str, targets: &str) -> Bundle {
     let root = std::env::temp_dir().join(format!(
         "swvr-weight-it-{}-{}",
         std::process::id(),
@@ -136,16 +145,8 @@ pub fn bundle(rows: &[Resp], design: &str, targets: &str) -> Bundle {
     let data = root.join("data");
     let out = root.join("out");
     std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(
-        data.join("design.csv"),
-        format!("country,wave,frame,frame_size,sample_size\n{design}"),
-    )
-    .unwrap();
-    std::fs::write(
-        data.join("targets.csv"),
-        format!("country,wave,variable,category,share\n{targets}"),
-    )
-    .unwrap();
+    std::fs::write(data.join("design.csv"), design).unwrap();
+    std::fs::write(data.join("targets.csv"), targets).unwrap();
     write_respondents(&out.join("ingest/respondents.arrow"), rows);
     Bundle { data, out }
 }

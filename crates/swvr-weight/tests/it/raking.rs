@@ -189,8 +189,8 @@ fn blank_counts_are_flagged_in_output() {
     assert!(bool_col(&w, "n_mobiles_imputed")[5]);
     assert!(!bool_col(&w, "n_mobiles_imputed")[4]);
     assert_eq!(d[0].counts_imputed.n_mobiles, 1);
-    // Landlines are blank for everyone (mobile-only): not reachable, flagged.
-    assert_eq!(d[0].counts_imputed.n_landlines, 40);
+    // Landlines are blank for everyone, but the country is mobile-only: not used, not flagged.
+    assert_eq!(d[0].counts_imputed.n_landlines, 0);
     assert!((f64_col(&w, "base_weight")[5] - 20000.0).abs() < 1e-9);
 }
 
