@@ -259,7 +259,7 @@ pub fn read_design(path: &Path) -> Result<Design, IngestError> {
             _ => return Err(r.err(2, "`L` (landline) or `M` (mobile)")),
         };
         let size = |k: usize| match parse_int(r.get(k)) {
-            Int::Value(v) if v >= 1 && v < i64::MAX => Ok(v as u64),
+            Int::Value(v) if (1..i64::MAX).contains(&v) => Ok(v as u64),
             _ => Err(r.err(k, "a positive integer")),
         };
         let frame_size = size(3)?;
@@ -337,7 +337,7 @@ pub fn read_targets(path: &Path) -> Result<Targets, IngestError> {
         .into_iter()
         .filter_map(|((country, wave, variable), (line, shares))| {
             let sum = swvr_core::sum::sum(&shares);
-            ((sum - 1.0).abs() > 1e-6).then(|| (line, country, wave, variable, sum))
+            ((sum - 1.0).abs() > 1e-6).then_some((line, country, wave, variable, sum))
         })
         .collect();
     failures.sort_by_key(|f| f.0);

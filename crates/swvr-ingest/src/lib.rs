@@ -24,6 +24,7 @@
 
 mod bundle;
 mod error;
+mod ids;
 mod reader;
 mod report;
 mod text;
@@ -45,6 +46,9 @@ pub use report::{CountryCounts, Report};
 use bundle::{Bundle, Header};
 use text::{Int, is_iso3, parse_int, trim};
 use validate::{Builders, Plan, Reason};
+
+/// A valid (country, wave) key.
+type CountryWave = ([u8; 3], i32);
 
 /// Rows per Arrow record batch.
 pub const BATCH_ROWS: usize = 1 << 16;
@@ -112,9 +116,9 @@ pub fn ingest(
     let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
     let mut row = plan.new_row();
     let mut rep = Report::new(sel);
-    let mut seen_ids: HashSet<Box<[u8]>> = HashSet::new();
+    let mut seen_ids = ids::KeySet::default();
     let mut id_key: Vec<u8> = Vec::with_capacity(64);
-    let mut last_key: Option<(([u8; 3], i32), [bool; 2])> = None;
+    let mut last_key: Option<(CountryWave, [bool; 2])> = None;
     let mut records: u64 = 0;
     let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
     progress.start("ingest", file_len);
@@ -122,7 +126,7 @@ pub fn ingest(
 
     while bundle::next(&mut rdr, path)? {
         records += 1;
-        if records % 4096 == 0 {
+        if records & 0xFFF == 0 {
             let b = rdr.bytes_parsed();
             progress.advance(b - reported);
             reported = b;
@@ -161,10 +165,8 @@ pub fn ingest(
                 id_key.extend_from_slice(&key.0);
                 id_key.extend_from_slice(&key.1.to_le_bytes());
                 id_key.extend_from_slice(trim(rdr.field(plan.id_col())));
-                if seen_ids.contains(id_key.as_slice()) {
+                if !seen_ids.insert(&id_key) {
                     row.reasons.push(Reason::bare("duplicate_id"));
-                } else {
-                    seen_ids.insert(id_key.as_slice().into());
                 }
             }
         }

@@ -2,8 +2,8 @@
 //! (rows.rs), every file-level error (files.rs), real-export formats
 //! (formats.rs), and the invariants (invariants.rs). Bundles are built in
 //! temporary folders; nothing here reads fixtures/.
+#![allow(missing_docs, clippy::unwrap_used)]
 
-#![allow(missing_docs)]
 mod files;
 mod formats;
 mod invariants;
@@ -37,6 +37,12 @@ impl Temp {
     }
     pub fn out(&self) -> PathBuf {
         self.0.join("out")
+    }
+}
+
+impl Default for Temp {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
