@@ -81,10 +81,11 @@ const Q7_URBAN: f64 = 0.05;
 const Q7_NOT_EMPLOYED: f64 = -0.05;
 
 /// Routing read from the questionnaire: for each item of [`ITEMS`], the
-/// index of the item it depends on and the codes that route to it.
+/// index of the item it depends on and the codes that route to it (a bit
+/// set over codes 0–127).
 #[derive(Debug, Clone)]
 pub struct Routing {
-    rules: Vec<Option<(usize, Vec<i8>)>>,
+    rules: Vec<(usize, usize, u128)>,
 }
 
 impl Routing {
@@ -92,10 +93,16 @@ impl Routing {
     pub fn from_questionnaire(q: &Questionnaire) -> Self {
         let rules = ITEMS
             .iter()
-            .map(|id| {
+            .enumerate()
+            .filter_map(|(i, id)| {
                 let r = q.item(id)?.asked_if.as_ref()?;
                 let parent = ITEMS.iter().position(|p| *p == r.item)?;
-                Some((parent, r.codes.clone()))
+                let mask = r
+                    .codes
+                    .iter()
+                    .filter(|c| **c >= 0)
+                    .fold(0u128, |m, c| m | (1u128 << (*c as u32)));
+                Some((i, parent, mask))
             })
             .collect();
         Self { rules }
@@ -103,11 +110,11 @@ impl Routing {
 
     /// Blanks (0) every item whose rule is false, in interview order, so a
     /// blank parent blanks its children.
+    #[inline]
     pub fn apply(&self, vals: &mut [i8; 17]) {
-        for (i, rule) in self.rules.iter().enumerate() {
-            if let Some((parent, codes)) = rule
-                && !codes.contains(&vals[*parent])
-            {
+        for &(i, parent, mask) in &self.rules {
+            let v = vals[parent];
+            if v <= 0 || mask & (1u128 << (v as u32)) == 0 {
                 vals[i] = 0;
             }
         }
