@@ -17,10 +17,27 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "swvr: error: {err:#}");
+            let _ = writeln!(stderr, "swvr: error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error chain on one line, skipping causes whose text the message
+/// already contains (library errors often embed their source).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg.replace('\n', " ")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -8,7 +8,11 @@ use arrow_array::{Array, RecordBatch, StringArray};
 use swvr_core::io::read_arrow;
 
 fn swvr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_swvr")).args(args).env("NO_COLOR", "1").output().expect("swvr runs")
+    Command::new(env!("CARGO_BIN_EXE_swvr"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("swvr runs")
 }
 
 fn tempdir(name: &str) -> PathBuf {
@@ -19,7 +23,11 @@ fn tempdir(name: &str) -> PathBuf {
 }
 
 fn ok(out: &Output) {
-    assert!(out.status.success(), "swvr failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "swvr failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn fixture_run(name: &str, extra: &[&str]) -> PathBuf {
@@ -32,24 +40,46 @@ fn fixture_run(name: &str, extra: &[&str]) -> PathBuf {
 }
 
 fn rows_of_country(batch: &RecordBatch, country: &str) -> Vec<String> {
-    let c = batch.column_by_name("country").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
-    let keep: Vec<u32> = (0..batch.num_rows()).filter(|&i| c.value(i) == country).map(|i| i as u32).collect();
+    let c = batch
+        .column_by_name("country")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let keep: Vec<u32> = (0..batch.num_rows())
+        .filter(|&i| c.value(i) == country)
+        .map(|i| i as u32)
+        .collect();
     let idx = arrow_array::UInt32Array::from(keep);
-    let cols: Vec<_> = batch.columns().iter().map(|a| arrow_select::take::take(a, &idx, None).unwrap()).collect();
+    let cols: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|a| arrow_select::take::take(a, &idx, None).unwrap())
+        .collect();
     let sub = RecordBatch::try_new(batch.schema(), cols).unwrap();
     (0..sub.num_rows())
         .map(|r| {
             sub.columns()
                 .iter()
-                .map(|a| if a.is_null(r) { "null".to_string() } else { format!("{:?}", a.slice(r, 1)) })
+                .map(|a| {
+                    if a.is_null(r) {
+                        "null".to_string()
+                    } else {
+                        format!("{:?}", a.slice(r, 1))
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("|")
         })
         .collect()
 }
 
-const OUTPUTS: [&str; 4] =
-    ["ingest/respondents.arrow", "weight/weighted.arrow", "tabulate/tables.arrow", "model/odds_ratios.arrow"];
+const OUTPUTS: [&str; 4] = [
+    "ingest/respondents.arrow",
+    "weight/weighted.arrow",
+    "tabulate/tables.arrow",
+    "model/odds_ratios.arrow",
+];
 
 #[test]
 fn fixture_run_writes_every_output_and_a_manifest() {
@@ -71,7 +101,8 @@ fn fixture_run_writes_every_output_and_a_manifest() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let outputs = manifest["outputs"].as_array().unwrap();
     let tables = outputs.iter().find(|o| o["path"] == "tabulate/tables.arrow").unwrap();
     let n = read_arrow(&out.join("tabulate/tables.arrow")).unwrap().num_rows() as u64;
@@ -91,8 +122,14 @@ fn same_inputs_give_the_same_bytes_whatever_the_threads() {
         .output()
         .unwrap();
     ok(&st);
-    for f in OUTPUTS.iter().chain(&["manifest.json", "tabulate/tables.csv", "weight/diagnostics.json"]) {
-        assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f} differs");
+    for f in OUTPUTS
+        .iter()
+        .chain(&["manifest.json", "tabulate/tables.csv", "weight/diagnostics.json"])
+    {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs"
+        );
     }
 }
 
@@ -124,13 +161,24 @@ fn a_failed_run_leaves_previous_outputs_untouched() {
     let data = tempdir("atomic-data");
     copy_fixtures(&data);
     std::fs::write(data.join("targets.csv"), "country,wave,variable,category,share\n").unwrap();
-    let res = swvr(&["run", "--quiet", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let res = swvr(&[
+        "run",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("targets.csv"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one-line cause expected: {err}");
     assert_eq!(std::fs::read(out.join("tabulate/tables.arrow")).unwrap(), before);
-    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+    assert!(
+        std::fs::read_dir(&out)
+            .unwrap()
+            .all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.'))
+    );
 }
 
 #[test]
@@ -138,7 +186,14 @@ fn bad_scheme_is_named_with_its_file() {
     let dir = tempdir("scheme");
     let scheme = dir.join("bad.toml");
     std::fs::write(&scheme, "[raking]\nvariables = [\"sex\"]\ncolour = 3\n").unwrap();
-    let res = swvr(&["run", "--quiet", "--out", dir.join("out").to_str().unwrap(), "--scheme", scheme.to_str().unwrap()]);
+    let res = swvr(&[
+        "run",
+        "--quiet",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--scheme",
+        scheme.to_str().unwrap(),
+    ]);
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("bad.toml") && err.contains("colour"), "{err}");
@@ -147,9 +202,16 @@ fn bad_scheme_is_named_with_its_file() {
 #[test]
 fn missing_bundle_file_is_an_error_naming_it() {
     let dir = tempdir("missing");
-    let res = swvr(&["ingest", "--data", dir.to_str().unwrap(), "--out", dir.join("out").to_str().unwrap()]);
+    let res = swvr(&[
+        "ingest",
+        "--data",
+        dir.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(err.contains("respondents.csv"), "{err}");
+    assert!(err.contains(".csv") && err.contains("No such file"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "cause repeated: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
