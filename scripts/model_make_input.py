@@ -20,7 +20,16 @@ Weights: w = 0.35 + 2.3 * u where u is the generator's next uniform draw
 (deterministic, non-trivial: ratio max/min about 7), then divided by their
 mean within the country (they sum to n, as the weight stage's do).
 
-Usage: python3 scripts/model_make_input.py  (from the repository root)
+Fixture countries: with `--weighted OUT/weight/weighted.arrow` (the output
+of `swvr run --out OUT` on the committed fixture bundle, fixtures/*.csv), the
+eight countries of the fixture bundle are written first, with the weight
+stage's final weights and age groups (needs pyarrow). The committed file was
+made that way, so R and Rust are compared on the fixtures as well as on the
+hard cases.
+
+Usage (from the repository root):
+  cargo run --release -p swvr-cli -- run --out /tmp/swvr-out
+  python3 scripts/model_make_input.py --weighted /tmp/swvr-out/weight/weighted.arrow
 """
 import csv
 import math
@@ -105,8 +114,32 @@ BETA = {"_": -0.4, "Q1": 1.2, "Q3A": 0.8, "Q3B": 0.6, "Q3C": 0.4, "sex": 0.1, "a
         "a45": -0.3, "a60": -0.5, "sec": 0.2, "ter": 0.35, "urb": 0.05, "nemp": -0.15}
 
 
+COLUMNS = ["country", "wave", "stratum", "sex", "age", "education", "employment", "urbanicity",
+           "Q1", "Q3A", "Q3B", "Q3C", "Q7", "age_group", "weight"]
+
+
+def fixture_rows(path):
+    import pyarrow.ipc as ipc
+
+    with open(path, "rb") as f:
+        t = ipc.open_file(f).read_all()
+    cols = {c: t.column(c).to_pylist() for c in COLUMNS}
+    out = []
+    for i in range(t.num_rows):
+        r = []
+        for c in COLUMNS:
+            v = cols[c][i]
+            r.append("" if v is None else (repr(v) if c == "weight" else v))
+        out.append(r)
+    return out
+
+
 def main():
+    import sys
+
     rows = []
+    if "--weighted" in sys.argv:
+        rows += fixture_rows(sys.argv[sys.argv.index("--weighted") + 1])
     rows += country("AAA", 900, [("A1", 0.3), ("A2", 0.5), ("A3", 0.2)], 11, BETA)
     b = dict(BETA, Q1=0.5, Q3B=1.1)
     bbb = country("BBB", 700, [("B1", 0.6), ("B2", 0.4)], 22, b)
@@ -118,8 +151,7 @@ def main():
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["country", "wave", "stratum", "sex", "age", "education", "employment", "urbanicity",
-                    "Q1", "Q3A", "Q3B", "Q3C", "Q7", "age_group", "weight"])
+        w.writerow(COLUMNS)
         w.writerows(rows)
     print(f"wrote {OUT}: {len(rows)} rows")
 
