@@ -35,9 +35,21 @@ fn header_in_contract_order_with_extras() {
 
 #[test]
 fn every_row_obeys_routing_and_answer_codes() {
+    let (fixture, _, _) = read_bundle(&fixtures());
+    check_routing(&fixture);
+    // and a larger bundle with another seed and several chunks per country
+    let opts = swvr_synth::SynthOptions {
+        respondents: 30_000,
+        countries: vec!["SEN".into(), "LBN".into(), "THA".into()],
+        seed: 99,
+        wave: 2022,
+    };
+    check_routing(&crate::generate(&opts).0);
+}
+
+fn check_routing(r: &[u8]) {
     let q = Questionnaire::default_2021();
-    let (r, _, _) = read_bundle(&fixtures());
-    let (h, rows) = records(&r);
+    let (h, rows) = records(r);
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
     let mut asked_blank_children = 0;
     for (line, row) in rows.iter().enumerate() {

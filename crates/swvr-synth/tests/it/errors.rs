@@ -56,3 +56,17 @@ fn unknown_country_gets_generic_mobile_only_profile() {
             .starts_with("ZZZ,2021,ZZZ-000001,M,ZZZ-Region")
     );
 }
+
+#[test]
+fn unwritable_output_names_the_file() {
+    let dir = TempDir::new("unwritable");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let blocker = dir.0.join("not-a-dir");
+    std::fs::write(&blocker, b"x").unwrap();
+    let o = SynthOptions {
+        respondents: 16,
+        ..Default::default()
+    };
+    let e = synth(&blocker.join("out"), &o, &NoProgress).unwrap_err().to_string();
+    assert!(e.contains("not-a-dir"), "{e}");
+}
