@@ -50,10 +50,14 @@ fn expit(x: f64) -> f64 {
 /// intercept of an intercept-only quasibinomial `svyglm`, whose standard
 /// error is the delta-method `se(p)/(p(1−p))`.
 pub fn logit_interval(p: f64, se: f64, df: f64) -> Option<(f64, f64)> {
-    let t = t_quantile(df)?;
+    Some(logit_interval_t(p, se, t_quantile(df)?))
+}
+
+/// [`logit_interval`] with the t quantile given.
+pub fn logit_interval_t(p: f64, se: f64, t: f64) -> (f64, f64) {
     let l = (p / (1.0 - p)).ln();
     let half = t * se / (p * (1.0 - p));
-    Some((expit(l - half), expit(l + half)))
+    (expit(l - half), expit(l + half))
 }
 
 /// The Korn–Graubard (Clopper–Pearson on the effective sample size) 95%

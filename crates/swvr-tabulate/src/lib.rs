@@ -52,6 +52,7 @@
 //! ```
 
 pub mod engine;
+pub mod groups;
 pub mod interval;
 pub mod output;
 pub mod report;
@@ -61,7 +62,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use rayon::prelude::*;
-use swvr_core::groups::{Group, Selection, group_by_country_wave};
+use swvr_core::groups::{Group, Selection};
 use swvr_core::io::IoError;
 use swvr_core::progress::Progress;
 use swvr_core::questionnaire::{Derived, Levels, Questionnaire};
@@ -246,81 +247,113 @@ fn int_values(batch: &RecordBatch, name: &str, path: &str) -> Result<Vec<Option<
     ))
 }
 
-/// Per-row levels of every domain of the questionnaire.
+/// Per-row levels of every domain of the questionnaire (domains in parallel).
 fn domain_rows(batch: &RecordBatch, q: &Questionnaire, path: &str) -> Result<Vec<DomainRows>, TabulateError> {
-    let mut out = Vec::with_capacity(q.domains.len());
-    for d in &q.domains {
-        let (labels, level) = match &d.levels {
-            Levels::Codes(levels) => {
-                let values = int_values(batch, &d.variable, path)?;
-                let level = values
-                    .iter()
-                    .map(|v| {
-                        v.and_then(|v| levels.iter().position(|l| l.codes.iter().any(|&c| i64::from(c) == v)))
-                            .map_or(NONE, |i| i as u8)
-                    })
-                    .collect();
-                (levels.iter().map(|l| l.label.clone()).collect::<Vec<_>>(), level)
-            }
-            Levels::Bands(_) => {
-                let col = batch
-                    .column_by_name(&d.variable)
-                    .ok_or_else(|| column_err(path, &d.variable, "a column of age-band labels"))?;
-                let arr = col
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .ok_or_else(|| column_err(path, &d.variable, &format!("type Utf8, found {}", col.data_type())))?;
-                let field = batch
-                    .schema()
-                    .field_with_name(&d.variable)
-                    .map(|f| f.metadata().clone());
-                let listed = field
-                    .ok()
-                    .and_then(|m| m.get(swvr_core::LEVELS_KEY).cloned())
-                    .filter(|s| !s.is_empty());
-                let labels: Vec<String> = match listed {
-                    Some(s) => s.split(',').map(str::to_string).collect(),
-                    // Without the metadata: the labels present, in sorted order.
-                    None => arr
-                        .iter()
-                        .flatten()
-                        .collect::<BTreeSet<&str>>()
-                        .into_iter()
-                        .map(str::to_string)
-                        .collect(),
-                };
-                let mut level = Vec::with_capacity(arr.len());
-                for (r, v) in arr.iter().enumerate() {
-                    level.push(match v {
-                        None => NONE,
-                        Some(v) => match labels.iter().position(|l| l == v) {
-                            Some(i) => i as u8,
-                            None => {
-                                return Err(TabulateError::Value {
-                                    path: path.to_string(),
-                                    row: r + 1,
-                                    column: d.variable.clone(),
-                                    value: v.to_string(),
-                                    expected: format!("one of the bands {}", labels.join(",")),
-                                });
-                            }
-                        },
-                    });
-                }
-                (labels, level)
-            }
-        };
-        out.push(DomainRows {
-            name: d.name.clone(),
-            labels,
-            level,
-        });
-    }
+    let out: Vec<DomainRows> = q
+        .domains
+        .par_iter()
+        .map(|d| domain_row(batch, d, path))
+        .collect::<Result<_, _>>()?;
     let (_, n_levels) = engine::level_offsets(&out);
     if n_levels >= usize::from(INVALID) {
         return Err(column_err(path, "domains", "fewer than 254 domain levels in all"));
     }
     Ok(out)
+}
+
+fn domain_row(
+    batch: &RecordBatch,
+    d: &swvr_core::questionnaire::Domain,
+    path: &str,
+) -> Result<DomainRows, TabulateError> {
+    let (labels, level) = match &d.levels {
+        Levels::Codes(levels) => {
+            let labels = levels.iter().map(|l| l.label.clone()).collect::<Vec<_>>();
+            let of = |v: i64| {
+                levels
+                    .iter()
+                    .position(|l| l.codes.iter().any(|&c| i64::from(c) == v))
+                    .map_or(NONE, |i| i as u8)
+            };
+            let col = batch.column_by_name(&d.variable);
+            let level = match col.and_then(|c| c.as_any().downcast_ref::<Int8Array>()) {
+                Some(a) => {
+                    // Int8 codes (the convention): a 256-entry lookup.
+                    let mut lut = [NONE; 256];
+                    for (code, slot) in lut.iter_mut().enumerate() {
+                        *slot = of(i64::from(code as u8 as i8));
+                    }
+                    let values = a.values();
+                    (0..a.len())
+                        .map(|r| {
+                            if a.is_null(r) {
+                                NONE
+                            } else {
+                                lut[values[r] as u8 as usize]
+                            }
+                        })
+                        .collect()
+                }
+                None => int_values(batch, &d.variable, path)?
+                    .iter()
+                    .map(|v| v.map_or(NONE, of))
+                    .collect(),
+            };
+            (labels, level)
+        }
+        Levels::Bands(_) => {
+            let col = batch
+                .column_by_name(&d.variable)
+                .ok_or_else(|| column_err(path, &d.variable, "a column of age-band labels"))?;
+            let arr = col
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| column_err(path, &d.variable, &format!("type Utf8, found {}", col.data_type())))?;
+            let field = batch
+                .schema()
+                .field_with_name(&d.variable)
+                .map(|f| f.metadata().clone());
+            let listed = field
+                .ok()
+                .and_then(|m| m.get(swvr_core::LEVELS_KEY).cloned())
+                .filter(|s| !s.is_empty());
+            let labels: Vec<String> = match listed {
+                Some(s) => s.split(',').map(str::to_string).collect(),
+                // Without the metadata: the labels present, in sorted order.
+                None => arr
+                    .iter()
+                    .flatten()
+                    .collect::<BTreeSet<&str>>()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+            };
+            let mut level = Vec::with_capacity(arr.len());
+            for (r, v) in arr.iter().enumerate() {
+                level.push(match v {
+                    None => NONE,
+                    Some(v) => match labels.iter().position(|l| l == v) {
+                        Some(i) => i as u8,
+                        None => {
+                            return Err(TabulateError::Value {
+                                path: path.to_string(),
+                                row: r + 1,
+                                column: d.variable.clone(),
+                                value: v.to_string(),
+                                expected: format!("one of the bands {}", labels.join(",")),
+                            });
+                        }
+                    },
+                });
+            }
+            (labels, level)
+        }
+    };
+    Ok(DomainRows {
+        name: d.name.clone(),
+        labels,
+        level,
+    })
 }
 
 /// The category-index lookup of an answer set: code (as u8) → position.
@@ -403,7 +436,7 @@ fn tabulate_batch_from(
     progress: &dyn Progress,
 ) -> Result<Vec<Estimate>, TabulateError> {
     let path = file.display().to_string();
-    let groups = group_by_country_wave(batch, file, sel)?;
+    let groups = groups::group_rows(batch, file, sel)?;
     let wcol = batch
         .column_by_name("weight")
         .ok_or_else(|| column_err(&path, "weight", "a column of final weights (Float64)"))?;
@@ -538,6 +571,9 @@ impl Ctx<'_> {
             if stats.n(l) == 0 {
                 continue;
             }
+            // One t quantile per level: n and the strata present are the
+            // same for every category.
+            let mut t: Option<Option<f64>> = None;
             for (k, cat) in cats.iter().enumerate() {
                 let mut y = vec![0.0; cats.len()];
                 y[k] = 1.0;
@@ -551,7 +587,8 @@ impl Ctx<'_> {
                         CiMethod::KornGraubard,
                     )
                 } else {
-                    match interval::logit_interval(p, se, df as f64) {
+                    let t = *t.get_or_insert_with(|| interval::t_quantile(df as f64));
+                    match t.map(|t| interval::logit_interval_t(p, se, t)) {
                         Some(ci) => (Some(ci), CiMethod::Logit),
                         None => (None, CiMethod::None),
                     }
