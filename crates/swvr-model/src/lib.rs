@@ -197,7 +197,7 @@ pub fn fit_batch(
     })
 }
 
-/// Upper `1 − α/2` quantile of Student's t on `df` degrees of freedom,
+/// The `p` quantile of Student's t on `df` degrees of freedom,
 /// polished by two Newton steps on the CDF (statrs' inverse is ~1e-10).
 pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
     let t = StudentsT::new(0.0, 1.0, df).ok()?;
