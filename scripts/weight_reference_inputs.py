@@ -19,7 +19,7 @@ swvr = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "target/release/
 ref = os.path.join(root, "fixtures/reference/weight")
 data = os.path.join(root, "fixtures")
 
-for case in ["multiplicity", "hartley"]:
+for case in ["multiplicity", "hartley", "trimming"]:
     scheme = os.path.join(ref, f"scheme_{case}.toml")
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([swvr, "ingest", "--data", data, "--out", out], check=True)

@@ -18,7 +18,8 @@
 # the other frame taken as 0). Raking: survey::rake per (country, wave) to
 # the target shares (normalised to sum to 1) times n, with
 # control = list(maxit = 1000, epsilon = 1e-13); the weights are then
-# scaled to sum to n.
+# scaled to sum to n. The trimming case alternates clipping weight/mean to
+# [lower, upper] with raking until the raked weights are within the bounds.
 #
 # Usage: Rscript scripts/r/weight_reference.R   (from the repository root)
 
@@ -35,8 +36,26 @@ cases <- list(
                       vars = c("sex", "age_group", "education")),
   hartley = list(method = "hartley", lambda = 0.4, cap_adults = 4,
                  cap_landlines = 2, cap_mobiles = 3,
-                 vars = c("sex", "age_group", "education", "employment", "urbanicity"))
+                 vars = c("sex", "age_group", "education", "employment", "urbanicity")),
+  trimming = list(method = "multiplicity", lambda = 0.5, cap_adults = 4,
+                  cap_landlines = 3, cap_mobiles = 3,
+                  vars = c("sex", "age_group", "education"),
+                  trim = c(lower = 0.3, upper = 4.0, max_rounds = 500))
 )
+
+# Trimming as docs/weighting.md states it: clip weight/mean to the bounds,
+# repeating until the mean settles.
+clip <- function(w, lower, upper) {
+  for (i in 1:100) {
+    m <- mean(w)
+    lo <- lower * m
+    hi <- upper * m
+    changed <- any(w < lo | w > hi)
+    w <- pmin(pmax(w, lo), hi)
+    if (!changed) break
+  }
+  w
+}
 
 base_weights <- function(d, cs) {
   out <- numeric(nrow(d))
@@ -93,11 +112,26 @@ for (name in names(cases)) {
       sample_margins[[length(sample_margins) + 1]] <- as.formula(paste("~", v))
       pop_margins[[length(pop_margins) + 1]] <- pm
     }
-    des <- svydesign(ids = ~1, strata = ~stratum, weights = ~base_weight, data = x)
-    r <- rake(des, sample.margins = sample_margins, population.margins = pop_margins,
-              control = list(maxit = 1000, epsilon = 1e-13, verbose = FALSE))
-    w <- weights(r)
-    d$weight[rows] <- w * n / sum(w)
+    rake_from <- function(w0) {
+      x$w0 <- w0
+      des <- svydesign(ids = ~1, strata = ~stratum, weights = ~w0, data = x)
+      r <- rake(des, sample.margins = sample_margins, population.margins = pop_margins,
+                control = list(maxit = 1000, epsilon = 1e-13, verbose = FALSE))
+      w <- weights(r)
+      w * n / sum(w)
+    }
+    w <- rake_from(x$base_weight)
+    if (!is.null(cs$trim)) {
+      # Alternate: while a raked weight is outside the bounds (relative
+      # slack 1e-6), clip and rake again.
+      slack <- 1e-6
+      for (round in 1:cs$trim[["max_rounds"]]) {
+        m <- mean(w)
+        if (all(w >= cs$trim[["lower"]] * m * (1 - slack) & w <= cs$trim[["upper"]] * m * (1 + slack))) break
+        w <- rake_from(clip(w, cs$trim[["lower"]], cs$trim[["upper"]]))
+      }
+    }
+    d$weight[rows] <- w
   }
   out <- data.frame(country = d$country, wave = d$wave, respondent_id = d$respondent_id,
                     base_weight = format(d$base_weight, digits = 17, trim = TRUE),

@@ -170,7 +170,11 @@ fn end_to_end(scheme: &Scheme, targets: &[Vec<f64>]) {
     let bands = ["15-29", "30-44", "45-59", "60+"];
     for c in countries {
         design.push_str(&format!("{c},2021,L,2000000,200000\n{c},2021,M,20000000,1000000\n"));
-        for (v, labels) in [("sex", vec!["1", "2"]), ("age_group", bands.to_vec()), ("education", vec!["1", "2", "3"])] {
+        for (v, labels) in [
+            ("sex", vec!["1", "2"]),
+            ("age_group", bands.to_vec()),
+            ("education", vec!["1", "2", "3"]),
+        ] {
             let k = match v {
                 "sex" => 0,
                 "age_group" => 1,
@@ -198,12 +202,24 @@ fn end_to_end(scheme: &Scheme, targets: &[Vec<f64>]) {
         Arc::new(StringArray::from(ids)),
         Arc::new(StringArray::from(frame)),
         Arc::new(StringArray::from(strata)),
-        Arc::new(Int32Array::from(case.counts.iter().map(|c| c.n_adults).collect::<Vec<_>>())),
-        Arc::new(Int32Array::from(case.counts.iter().map(|c| c.n_landlines).collect::<Vec<_>>())),
-        Arc::new(Int32Array::from(case.counts.iter().map(|c| c.n_mobiles).collect::<Vec<_>>())),
-        Arc::new(Int8Array::from(case.codes[0].iter().map(|&c| c as i8 + 1).collect::<Vec<_>>())),
-        Arc::new(Int16Array::from(case.codes[1].iter().map(|&c| ages[c as usize]).collect::<Vec<_>>())),
-        Arc::new(Int8Array::from(case.codes[2].iter().map(|&c| c as i8 + 1).collect::<Vec<_>>())),
+        Arc::new(Int32Array::from(
+            case.counts.iter().map(|c| c.n_adults).collect::<Vec<_>>(),
+        )),
+        Arc::new(Int32Array::from(
+            case.counts.iter().map(|c| c.n_landlines).collect::<Vec<_>>(),
+        )),
+        Arc::new(Int32Array::from(
+            case.counts.iter().map(|c| c.n_mobiles).collect::<Vec<_>>(),
+        )),
+        Arc::new(Int8Array::from(
+            case.codes[0].iter().map(|&c| c as i8 + 1).collect::<Vec<_>>(),
+        )),
+        Arc::new(Int16Array::from(
+            case.codes[1].iter().map(|&c| ages[c as usize]).collect::<Vec<_>>(),
+        )),
+        Arc::new(Int8Array::from(
+            case.codes[2].iter().map(|&c| c as i8 + 1).collect::<Vec<_>>(),
+        )),
     ];
     let schema = swvr_core::io::with_version(Schema::new(vec![
         Field::new("country", DataType::Utf8, false),

@@ -119,7 +119,7 @@ pub enum WeightError {
     Target(Box<TargetError>),
     /// Raking stopped at max_iterations above tolerance.
     #[error(
-        "raking of {country} {wave} did not converge in {iterations} iterations: variable {variable}, category {category} is {error:.3e} from its target share (tolerance {tolerance:e}); the targets may be impossible for this sample (set [raking] on_nonconvergence = \"warn\" to keep the weights anyway)"
+        "raking of {country} {wave} did not converge in {iterations} iterations: variable {variable}, category {category} is {error:.3e} from its target share (tolerance {tolerance:e}); raise [raking] max_iterations, or the targets may be impossible for this sample (set [raking] on_nonconvergence = \"warn\" to keep the weights anyway)"
     )]
     NotConverged {
         /// Country.

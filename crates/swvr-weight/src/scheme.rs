@@ -322,7 +322,15 @@ impl Scheme {
     pub fn from_toml_str(text: &str, path: &str) -> Result<Self, WeightError> {
         let raw: RawScheme = toml::from_str(text).map_err(|e| WeightError::SchemeToml {
             path: path.to_string(),
-            message: e.to_string().trim_end().to_string(),
+            message: match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: {}", e.message())
+                }
+                None => e.message().to_string(),
+            },
         })?;
         let d = Self::fallback();
         let b = raw.base.unwrap_or_default();

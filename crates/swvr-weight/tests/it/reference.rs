@@ -67,6 +67,9 @@ fn check(case: &str) -> (f64, f64, usize) {
     let b = bundle_raw(&rows, &design, &targets);
     let diags = run(&b, &scheme).unwrap();
     assert!(diags.iter().all(|d| d.converged && d.max_margin_error <= 1e-12));
+    if case == "trimming" {
+        assert!(diags.iter().all(|d| d.trim_rounds > 0), "the bounds should bind");
+    }
     if case == "multiplicity" {
         let sen = diags.iter().find(|d| d.country == "SEN").unwrap();
         assert!(
@@ -119,5 +122,12 @@ fn multiplicity_agrees_with_r_survey() {
 fn hartley_agrees_with_r_survey() {
     let (b, w, n) = check("hartley");
     eprintln!("hartley: {n} respondents, max rel. diff base {b:.2e}, weight {w:.2e}");
+    assert!(b <= 1e-8 && w <= 1e-8, "base {b:e}, weight {w:e}");
+}
+
+#[test]
+fn trimming_agrees_with_r_survey() {
+    let (b, w, n) = check("trimming");
+    eprintln!("trimming: {n} respondents, max rel. diff base {b:.2e}, weight {w:.2e}");
     assert!(b <= 1e-8 && w <= 1e-8, "base {b:e}, weight {w:e}");
 }
