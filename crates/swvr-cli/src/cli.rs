@@ -235,13 +235,17 @@ pub fn main() -> Result<()> {
             seed,
             wave,
         } => {
-            let mut opts = swvr_synth::SynthOptions::default();
-            opts.respondents = respondents;
-            opts.seed = seed;
-            opts.wave = wave;
-            if !countries.is_empty() {
-                opts.countries = countries;
-            }
+            let defaults = swvr_synth::SynthOptions::default();
+            let opts = swvr_synth::SynthOptions {
+                respondents,
+                seed,
+                wave,
+                countries: if countries.is_empty() {
+                    defaults.countries
+                } else {
+                    countries
+                },
+            };
             let summary =
                 swvr_synth::synth(&out, &opts, &bars).with_context(|| format!("synth into {}", out.display()))?;
             if !cli.quiet {

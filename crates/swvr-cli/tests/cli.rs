@@ -1,6 +1,8 @@
 //! End-to-end tests of the `swvr` binary: the fixture run, per-country runs,
 //! reproducibility, atomic failure and error messages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
