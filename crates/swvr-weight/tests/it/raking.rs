@@ -323,3 +323,79 @@ fn lonely_strata_are_listed() {
     assert_eq!(d[0].lonely_strata, vec!["solo".to_string()]);
     assert_eq!(d[0].strata, 4);
 }
+
+#[test]
+fn added_columns_follow_the_convention() {
+    let rows = sample("KEN", 30);
+    let b = bundle(&rows, DESIGN_KEN, &targets_for("KEN", TARGETS_3));
+    run(&b, &plain()).unwrap();
+    let w = weighted(&b);
+    let names: Vec<String> = w.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let input = swvr_core::io::read_arrow(&b.out.join("ingest/respondents.arrow")).unwrap();
+    let n_in = input.num_columns();
+    // Input columns unchanged and first.
+    for i in 0..n_in {
+        assert_eq!(w.column(i).as_ref(), input.column(i).as_ref(), "column {}", names[i]);
+    }
+    assert_eq!(
+        names[n_in..],
+        [
+            "age_group",
+            "base_weight",
+            "weight",
+            "sex_imputed",
+            "sex_weighting",
+            "age_group_imputed",
+            "age_group_weighting",
+            "education_imputed",
+            "education_weighting",
+            "n_adults_imputed",
+            "n_landlines_imputed",
+            "n_mobiles_imputed",
+        ]
+    );
+    assert_eq!(
+        w.schema()
+            .metadata()
+            .get(swvr_core::SCHEMA_VERSION_KEY)
+            .map(String::as_str),
+        Some(swvr_core::SCHEMA_VERSION)
+    );
+}
+
+#[test]
+fn hartley_and_multiplicity_differ_only_for_dual_users() {
+    // SEN-like dual frame: landline draws (dual users) and mobile-only users.
+    let mut rows = sample("SEN", 60);
+    for (i, r) in rows.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            r.frame = "L".into();
+            r.n_landlines = Some(1);
+            r.n_mobiles = Some(if i % 2 == 0 { 1 } else { 0 });
+        }
+    }
+    let design = "SEN,2021,L,330000,1800\nSEN,2021,M,19000000,6300\n";
+    let b = bundle(&rows, design, &targets_for("SEN", TARGETS_3));
+    let m = run(&b, &plain()).unwrap();
+    let base_m = f64_col(&weighted(&b), "base_weight");
+    let h = scheme("[base]\nmethod = \"hartley\"\nlambda = 0.5\n[raking]\ntolerance = 1e-12\n");
+    let d = run(&b, &h).unwrap();
+    let base_h = f64_col(&weighted(&b), "base_weight");
+    assert!(m[0].frames.dual_users > 0 && d[0].method == "hartley");
+    let (fl, fm) = (1800.0 / 330000.0, 6300.0 / 19000000.0);
+    for (i, r) in rows.iter().enumerate() {
+        let a = f64::from(r.n_adults.unwrap().min(4));
+        let pl = if r.n_landlines.unwrap_or(0) > 0 { fl / a } else { 0.0 };
+        let pm = fm * f64::from(r.n_mobiles.unwrap_or(0).min(3));
+        let want_m = 1.0 / (pl + pm - pl * pm);
+        assert!((base_m[i] - want_m).abs() < 1e-9 * want_m);
+        let want_h = if pl > 0.0 && pm > 0.0 {
+            if r.frame == "L" { 0.5 / pl } else { 0.5 / pm }
+        } else if pl > 0.0 {
+            1.0 / pl
+        } else {
+            1.0 / pm
+        };
+        assert!((base_h[i] - want_h).abs() < 1e-9 * want_h, "row {i}");
+    }
+}
