@@ -334,8 +334,8 @@ fn added_columns_follow_the_convention() {
     let input = swvr_core::io::read_arrow(&b.out.join("ingest/respondents.arrow")).unwrap();
     let n_in = input.num_columns();
     // Input columns unchanged and first.
-    for i in 0..n_in {
-        assert_eq!(w.column(i).as_ref(), input.column(i).as_ref(), "column {}", names[i]);
+    for (i, name) in names.iter().enumerate().take(n_in) {
+        assert_eq!(w.column(i).as_ref(), input.column(i).as_ref(), "column {name}");
     }
     assert_eq!(
         names[n_in..],
