@@ -148,3 +148,33 @@ pub fn impute(
     }
     flags
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PINNED: u64 = 0x3fe5_75cf_4377_81fe;
+
+    #[test]
+    fn hash_is_pinned_and_uniform_enough() {
+        // Pinned: imputations must not change between versions or platforms.
+        let u = hash_unit("KEN", 2021, "KEN-000001", "sex");
+        assert_eq!(u.to_bits(), PINNED);
+        assert!((0.0..1.0).contains(&u));
+        assert_ne!(u, hash_unit("KEN", 2021, "KEN-000001", "education"));
+        assert_ne!(u, hash_unit("KEN", 2022, "KEN-000001", "sex"));
+        let mean = (0..10_000)
+            .map(|i| hash_unit("SEN", 2021, &format!("SEN-{i:06}"), "age_group"))
+            .sum::<f64>()
+            / 10_000.0;
+        assert!((mean - 0.5).abs() < 0.02, "{mean}");
+    }
+
+    #[test]
+    fn draw_follows_cumulative_shares() {
+        assert_eq!(draw(&[1.0, 3.0], 0.2), Some(0));
+        assert_eq!(draw(&[1.0, 3.0], 0.3), Some(1));
+        assert_eq!(draw(&[0.0, 0.0, 2.0], 0.0), Some(2));
+        assert_eq!(draw(&[0.0, 0.0], 0.5), None);
+    }
+}

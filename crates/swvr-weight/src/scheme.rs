@@ -324,7 +324,7 @@ impl Scheme {
             path: path.to_string(),
             message: match e.span() {
                 Some(span) => {
-                    let before = &text[..span.start.min(text.len())];
+                    let before = text.get(..span.start).unwrap_or(text);
                     let line = before.matches('\n').count() + 1;
                     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
                     format!("line {line}, column {column}: {}", e.message())
