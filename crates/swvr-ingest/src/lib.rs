@@ -209,7 +209,7 @@ pub fn ingest(
 }
 
 /// True when the record's country and wave text are inside the selection.
-fn selected<R: std::io::Read>(sel: &Selection, rdr: &reader::RecordReader<R>, plan: &Plan) -> bool {
+fn selected(sel: &Selection, rdr: &impl reader::Fields, plan: &Plan) -> bool {
     let country = trim(rdr.field(plan.country_col()));
     let c_ok = sel.countries.is_empty() || sel.countries.iter().any(|c| c.as_bytes() == country);
     let w_ok = sel.waves.is_empty()

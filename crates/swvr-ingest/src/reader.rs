@@ -191,6 +191,23 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
+/// Access to the fields of one record.
+pub(crate) trait Fields {
+    /// Number of fields.
+    fn len(&self) -> usize;
+    /// Field `i` (unescaped), empty when out of range.
+    fn field(&self, i: usize) -> &[u8];
+}
+
+impl<R: Read> Fields for RecordReader<R> {
+    fn len(&self) -> usize {
+        RecordReader::len(self)
+    }
+    fn field(&self, i: usize) -> &[u8] {
+        RecordReader::field(self, i)
+    }
+}
+
 fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }

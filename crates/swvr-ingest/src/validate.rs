@@ -1,15 +1,14 @@
 //! Per-row validation of respondents.csv, compiled from the questionnaire.
 
-use std::io::Read;
 use std::sync::Arc;
 
-use arrow_array::builder::{Int8Builder, Int16Builder, Int32Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::builder::{BinaryBuilder, Int8Builder, Int16Builder, Int32Builder};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 use swvr_core::questionnaire::{DemographicKind, Questionnaire};
 use swvr_core::schema::{COUNT_COLUMNS, KEY_COLUMNS};
 
-use crate::reader::RecordReader;
+use crate::reader::Fields;
 use crate::text::{Int, is_iso3, parse_int, show, trim};
 
 /// Membership table of the codes 0..=127 an answer set allows.
@@ -214,7 +213,7 @@ impl Plan {
 
     /// Validates the current record into `row` (reasons in column order:
     /// keys, counts, demographics, items with their routing, extras).
-    pub(crate) fn check<R: Read>(&self, rec: &RecordReader<R>, row: &mut Row) {
+    pub(crate) fn check(&self, rec: &impl Fields, row: &mut Row) {
         row.reasons.clear();
         row.key = None;
         row.frame = None;
@@ -368,7 +367,7 @@ impl Plan {
     }
 
     /// Checks a required text column: non-blank, UTF-8.
-    fn text<R: Read>(&self, rec: &RecordReader<R>, src: usize, name: &str, row: &mut Row) -> bool {
+    fn text(&self, rec: &impl Fields, src: usize, name: &str, row: &mut Row) -> bool {
         let v = trim(rec.field(src));
         if v.is_empty() {
             row.reasons.push(Reason::blank(name));
@@ -386,12 +385,14 @@ impl Plan {
 /// Column builders of one output batch.
 pub(crate) struct Builders {
     schema: SchemaRef,
-    keys: [StringBuilder; 4],
+    /// Text columns are built as bytes (validated as UTF-8 by `Plan::check`)
+    /// and converted with one bulk UTF-8 check per batch.
+    keys: [BinaryBuilder; 4],
     wave: Int32Builder,
     counts: Vec<Int32Builder>,
     demos: Vec<DemoBuilder>,
     items: Vec<Int8Builder>,
-    extras: Vec<StringBuilder>,
+    extras: Vec<BinaryBuilder>,
     rows: usize,
 }
 
@@ -404,7 +405,7 @@ impl Builders {
     pub(crate) fn new(plan: &Plan, schema: SchemaRef, cap: usize) -> Self {
         Self {
             schema,
-            keys: std::array::from_fn(|_| StringBuilder::with_capacity(cap, cap * 8)),
+            keys: std::array::from_fn(|_| BinaryBuilder::with_capacity(cap, cap * 8)),
             wave: Int32Builder::with_capacity(cap),
             counts: plan.counts.iter().map(|_| Int32Builder::with_capacity(cap)).collect(),
             demos: plan
@@ -419,7 +420,7 @@ impl Builders {
             extras: plan
                 .extras
                 .iter()
-                .map(|_| StringBuilder::with_capacity(cap, cap * 8))
+                .map(|_| BinaryBuilder::with_capacity(cap, cap * 8))
                 .collect(),
             rows: 0,
         }
@@ -431,8 +432,8 @@ impl Builders {
     }
 
     /// Appends an accepted row (validated by [`Plan::check`]).
-    pub(crate) fn push<R: Read>(&mut self, plan: &Plan, rec: &RecordReader<R>, row: &Row) {
-        let text = |i: usize| std::str::from_utf8(trim(rec.field(i))).unwrap_or_default();
+    pub(crate) fn push(&mut self, plan: &Plan, rec: &impl Fields, row: &Row) {
+        let text = |i: usize| trim(rec.field(i));
         self.keys[0].append_value(text(plan.key[0]));
         self.wave.append_value(row.wave);
         self.keys[1].append_value(text(plan.key[2]));
@@ -458,7 +459,7 @@ impl Builders {
             if v.is_empty() {
                 b.append_null();
             } else {
-                b.append_value(std::str::from_utf8(v).unwrap_or_default());
+                b.append_value(v);
             }
         }
         self.rows += 1;
@@ -467,19 +468,24 @@ impl Builders {
     /// The buffered rows as a batch; the builders are emptied.
     pub(crate) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        let utf8 = |b: &mut BinaryBuilder| -> Result<ArrayRef, ArrowError> {
+            Ok(Arc::new(StringArray::try_from_binary(b.finish())?))
+        };
         let [country, id, frame, stratum] = &mut self.keys;
-        cols.push(Arc::new(country.finish()));
+        cols.push(utf8(country)?);
         cols.push(Arc::new(self.wave.finish()));
-        cols.push(Arc::new(id.finish()));
-        cols.push(Arc::new(frame.finish()));
-        cols.push(Arc::new(stratum.finish()));
+        cols.push(utf8(id)?);
+        cols.push(utf8(frame)?);
+        cols.push(utf8(stratum)?);
         cols.extend(self.counts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
         cols.extend(self.demos.iter_mut().map(|b| match b {
             DemoBuilder::I8(b) => Arc::new(b.finish()) as ArrayRef,
             DemoBuilder::I16(b) => Arc::new(b.finish()) as ArrayRef,
         }));
         cols.extend(self.items.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        cols.extend(self.extras.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        for b in &mut self.extras {
+            cols.push(utf8(b)?);
+        }
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), cols)
     }
