@@ -113,7 +113,10 @@ for (name in names(cases)) {
       pop_margins[[length(pop_margins) + 1]] <- pm
     }
     rake_from <- function(w0) {
-      x$w0 <- w0
+      # rake's epsilon is relative to the sum of the starting weights, so
+      # start from weights summing to n (IPF is scale-invariant): the
+      # criterion is then 1e-13 of n on every cross-table count.
+      x$w0 <- w0 * n / sum(w0)
       des <- svydesign(ids = ~1, strata = ~stratum, weights = ~w0, data = x)
       r <- rake(des, sample.margins = sample_margins, population.margins = pop_margins,
                 control = list(maxit = 1000, epsilon = 1e-13, verbose = FALSE))
