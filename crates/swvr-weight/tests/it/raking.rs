@@ -399,3 +399,43 @@ fn hartley_and_multiplicity_differ_only_for_dual_users() {
         assert!((base_h[i] - want_h).abs() < 1e-9 * want_h, "row {i}");
     }
 }
+
+#[test]
+fn tolerance_1e12_is_reached_on_many_rows() {
+    // 400k rows, 3 margins with associated variables (the benchmark does 5e6).
+    use swvr_weight::rake::{RakeProblem, RakeSettings, rake};
+    let n = 400_000usize;
+    let mut state: u64 = 99;
+    let mut next = |m: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % m
+    };
+    let mut codes = vec![Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n)];
+    let mut base = Vec::with_capacity(n);
+    for _ in 0..n {
+        let sex = next(2) as u8;
+        let age = [0u8, 0, 1, 1, 2, 3][next(6) as usize];
+        let edu = if age == 0 { 1 + next(2) as u8 } else { next(3) as u8 };
+        codes[0].push(sex);
+        codes[1].push(age);
+        codes[2].push(edu);
+        base.push(1000.0 + 3000.0 * next(1000) as f64 / 1000.0);
+    }
+    let levels = [2usize, 4, 3];
+    let targets = vec![vec![0.49, 0.51], vec![0.35, 0.3, 0.2, 0.15], vec![0.3, 0.5, 0.2]];
+    let p = RakeProblem {
+        codes: &codes,
+        levels: &levels,
+        targets: &targets,
+    };
+    let s = RakeSettings {
+        tolerance: 1e-12,
+        max_iterations: 1000,
+        trimming: None,
+    };
+    let out = rake(&base, &p, &s);
+    assert!(out.converged && out.max_margin_error <= 1e-12, "{}", out.max_margin_error);
+    assert!(out.iterations > 3);
+    let total = swvr_core::sum::sum(&out.weights);
+    assert!((total - n as f64).abs() < 1e-6);
+}
