@@ -187,3 +187,16 @@ fn bad_design_values() {
     let b = bundle(&sample("KEN", 40), "", &targets_for("KEN", TARGETS_3));
     assert_contains(&err(&b, &plain()), &["design.csv", "at least one data row"]);
 }
+
+#[test]
+fn bom_and_spaces_in_bundle_csv_are_accepted() {
+    let b = bundle_raw(
+        &sample("KEN", 40),
+        "\u{feff}country,wave,frame,frame_size,sample_size\n KEN , 2021 , M , 20000000 , 1000 \n",
+        &format!(
+            "\u{feff}country,wave,variable,category,share\n{}",
+            targets_for("KEN", TARGETS_3)
+        ),
+    );
+    assert!(run(&b, &plain()).is_ok());
+}

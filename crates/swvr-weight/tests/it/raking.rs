@@ -407,7 +407,9 @@ fn tolerance_1e12_is_reached_on_many_rows() {
     let n = 400_000usize;
     let mut state: u64 = 99;
     let mut next = |m: u64| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) % m
     };
     let mut codes = vec![Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n)];
@@ -434,7 +436,11 @@ fn tolerance_1e12_is_reached_on_many_rows() {
         trimming: None,
     };
     let out = rake(&base, &p, &s);
-    assert!(out.converged && out.max_margin_error <= 1e-12, "{}", out.max_margin_error);
+    assert!(
+        out.converged && out.max_margin_error <= 1e-12,
+        "{}",
+        out.max_margin_error
+    );
     assert!(out.iterations > 3);
     let total = swvr_core::sum::sum(&out.weights);
     assert!((total - n as f64).abs() < 1e-6);
