@@ -181,7 +181,7 @@ pub fn ingest(
             }
         } else {
             rep.count_reasons(&row.reasons);
-            let id = std::str::from_utf8(trim(rdr.field(plan.id_col()))).unwrap_or_default();
+            let id = readable_id(trim(rdr.field(plan.id_col())));
             rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
         }
     }
@@ -206,6 +206,15 @@ pub fn ingest(
     json.push('\n');
     swvr_core::io::write_atomic(&dir.join("validation.json"), json.as_bytes())?;
     Ok(rep.summary())
+}
+
+/// The id for rejects.csv "when readable": UTF-8, at most 256 bytes, no
+/// control characters (a misaligned record can put anything in that column).
+fn readable_id(id: &[u8]) -> &str {
+    match std::str::from_utf8(id) {
+        Ok(s) if s.len() <= 256 && !s.chars().any(char::is_control) => s,
+        _ => "",
+    }
 }
 
 /// True when the record's country and wave text are inside the selection.

@@ -140,3 +140,23 @@ fn rejects_csv_quotes_raw_lines() {
     let v = validation(&t.out());
     assert_eq!(v["reasons"]["out_of_range"], 1);
 }
+
+#[test]
+fn unterminated_quote_swallows_the_rest_into_one_reject() {
+    let t = Temp::new();
+    let csv = format!(
+        "{}
+{}
+KEN,2021,\"open,M\nmore\n{}\n",
+        header(),
+        row("a", &[]),
+        row("b", &[])
+    );
+    write_bundle(&t, csv.as_bytes(), DESIGN, TARGETS);
+    let s = run(&t).unwrap();
+    assert_eq!((s.rows_read, s.rows_rejected), (2, 1));
+    let r = rejects(&t.out());
+    assert_eq!(r[0].line, 3);
+    assert_eq!(r[0].reasons, "field_count:expected=30,found=3");
+    assert_eq!(r[0].id, "", "a multi-line misaligned value is not an id");
+}
