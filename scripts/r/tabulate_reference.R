@@ -3,7 +3,9 @@
 #
 # Reads fixtures/reference/tabulate/{input,lonely}.csv (made by
 # scripts/tabulate_make_input.py: the columns of weight/weighted.arrow that
-# tabulation needs) and writes fixtures/reference/tabulate/{input,lonely}_ref.csv:
+# tabulation needs) and fixture.csv (the 8-country fixture bundle with the
+# weights of `swvr run`, exported by scripts/tabulate_export.py), and writes
+# fixtures/reference/tabulate/{input,lonely,fixture}_ref.csv:
 # one row per country, item, domain, level and category with n, estimate,
 # se, ci_low, ci_high, deff, df. The Rust test
 # crates/swvr-tabulate/tests/it/r_agreement.rs compares against these files,
@@ -139,7 +141,9 @@ reference <- function(d) {
   do.call(rbind, out)
 }
 
-for (case in c("input", "lonely")) {
+cases <- c("input", "lonely")
+if (file.exists(file.path(dir, "fixture.csv"))) cases <- c(cases, "fixture")
+for (case in cases) {
   d <- read.csv(file.path(dir, paste0(case, ".csv")), stringsAsFactors = FALSE, na.strings = "",
                 colClasses = c(age_group = "character", stratum = "character"))
   d$age_group[is.na(d$age_group)] <- ""

@@ -122,7 +122,7 @@ pub fn render(def: &ReportDef, est: &[Estimate]) -> (String, (u64, u64)) {
          (1.96·se, percentage points), then the published figure in brackets; `*` marks a \
          computed figure more than two margins of error from the published one.\n"
     );
-    let (mut within, mut compared) = (0u64, 0u64);
+    let (mut within, mut compared, mut within_one) = (0u64, 0u64, 0u64);
     let mut outside: Vec<String> = Vec::new();
     for v in &def.views {
         let _ = writeln!(md, "## {}\n", v.title);
@@ -158,7 +158,9 @@ pub fn render(def: &ReportDef, est: &[Estimate]) -> (String, (u64, u64)) {
                 let _ = write!(md, " {} ± {}", pct(e.estimate), pct(moe));
                 if let Some(p) = published.and_then(|p| p.get(i)) {
                     compared += 1;
-                    let ok = (100.0 * e.estimate - p).abs() <= 2.0 * 100.0 * moe;
+                    let gap = (100.0 * e.estimate - p).abs();
+                    let ok = gap <= 2.0 * 100.0 * moe;
+                    within_one += u64::from(gap <= 100.0 * moe);
                     if ok {
                         within += 1;
                     } else {
@@ -174,7 +176,8 @@ pub fn render(def: &ReportDef, est: &[Estimate]) -> (String, (u64, u64)) {
     }
     let _ = writeln!(
         md,
-        "## Agreement\n\n{within} of {compared} published figures lie within two margins of error of the computed ones."
+        "## Agreement\n\n{within} of {compared} published figures lie within two margins of error of the \
+         computed ones ({within_one} within one)."
     );
     if !outside.is_empty() {
         let _ = writeln!(md, "\nOutside: {}.", outside.join("; "));

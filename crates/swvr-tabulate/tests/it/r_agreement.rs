@@ -1,7 +1,9 @@
 //! Agreement with R's survey package (scripts/r/tabulate_reference.R):
 //! estimates to 1e-10, SEs, intervals and deff to 1e-8 relative, on a
 //! multi-stratum country (KEN), a single-stratum one (LBN), and a case with a
-//! lonely stratum and estimates of exactly 0 and 1 (ZZL); Q4B_net included.
+//! lonely stratum and estimates of exactly 0 and 1 (ZZL); Q4B_net included;
+//! and the eight fixture countries with the weights of `swvr run`
+//! (fixture.csv, exported by scripts/tabulate_export.py).
 
 use std::collections::BTreeMap;
 
@@ -16,9 +18,19 @@ fn num(s: &str) -> Option<f64> {
     (s != "NA").then(|| s.parse().unwrap())
 }
 
-fn close(got: f64, want: f64, rel: f64, what: &str, key: &Key) {
-    let tol = rel * want.abs().max(1e-12);
-    assert!((got - want).abs() <= tol, "{what} {key:?}: got {got}, R {want}");
+/// Largest deviations seen: estimate (absolute), then se, ci, deff (relative).
+#[derive(Default, Debug)]
+struct Worst {
+    estimate: f64,
+    se: f64,
+    ci: f64,
+    deff: f64,
+}
+
+fn close(got: f64, want: f64, rel: f64, what: &str, key: &Key, worst: &mut f64) {
+    let dev = (got - want).abs() / want.abs().max(1e-12);
+    *worst = worst.max(dev);
+    assert!(dev <= rel, "{what} {key:?}: got {got}, R {want}");
 }
 
 /// Compares every estimate with R's; returns (rows, rows with an R interval).
@@ -46,6 +58,7 @@ fn check(case: &str) -> (usize, usize) {
     let at = |name: &str| header.iter().position(|h| h == name).unwrap();
     assert_eq!(rows.len(), est.len(), "{case}: row count differs from R");
     let mut with_ci = 0;
+    let mut worst = Worst::default();
     for r in &rows {
         let key: Key = (
             r[at("country")].clone(),
@@ -67,17 +80,17 @@ fn check(case: &str) -> (usize, usize) {
         if se == 0.0 {
             assert!(e.se <= 1e-15, "se {key:?}: {} vs 0", e.se);
         } else {
-            close(e.se, se, 1e-8, "se", &key);
+            close(e.se, se, 1e-8, "se", &key, &mut worst.se);
         }
         match num(&r[at("deff")]) {
-            Some(d) => close(e.deff.unwrap(), d, 1e-8, "deff", &key),
+            Some(d) => close(e.deff.unwrap(), d, 1e-8, "deff", &key, &mut worst.deff),
             None => assert_eq!(e.deff, None, "deff {key:?}"),
         }
         match (num(&r[at("ci_low")]), num(&r[at("ci_high")])) {
             (Some(lo), Some(hi)) => {
                 with_ci += 1;
-                close(e.ci_low.unwrap(), lo, 1e-8, "ci_low", &key);
-                close(e.ci_high.unwrap(), hi, 1e-8, "ci_high", &key);
+                close(e.ci_low.unwrap(), lo, 1e-8, "ci_low", &key, &mut worst.ci);
+                close(e.ci_high.unwrap(), hi, 1e-8, "ci_high", &key, &mut worst.ci);
             }
             _ if p == 0.0 || p == 1.0 => {
                 assert_eq!(e.ci_method, CiMethod::KornGraubard, "{key:?}");
@@ -87,6 +100,10 @@ fn check(case: &str) -> (usize, usize) {
             _ => assert_eq!((e.ci_low, e.ci_high), (None, None), "{key:?}"),
         }
     }
+    println!(
+        "{case}: {} rows, {with_ci} with an R interval; worst deviations {worst:?}",
+        rows.len()
+    );
     (rows.len(), with_ci)
 }
 
@@ -136,4 +153,10 @@ fn q4b_net_is_increased_minus_decreased() {
         assert_eq!(e.category, "net");
         assert_eq!(e.ci_method, CiMethod::Wald);
     }
+}
+
+#[test]
+fn agrees_with_r_on_the_fixture_countries_with_pipeline_weights() {
+    let (rows, with_ci) = check("fixture");
+    assert!(rows > 9000 && with_ci > 8000, "{rows} {with_ci}");
 }
