@@ -19,7 +19,7 @@ fn num(s: &str) -> Option<f64> {
 }
 
 /// Largest deviations seen: estimate (absolute), then se, ci, deff (relative).
-#[derive(Default, Debug)]
+#[derive(Default)]
 struct Worst {
     estimate: f64,
     se: f64,
