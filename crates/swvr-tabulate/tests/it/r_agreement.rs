@@ -101,8 +101,12 @@ fn check(case: &str) -> (usize, usize) {
         }
     }
     println!(
-        "{case}: {} rows, {with_ci} with an R interval; worst deviations {worst:?}",
-        rows.len()
+        "{case}: {} rows, {with_ci} with an R interval; worst |estimate| {:e}, rel. se {:e}, ci {:e}, deff {:e}",
+        rows.len(),
+        worst.estimate,
+        worst.se,
+        worst.ci,
+        worst.deff
     );
     (rows.len(), with_ci)
 }
