@@ -448,7 +448,7 @@ fn tabulate_batch_from(
         for &r in &g.rows {
             let r = r as usize;
             let w = if weights.is_null(r) { f64::NAN } else { weights.value(r) };
-            if !(w.is_finite() && w >= 0.0) {
+            if !(w.is_finite() && w > 0.0) {
                 return Err(TabulateError::Value {
                     path: path.clone(),
                     row: r + 1,
@@ -458,7 +458,7 @@ fn tabulate_batch_from(
                     } else {
                         w.to_string()
                     },
-                    expected: "a finite weight >= 0".into(),
+                    expected: "a finite weight > 0 (R drops zero-weight rows from n and df)".into(),
                 });
             }
         }

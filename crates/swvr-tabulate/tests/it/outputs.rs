@@ -225,3 +225,26 @@ fn fast_grouping_matches_swvr_core() {
         assert_eq!(ours, core);
     }
 }
+
+#[test]
+fn a_weight_that_is_not_positive_names_its_row() {
+    let q = Questionnaire::default_2021();
+    let batch = batch_from_csv("input.csv", &q);
+    let i = batch.schema().index_of("weight").unwrap();
+    let mut w: Vec<f64> = batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<arrow_array::Float64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    w[3] = 0.0;
+    let mut cols = batch.columns().to_vec();
+    cols[i] = Arc::new(arrow_array::Float64Array::from(w));
+    let bad = RecordBatch::try_new(batch.schema(), cols).unwrap();
+    let msg = tabulate_batch(&bad, &q, &Selection::default()).unwrap_err().to_string();
+    assert!(
+        msg.contains("row 4") && msg.contains("`weight`") && msg.contains("> 0"),
+        "{msg}"
+    );
+}
