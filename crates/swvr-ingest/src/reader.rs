@@ -37,6 +37,30 @@ pub(crate) struct RecordReader<R> {
     raw_start: usize,
     raw_end: usize,
     line: u64,
+    /// The current record was split by the fast path: its fields are
+    /// slices of `buf` from `fast_base`, separated by one comma.
+    fast: bool,
+    fast_base: usize,
+}
+
+/// Byte classes of the fast path: 0 ordinary, 1 comma, 2 record end, 3 quote.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b',' as usize] = 1;
+    t[b'\n' as usize] = 2;
+    t[b'\r' as usize] = 2;
+    t[b'"' as usize] = 3;
+    t
+};
+
+/// Outcome of the fast path.
+enum Fast {
+    Record,
+    End,
+    /// A quote before the record's end: parse with `csv_core`.
+    Quoted,
+    /// The record is cut by the end of the buffer.
+    Cut,
 }
 
 impl<R: Read> RecordReader<R> {
@@ -58,7 +82,63 @@ impl<R: Read> RecordReader<R> {
             raw_start: 0,
             raw_end: 0,
             line: 0,
+            fast: false,
+            fast_base: 0,
         }
+    }
+
+    /// Splits an unquoted record directly (what `csv_core` would do for a
+    /// record with no `"` before its terminator: leading `\r`/`\n` skipped,
+    /// fields split at `,`, the record ended by `\r` or `\n` or the end of
+    /// the input).
+    fn fast_record(&mut self) -> Fast {
+        let buf = &self.buf[..self.end];
+        let mut p = self.start;
+        let mut lead_nl = 0u64;
+        while p < buf.len() && (buf[p] == b'\n' || buf[p] == b'\r') {
+            lead_nl += u64::from(buf[p] == b'\n');
+            p += 1;
+        }
+        if p == buf.len() {
+            return if self.eof { Fast::End } else { Fast::Cut };
+        }
+        let base = p;
+        let mut n = 0;
+        let mut i = p;
+        let term = loop {
+            if i == buf.len() {
+                if !self.eof {
+                    return Fast::Cut;
+                }
+                break None;
+            }
+            match CLASS[buf[i] as usize] {
+                0 => {}
+                1 => {
+                    if n == self.ends.len() {
+                        self.ends.resize(n * 2, 0);
+                    }
+                    self.ends[n] = i - base;
+                    n += 1;
+                }
+                2 => break Some(buf[i]),
+                _ => return Fast::Quoted,
+            }
+            i += 1;
+        };
+        if n == self.ends.len() {
+            self.ends.resize(n * 2, 0);
+        }
+        self.ends[n] = i - base;
+        self.nfields = n + 1;
+        self.fast = true;
+        self.fast_base = base;
+        self.line = self.newlines + lead_nl + 1;
+        self.newlines += lead_nl + u64::from(term == Some(b'\n'));
+        self.raw_start = base;
+        self.raw_end = i;
+        self.start = if term.is_some() { i + 1 } else { i };
+        Fast::Record
     }
 
     /// Reads the next record; `false` at the end of the input.
@@ -73,6 +153,15 @@ impl<R: Read> RecordReader<R> {
             }
         }
         loop {
+            match self.fast_record() {
+                Fast::Record => return Ok(true),
+                Fast::End => return Ok(false),
+                Fast::Cut => {
+                    self.fill()?;
+                    continue;
+                }
+                Fast::Quoted => {}
+            }
             self.core.reset();
             let mut pos = self.start;
             let mut nout = 0;
@@ -104,6 +193,7 @@ impl<R: Read> RecordReader<R> {
                     }
                     ReadRecordResult::Record => {
                         self.nfields = nends;
+                        self.fast = false;
                         self.finish_record(pos);
                         return Ok(true);
                     }
@@ -171,8 +261,13 @@ impl<R: Read> RecordReader<R> {
         if i >= self.nfields {
             return &[];
         }
-        let s = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.out[s..self.ends[i]]
+        if self.fast {
+            let s = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
+            &self.buf[self.fast_base + s..self.fast_base + self.ends[i]]
+        } else {
+            let s = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.out[s..self.ends[i]]
+        }
     }
 
     /// The current record's bytes as in the file, without its line terminator.
