@@ -1,36 +1,29 @@
 //! The set of (country, wave, respondent_id) keys seen so far, for
-//! `duplicate_id`. Keys live in 1 MiB blocks (no allocation per row); the
-//! table maps a 64-bit hash to the first key with that hash; a key whose
-//! hash is taken by a different key goes to an overflow set, so the answer
-//! is exact.
+//! `duplicate_id`, in about 25 bytes per key.
+//!
+//! (country, wave) is replaced by a small group number. Each key is stored
+//! once in an arena of 1 MiB blocks as `varint(group) varint(len) id`
+//! (about 12 bytes for a 10-byte id; no allocation per key, and blocks are
+//! never reallocated). An open-addressing table of `u64` slots holds, for
+//! each key, 24 bits of its hash and the key's 40-bit arena position; a
+//! lookup compares the full key bytes whenever the 24 bits match, so the
+//! answer is exact. The table is kept at most 3/4 full and rebuilt at
+//! double size by reading the arena in order.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+/// Bytes per arena block (a key never straddles blocks; a longer key gets a
+/// block of its own).
+const BLOCK: usize = 1 << 20;
 
-/// Passes a `u64` that is already a good hash through.
-#[derive(Default)]
-struct Identity(u64);
+/// Bits of a slot holding the arena position (block index × `BLOCK` + offset).
+const POS_BITS: u32 = 40;
+const POS_MASK: u64 = (1 << POS_BITS) - 1;
 
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// 64-bit hash of a short byte string: 8 bytes at a time (FxHash step),
-/// then the murmur3 finaliser so every bit depends on every input bit.
-fn hash(bytes: &[u8]) -> u64 {
+/// 64-bit hash of (group, id): 8 bytes at a time (FxHash step), then the
+/// murmur3 finaliser so every bit depends on every input bit.
+fn hash(group: u32, id: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
+    let mut h: u64 = (u64::from(group) << 32) ^ id.len() as u64;
+    let mut chunks = id.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
@@ -49,59 +42,134 @@ fn hash(bytes: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Bytes per arena block (keys never straddle blocks, so no block is ever
-/// reallocated: memory grows by whole blocks, without doubling peaks).
-const BLOCK: usize = 1 << 20;
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
 
-/// An exact set of byte-string keys, about 40 bytes per key plus the key.
+/// Reads a varint at `*p`, advancing `p`.
+fn get_varint(b: &[u8], p: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let x = b[*p];
+        *p += 1;
+        v |= u64::from(x & 0x7F) << shift;
+        if x < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// An exact set of (group, id) keys.
 #[derive(Default)]
 pub(crate) struct KeySet {
-    /// Hash → location of the first key with that hash (block 24 bits,
-    /// offset 20 bits, length 20 bits; longer keys go to `long`).
-    table: HashMap<u64, u64, BuildHasherDefault<Identity>>,
-    /// Further keys whose hash is already in `table` (astronomically rare
-    /// for distinct keys), and keys too long to pack.
-    overflow: HashMap<Vec<u8>, ()>,
+    /// 0 = empty; else `tag << 40 | (pos + 1)` with `tag` the top 24 bits of the hash.
+    table: Vec<u64>,
+    len: usize,
+    /// Arena blocks; position `b * BLOCK + o` is offset `o` of block `b`
+    /// (a key longer than a block is alone in its block, at offset 0).
     blocks: Vec<Vec<u8>>,
 }
 
 impl KeySet {
-    fn get(&self, loc: u64) -> &[u8] {
-        let block = (loc >> 40) as usize;
-        let off = ((loc >> 20) & 0xF_FFFF) as usize;
-        let len = (loc & 0xF_FFFF) as usize;
-        &self.blocks[block][off..off + len]
+    /// The (group, id) stored at arena position `pos`.
+    fn key_at(&self, pos: u64) -> (u32, &[u8]) {
+        let block = &self.blocks[(pos / BLOCK as u64) as usize];
+        let mut p = (pos % BLOCK as u64) as usize;
+        let group = get_varint(block, &mut p) as u32;
+        let len = get_varint(block, &mut p) as usize;
+        (group, &block[p..p + len])
     }
 
-    /// Inserts `key`; false when it was already present.
-    pub(crate) fn insert(&mut self, key: &[u8]) -> bool {
-        let h = hash(key);
-        match self.table.get(&h) {
-            Some(&loc) => {
-                if self.get(loc) == key {
+    fn tag(h: u64) -> u64 {
+        h >> POS_BITS
+    }
+
+    /// Inserts (group, id); false when it was already present.
+    pub(crate) fn insert(&mut self, group: u32, id: &[u8]) -> bool {
+        if (self.len + 1) * 4 > self.table.len() * 3 {
+            self.grow();
+        }
+        let h = hash(group, id);
+        let tag = Self::tag(h);
+        let mask = self.table.len() - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            let s = self.table[i];
+            if s == 0 {
+                break;
+            }
+            if s >> POS_BITS == tag {
+                let (g, k) = self.key_at((s & POS_MASK) - 1);
+                if g == group && k == id {
                     return false;
                 }
-                self.overflow.insert(key.to_vec(), ()).is_none()
             }
-            None if key.len() >= BLOCK || self.blocks.len() >= 1 << 24 => {
-                if self.overflow.contains_key(key) {
-                    return false;
+            i = (i + 1) & mask;
+        }
+        let pos = self.append(group, id);
+        self.table[i] = (tag << POS_BITS) | (pos + 1);
+        self.len += 1;
+        true
+    }
+
+    /// Stores the key in the arena; returns its position.
+    fn append(&mut self, group: u32, id: &[u8]) -> u64 {
+        let need = varint_len(u64::from(group)) + varint_len(id.len() as u64) + id.len();
+        if self.blocks.last().is_none_or(|b| b.len() + need > BLOCK) {
+            self.blocks.push(Vec::with_capacity(need.max(BLOCK)));
+        }
+        let nb = self.blocks.len() - 1;
+        let b = &mut self.blocks[nb];
+        let pos = (nb * BLOCK + b.len()) as u64;
+        put_varint(b, u64::from(group));
+        put_varint(b, id.len() as u64);
+        b.extend_from_slice(id);
+        pos
+    }
+
+    /// Doubles the table (16 slots at first) and re-inserts every key in
+    /// arena order.
+    fn grow(&mut self) {
+        let n = (self.table.len() * 2).max(16);
+        self.table = Vec::new();
+        self.table = vec![0; n];
+        let mask = n - 1;
+        for (bi, block) in self.blocks.iter().enumerate() {
+            let mut p = 0;
+            while p < block.len() {
+                let start = p;
+                let group = get_varint(block, &mut p) as u32;
+                let len = get_varint(block, &mut p) as usize;
+                let h = hash(group, &block[p..p + len]);
+                p += len;
+                let mut i = (h as usize) & mask;
+                while self.table[i] != 0 {
+                    i = (i + 1) & mask;
                 }
-                self.overflow.insert(key.to_vec(), ());
-                true
-            }
-            None => {
-                if self.blocks.last().is_none_or(|b| b.len() + key.len() > BLOCK) {
-                    self.blocks.push(Vec::with_capacity(BLOCK));
-                }
-                let block = self.blocks.len() - 1;
-                let b = &mut self.blocks[block];
-                let loc = ((block as u64) << 40) | ((b.len() as u64) << 20) | key.len() as u64;
-                b.extend_from_slice(key);
-                self.table.insert(h, loc);
-                true
+                self.table[i] = (Self::tag(h) << POS_BITS) | ((bi * BLOCK + start) as u64 + 1);
             }
         }
+    }
+
+    /// Bytes held (table and arena).
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.table.len() * 8 + self.blocks.iter().map(Vec::capacity).sum::<usize>()
     }
 }
 
@@ -113,13 +181,47 @@ mod tests {
     fn exact_membership() {
         let mut s = KeySet::default();
         for i in 0..10_000u32 {
-            assert!(s.insert(format!("KEN{i}").as_bytes()));
+            assert!(s.insert(i % 3, format!("KEN{i}").as_bytes()));
         }
         for i in 0..10_000u32 {
-            assert!(!s.insert(format!("KEN{i}").as_bytes()));
+            assert!(!s.insert(i % 3, format!("KEN{i}").as_bytes()));
+            assert!(s.insert(i % 3 + 1, format!("KEN{i}").as_bytes()));
+            assert!(!s.insert(i % 3 + 1, format!("KEN{i}").as_bytes()));
         }
-        assert!(s.insert(b""));
-        assert!(!s.insert(b""));
-        assert_ne!(hash(b"ab"), hash(b"ab\0"));
+        assert!(s.insert(0, b""));
+        assert!(!s.insert(0, b""));
+        assert!(s.insert(300, b""));
+        assert_ne!(hash(0, b"ab"), hash(0, b"ab\0"));
+    }
+
+    #[test]
+    fn long_keys_and_many_blocks() {
+        let mut s = KeySet::default();
+        let long = vec![b'x'; 3 * BLOCK + 5];
+        assert!(s.insert(1, &long));
+        for i in 0..200_000u32 {
+            assert!(s.insert(7, format!("SEN-{i:08}").as_bytes()));
+        }
+        assert!(!s.insert(1, &long));
+        let mut longer = long.clone();
+        longer.push(b'y');
+        assert!(s.insert(1, &longer));
+        assert!(!s.insert(1, &longer));
+        assert!(!s.insert(7, b"SEN-00000000"));
+        assert!(!s.insert(7, b"SEN-00199999"));
+        assert!(s.insert(7, b"SEN-00200000"));
+        assert!(s.bytes() < 200_000 * 40 + 9 * BLOCK, "{}", s.bytes());
+    }
+
+    #[test]
+    fn a_colliding_tag_is_resolved_by_the_key_bytes() {
+        // Keys whose table slots and tags coincide still differ exactly.
+        let mut s = KeySet::default();
+        for i in 0..5_000u32 {
+            let k = i.to_le_bytes();
+            assert!(s.insert(0, &k));
+            assert!(!s.insert(0, &k));
+        }
+        assert_eq!(s.len, 5_000);
     }
 }

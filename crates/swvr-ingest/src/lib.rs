@@ -117,8 +117,9 @@ pub fn ingest(
     let mut row = plan.new_row();
     let mut rep = Report::new(sel);
     let mut seen_ids = ids::KeySet::default();
-    let mut id_key: Vec<u8> = Vec::with_capacity(64);
-    let mut last_key: Option<(CountryWave, [bool; 2])> = None;
+    // Group number of each (country, wave) met, for the duplicate-id index.
+    let mut groups: HashMap<CountryWave, u32> = HashMap::new();
+    let mut last_key: Option<(CountryWave, [bool; 2], u32)> = None;
     let mut records: u64 = 0;
     let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
     progress.start("ingest", file_len);
@@ -137,8 +138,8 @@ pub fn ingest(
         }
         plan.check(&rdr, &mut row);
         if let Some(key) = row.key {
-            let frames = match last_key {
-                Some((k, f)) if k == key => f,
+            let (frames, group) = match last_key {
+                Some((k, f, g)) if k == key => (f, g),
                 _ => {
                     let unknown = |missing_in: &Path| IngestError::UnknownCountryWave {
                         file: path.clone(),
@@ -151,8 +152,10 @@ pub fn ingest(
                     if !target_keys.contains(&key) {
                         return Err(unknown(&files.targets));
                     }
-                    last_key = Some((key, f));
-                    f
+                    let n = groups.len() as u32;
+                    let g = *groups.entry(key).or_insert(n);
+                    last_key = Some((key, f, g));
+                    (f, g)
                 }
             };
             if let Some(fr) = row.frame
@@ -161,11 +164,7 @@ pub fn ingest(
                 row.reasons.push(Reason::bare("frame_not_in_design"));
             }
             if row.id_ok {
-                id_key.clear();
-                id_key.extend_from_slice(&key.0);
-                id_key.extend_from_slice(&key.1.to_le_bytes());
-                id_key.extend_from_slice(trim(rdr.field(plan.id_col())));
-                if !seen_ids.insert(&id_key) {
+                if !seen_ids.insert(group, trim(rdr.field(plan.id_col()))) {
                     row.reasons.push(Reason::bare("duplicate_id"));
                 }
             }
