@@ -10,9 +10,11 @@
 //!
 //! (Wolter 2007, §1.2; R `survey::svyrecvar` with `ids = ~1`). A stratum with a
 //! single unit follows R's `options(survey.lonely.psu = "adjust")`: it
-//! contributes `(z_h1 − z̄)²`, centred at the mean score over all units
-//! of the sample instead of its own stratum mean. For the scores of a
-//! mean, a ratio or a GLM at its solution `z̄` is 0.
+//! contributes `z_h1²`, i.e. it is centred at the population mean of the
+//! scores, 0, instead of its own stratum mean (R's `onestrat` leaves it
+//! uncentred; checked against survey 4.1 with `svytotal`). For the scores of
+//! a mean, a ratio or a GLM at its solution the sample mean of the scores
+//! is 0 too, so "centred at the sample mean" gives the same number there.
 //!
 //! For a mean estimated over a domain `d`, `z_i = w_i·1[i∈d]·(y_i − ȳ_d)/Σ_{d} w`.
 
@@ -24,23 +26,17 @@ pub fn stratified_total_variance(z: &[f64], stratum: &[u32], n_strata: usize) ->
     debug_assert_eq!(z.len(), stratum.len());
     let mut count = vec![0usize; n_strata];
     let mut sum = vec![Neumaier::new(); n_strata];
-    let mut all = Neumaier::new();
     for (&zi, &h) in z.iter().zip(stratum) {
         count[h as usize] += 1;
         sum[h as usize].add(zi);
-        all.add(zi);
     }
-    let grand = if z.is_empty() {
-        0.0
-    } else {
-        all.total() / z.len() as f64
-    };
+    // Lonely strata are centred at 0 (R's "adjust").
     let centre: Vec<f64> = (0..n_strata)
         .map(|h| {
             if count[h] > 1 {
                 sum[h].total() / count[h] as f64
             } else {
-                grand
+                0.0
             }
         })
         .collect();
@@ -65,22 +61,19 @@ pub fn stratified_total_covariance(z: &[f64], p: usize, stratum: &[u32], n_strat
     debug_assert_eq!(z.len(), n * p);
     let mut count = vec![0usize; n_strata];
     let mut sum = vec![0.0f64; n_strata * p];
-    let mut all = vec![0.0f64; p];
     for (i, &h) in stratum.iter().enumerate() {
         count[h as usize] += 1;
         for j in 0..p {
             sum[h as usize * p + j] += z[i * p + j];
-            all[j] += z[i * p + j];
         }
     }
-    let grand: Vec<f64> = all.iter().map(|s| if n == 0 { 0.0 } else { s / n as f64 }).collect();
     let mut centre = vec![0.0f64; n_strata * p];
     for h in 0..n_strata {
         for j in 0..p {
             centre[h * p + j] = if count[h] > 1 {
                 sum[h * p + j] / count[h] as f64
             } else {
-                grand[j]
+                0.0
             };
         }
     }
@@ -124,13 +117,12 @@ mod tests {
     }
 
     #[test]
-    fn lonely_unit_is_centred_at_grand_mean() {
-        // Grand mean 1; lonely stratum 1 holds 4 -> (4-1)^2 = 9; stratum 0: -1, 1 -> ss 2, scale 2 -> 4.
+    fn lonely_unit_is_left_uncentred_as_in_r() {
+        // R survey 4.1: options(survey.lonely.psu = "adjust"); strata 1,1,2,3; y = -1,1,4,-1; w = 1:
+        // SE(svytotal(~y, svydesign(ids=~1, strata=~s, weights=~w)))^2 = 21 = 4 + 4^2 + (-1)^2.
         let z = [-1.0, 1.0, 4.0, -1.0];
         let s = [0, 0, 1, 2];
-        // stratum 2 lonely too: (-1-0.75)^2
-        let grand: f64 = 0.75;
-        let expect = 4.0 + (4.0 - grand).powi(2) + (-1.0 - grand).powi(2);
-        assert!((stratified_total_variance(&z, &s, 3) - expect).abs() < 1e-12);
+        assert!((stratified_total_variance(&z, &s, 3) - 21.0).abs() < 1e-12);
+        assert!((stratified_total_covariance(&z, 1, &s, 3)[0] - 21.0).abs() < 1e-12);
     }
 }
