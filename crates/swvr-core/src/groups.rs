@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use arrow_array::{Int32Array, RecordBatch, StringArray};
+use rayon::prelude::*;
 
 use crate::io::{IoError, column};
 
@@ -55,6 +56,8 @@ impl Group {
 
 /// Groups the rows of `batch` (which has `country`, `wave`, `stratum`) by
 /// (country, wave), sorted by country then wave, keeping only `selection`.
+/// Consecutive rows of one key skip hashing (exports are usually sorted by
+/// country), and strata are coded per group in parallel.
 pub fn group_by_country_wave(batch: &RecordBatch, path: &Path, selection: &Selection) -> Result<Vec<Group>, IoError> {
     let country = column::<StringArray>(batch, "country", path)?;
     let wave = column::<Int32Array>(batch, "wave", path)?;
@@ -84,10 +87,11 @@ pub fn group_by_country_wave(batch: &RecordBatch, path: &Path, selection: &Selec
         .filter(|&g| selection.contains(keys[g].0, keys[g].1))
         .collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    Ok(order
-        .into_iter()
-        .map(|g| {
-            let rows = std::mem::take(&mut rows[g]);
+    let picked: Vec<(usize, Vec<u32>)> = order.into_iter().map(|g| (g, std::mem::take(&mut rows[g]))).collect();
+    // Stratum coding per group in parallel; collect keeps the sorted order.
+    Ok(picked
+        .into_par_iter()
+        .map(|(g, rows)| {
             // Codes in order of first appearance, then renumbered in sorted name order.
             let mut first: HashMap<&str, u32> = HashMap::new();
             let mut names: Vec<&str> = Vec::new();

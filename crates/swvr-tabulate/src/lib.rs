@@ -52,7 +52,6 @@
 //! ```
 
 pub mod engine;
-pub mod groups;
 pub mod interval;
 pub mod output;
 pub mod report;
@@ -436,7 +435,7 @@ fn tabulate_batch_from(
     progress: &dyn Progress,
 ) -> Result<Vec<Estimate>, TabulateError> {
     let path = file.display().to_string();
-    let groups = groups::group_rows(batch, file, sel)?;
+    let groups = swvr_core::groups::group_by_country_wave(batch, file, sel)?;
     let wcol = batch
         .column_by_name("weight")
         .ok_or_else(|| column_err(&path, "weight", "a column of final weights (Float64)"))?;

@@ -209,24 +209,6 @@ fn report_definition_is_checked() {
 }
 
 #[test]
-fn fast_grouping_matches_swvr_core() {
-    let q = Questionnaire::default_2021();
-    let batch = batch_from_csv("input.csv", &q);
-    let path = std::path::Path::new("x.arrow");
-    for sel in [
-        Selection::default(),
-        Selection {
-            countries: vec!["KEN".into()],
-            waves: vec![2021],
-        },
-    ] {
-        let ours = swvr_tabulate::groups::group_rows(&batch, path, &sel).unwrap();
-        let core = swvr_core::groups::group_by_country_wave(&batch, path, &sel).unwrap();
-        assert_eq!(ours, core);
-    }
-}
-
-#[test]
 fn a_weight_that_is_not_positive_names_its_row() {
     let q = Questionnaire::default_2021();
     let batch = batch_from_csv("input.csv", &q);
