@@ -74,6 +74,29 @@ fn varint_len(mut v: u64) -> usize {
     n
 }
 
+/// Keys waiting to be inserted together: (hash, group, start, end in `bytes`).
+#[derive(Default)]
+pub(crate) struct Batch {
+    keys: Vec<(u64, u32, usize, usize)>,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    pub(crate) fn push(&mut self, group: u32, id: &[u8]) {
+        let s = self.bytes.len();
+        self.bytes.extend_from_slice(id);
+        self.keys.push((hash(group, id), group, s, self.bytes.len()));
+    }
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+    pub(crate) fn clear(&mut self) {
+        self.keys.clear();
+        self.bytes.clear();
+    }
+}
+
 /// An exact set of (group, id) keys.
 #[derive(Default)]
 pub(crate) struct KeySet {
@@ -100,11 +123,40 @@ impl KeySet {
     }
 
     /// Inserts (group, id); false when it was already present.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, group: u32, id: &[u8]) -> bool {
-        if (self.len + 1) * 4 > self.table.len() * 3 {
-            self.grow();
+        self.insert_hashed(hash(group, id), group, id)
+    }
+
+    /// Inserts a batch of keys in order; `out[i]` is false when key `i` was
+    /// already present (earlier in the set or in the batch). The table slots
+    /// of the whole batch are read first, so their cache misses overlap.
+    pub(crate) fn insert_batch(&mut self, batch: &Batch, out: &mut Vec<bool>) {
+        out.clear();
+        if (self.len + batch.keys.len()) * 4 > self.table.len() * 3 {
+            let mut n = self.table.len().max(16);
+            while (self.len + batch.keys.len()) * 4 > n * 3 {
+                n *= 2;
+            }
+            self.rebuild(n);
         }
-        let h = hash(group, id);
+        let mask = self.table.len() - 1;
+        let mut touch = 0u64;
+        for &(h, _, _, _) in &batch.keys {
+            touch ^= self.table[(h as usize) & mask];
+        }
+        std::hint::black_box(touch);
+        for &(h, g, s, e) in &batch.keys {
+            let fresh = self.insert_hashed(h, g, &batch.bytes[s..e]);
+            out.push(fresh);
+        }
+    }
+
+    fn insert_hashed(&mut self, h: u64, group: u32, id: &[u8]) -> bool {
+        if (self.len + 1) * 4 > self.table.len() * 3 {
+            let n = (self.table.len() * 2).max(16);
+            self.rebuild(n);
+        }
         let tag = Self::tag(h);
         let mask = self.table.len() - 1;
         let mut i = (h as usize) & mask;
@@ -142,10 +194,9 @@ impl KeySet {
         pos
     }
 
-    /// Doubles the table (16 slots at first) and re-inserts every key in
-    /// arena order.
-    fn grow(&mut self) {
-        let n = (self.table.len() * 2).max(16);
+    /// Rebuilds the table with `n` slots (a power of two), re-inserting
+    /// every key in arena order.
+    fn rebuild(&mut self, n: usize) {
         self.table = Vec::new();
         self.table = vec![0; n];
         let mask = n - 1;
@@ -223,5 +274,29 @@ mod tests {
             assert!(!s.insert(0, &k));
         }
         assert_eq!(s.len, 5_000);
+    }
+
+    #[test]
+    fn batches_agree_with_single_inserts() {
+        let mut one = KeySet::default();
+        let mut many = KeySet::default();
+        let mut b = Batch::default();
+        let mut out = Vec::new();
+        let mut got = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..50_000u32 {
+            let id = format!("X{}", (i * 7919) % 10_007);
+            want.push(one.insert(i % 2, id.as_bytes()));
+            b.push(i % 2, id.as_bytes());
+            if b.len() == 333 {
+                many.insert_batch(&b, &mut out);
+                got.extend_from_slice(&out);
+                b.clear();
+            }
+        }
+        many.insert_batch(&b, &mut out);
+        got.extend_from_slice(&out);
+        assert_eq!(got, want);
+        assert!(want.iter().any(|&f| !f));
     }
 }

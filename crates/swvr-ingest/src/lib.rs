@@ -113,91 +113,95 @@ pub fn ingest(
     let mut arrow = ArrowFileWriter::create(&dir.join("respondents.arrow"), &schema)?;
     let rejects_path = dir.join("rejects.csv");
     let mut rejects = report::RejectsWriter::create(&rejects_path)?;
-    let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
-    let mut row = plan.new_row();
     let mut rep = Report::new(sel);
-    let mut seen_ids = ids::KeySet::default();
-    // Group number of each (country, wave) met, for the duplicate-id index.
-    let mut groups: HashMap<CountryWave, u32> = HashMap::new();
-    let mut last_key: Option<(CountryWave, [bool; 2], u32)> = None;
-    let mut records: u64 = 0;
-    let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
-    progress.start("ingest", file_len);
-    let mut reported: u64 = 0;
+    // Duplicate ids are found by a second reader of the same file on another
+    // thread (it depends only on each record's key, in file order); this
+    // thread validates, builds and writes.
+    let (tx, rx) = std::sync::mpsc::sync_channel(DUP_QUEUE);
+    let plan_ref = &plan;
+    std::thread::scope(|s| {
+        s.spawn(move || dup_flags(path, plan_ref, sel, &tx));
+        let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
+        let mut row = plan.new_row();
+        let mut last_key: Option<(CountryWave, [bool; 2])> = None;
+        let mut dups = DupFlags::new(rx, path);
+        let mut records: u64 = 0;
+        let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
+        progress.start("ingest", file_len);
+        let mut reported: u64 = 0;
 
-    while bundle::next(&mut rdr, path)? {
-        records += 1;
-        if records & 0xFFF == 0 {
-            let b = rdr.bytes_parsed();
-            progress.advance(b - reported);
-            reported = b;
-        }
-        if !sel.is_all() && !selected(sel, &rdr, &plan) {
-            rep.rows_outside_selection += 1;
-            continue;
-        }
-        plan.check(&rdr, &mut row);
-        if let Some(key) = row.key {
-            let (frames, group) = match last_key {
-                Some((k, f, g)) if k == key => (f, g),
-                _ => {
-                    let unknown = |missing_in: &Path| IngestError::UnknownCountryWave {
-                        file: path.clone(),
-                        line: rdr.line(),
-                        country: String::from_utf8_lossy(&key.0).into_owned(),
-                        wave: key.1,
-                        missing_in: missing_in.to_path_buf(),
-                    };
-                    let f = *design_frames.get(&key).ok_or_else(|| unknown(&files.design))?;
-                    if !target_keys.contains(&key) {
-                        return Err(unknown(&files.targets));
-                    }
-                    let n = groups.len() as u32;
-                    let g = *groups.entry(key).or_insert(n);
-                    last_key = Some((key, f, g));
-                    (f, g)
-                }
-            };
-            if let Some(fr) = row.frame
-                && !frames[fr]
-            {
-                row.reasons.push(Reason::bare("frame_not_in_design"));
+        while bundle::next(&mut rdr, path)? {
+            records += 1;
+            let dup = dups.next()?;
+            if records & 0xFFF == 0 {
+                let b = rdr.bytes_parsed();
+                progress.advance(b - reported);
+                reported = b;
             }
-            if row.id_ok {
-                if !seen_ids.insert(group, trim(rdr.field(plan.id_col()))) {
+            if !sel.is_all() && !selected(sel, &rdr, &plan) {
+                rep.rows_outside_selection += 1;
+                continue;
+            }
+            plan.check(&rdr, &mut row);
+            if let Some(key) = row.key {
+                let frames = match last_key {
+                    Some((k, f)) if k == key => f,
+                    _ => {
+                        let unknown = |missing_in: &Path| IngestError::UnknownCountryWave {
+                            file: path.clone(),
+                            line: rdr.line(),
+                            country: String::from_utf8_lossy(&key.0).into_owned(),
+                            wave: key.1,
+                            missing_in: missing_in.to_path_buf(),
+                        };
+                        let f = *design_frames.get(&key).ok_or_else(|| unknown(&files.design))?;
+                        if !target_keys.contains(&key) {
+                            return Err(unknown(&files.targets));
+                        }
+                        last_key = Some((key, f));
+                        f
+                    }
+                };
+                if let Some(fr) = row.frame
+                    && !frames[fr]
+                {
+                    row.reasons.push(Reason::bare("frame_not_in_design"));
+                }
+                if row.id_ok && dup {
                     row.reasons.push(Reason::bare("duplicate_id"));
                 }
             }
-        }
-        let country = trim(rdr.field(plan.country_col()));
-        let accepted = row.reasons.is_empty();
-        rep.count_row(country, accepted);
-        if accepted {
-            builders.push(&plan, &rdr, &row);
-            if builders.len() == BATCH_ROWS {
-                let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
-                arrow.write(&batch)?;
+            let country = trim(rdr.field(plan.country_col()));
+            let accepted = row.reasons.is_empty();
+            rep.count_row(country, accepted);
+            if accepted {
+                builders.push(&plan, &rdr, &row).map_err(|source| arrow_err(&dir, source))?;
+                if builders.len() == BATCH_ROWS {
+                    let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
+                    arrow.write(&batch)?;
+                }
+            } else {
+                rep.count_reasons(&row.reasons);
+                let id = readable_id(trim(rdr.field(plan.id_col())));
+                rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
             }
-        } else {
-            rep.count_reasons(&row.reasons);
-            let id = readable_id(trim(rdr.field(plan.id_col())));
-            rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
         }
-    }
-    if records == 0 {
-        return Err(IngestError::NoRows {
-            file: path.clone(),
-            line: header.line,
-        });
-    }
-    if builders.len() > 0 {
-        let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
-        arrow.write(&batch)?;
-    }
-    progress.advance(rdr.bytes_parsed().saturating_sub(reported));
-    progress.finish();
-    arrow.finish()?;
-    rejects.finish()?;
+        if records == 0 {
+            return Err(IngestError::NoRows {
+                file: path.clone(),
+                line: header.line,
+            });
+        }
+        if builders.len() > 0 {
+            let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
+            arrow.write(&batch)?;
+        }
+        progress.advance(rdr.bytes_parsed().saturating_sub(reported));
+        progress.finish();
+        arrow.finish()?;
+        rejects.finish()?;
+        Ok::<(), IngestError>(())
+    })?;
     let mut json = serde_json::to_string_pretty(&rep).map_err(|e| IoError::Io {
         path: dir.join("validation.json"),
         source: e.into(),
@@ -205,6 +209,132 @@ pub fn ingest(
     json.push('\n');
     swvr_core::io::write_atomic(&dir.join("validation.json"), json.as_bytes())?;
     Ok(rep.summary())
+}
+
+/// Records per message of the duplicate-id thread.
+const DUP_CHUNK: usize = 1 << 14;
+/// Messages in flight from the duplicate-id thread.
+const DUP_QUEUE: usize = 16;
+
+type DupMessage = std::io::Result<Vec<bool>>;
+
+/// Reads respondents.csv on its own and sends, for each record after the
+/// header in file order, whether it repeats the readable (country, wave,
+/// respondent_id) key of an earlier record inside the selection. Stops when
+/// the receiver is gone.
+fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::SyncSender<DupMessage>) {
+    let mut rdr = match std::fs::File::open(path) {
+        Ok(f) => reader::RecordReader::new(f),
+        Err(e) => {
+            let _ = tx.send(Err(e));
+            return;
+        }
+    };
+    let mut seen = ids::KeySet::default();
+    let mut groups: HashMap<CountryWave, u32> = HashMap::new();
+    let mut last: Option<(CountryWave, u32)> = None;
+    let mut flags = Vec::with_capacity(DUP_CHUNK);
+    let mut batch = ids::Batch::default();
+    let mut slots: Vec<usize> = Vec::new();
+    let mut fresh: Vec<bool> = Vec::new();
+    let mut header = true;
+    loop {
+        match rdr.next_record() {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+        if header {
+            header = false;
+            continue;
+        }
+        // Records without a readable key get `false` now; the others wait
+        // for their batch (`slots` maps batch position to flag position).
+        match (sel.is_all() || selected(sel, &rdr, plan))
+            .then(|| plan.dup_key(&rdr))
+            .flatten()
+        {
+            Some((key, id)) => {
+                let g = match last {
+                    Some((k, g)) if k == key => g,
+                    _ => {
+                        let n = groups.len() as u32;
+                        let g = *groups.entry(key).or_insert(n);
+                        last = Some((key, g));
+                        g
+                    }
+                };
+                batch.push(g, id);
+                slots.push(flags.len());
+                flags.push(false);
+            }
+            None => flags.push(false),
+        }
+        if flags.len() == DUP_CHUNK {
+            resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut flags);
+            if tx.send(Ok(std::mem::replace(&mut flags, Vec::with_capacity(DUP_CHUNK)))).is_err() {
+                return;
+            }
+        }
+    }
+    resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut flags);
+    if !flags.is_empty() {
+        let _ = tx.send(Ok(flags));
+    }
+}
+
+/// Inserts the batched keys and sets the flags of those already seen.
+fn resolve(seen: &mut ids::KeySet, batch: &mut ids::Batch, slots: &mut Vec<usize>, fresh: &mut Vec<bool>, flags: &mut [bool]) {
+    seen.insert_batch(batch, fresh);
+    for (&slot, &f) in slots.iter().zip(fresh.iter()) {
+        flags[slot] = !f;
+    }
+    batch.clear();
+    slots.clear();
+}
+
+/// The receiving end of [`dup_flags`]: one flag per record.
+struct DupFlags<'a> {
+    rx: std::sync::mpsc::Receiver<DupMessage>,
+    path: &'a Path,
+    flags: Vec<bool>,
+    next: usize,
+}
+
+impl<'a> DupFlags<'a> {
+    fn new(rx: std::sync::mpsc::Receiver<DupMessage>, path: &'a Path) -> Self {
+        Self {
+            rx,
+            path,
+            flags: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// The next record's flag.
+    fn next(&mut self) -> Result<bool, IngestError> {
+        if self.next == self.flags.len() {
+            self.flags = match self.rx.recv() {
+                Ok(Ok(f)) => f,
+                Ok(Err(source)) => return Err(self.read_err(source)),
+                Err(_) => return Err(self.read_err(std::io::Error::other("the file changed while it was read"))),
+            };
+            self.next = 0;
+        }
+        let f = self.flags.get(self.next).copied().unwrap_or(false);
+        self.next += 1;
+        Ok(f)
+    }
+
+    fn read_err(&self, source: std::io::Error) -> IngestError {
+        IngestError::Read {
+            file: self.path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// The id for rejects.csv "when readable": UTF-8, at most 256 bytes, no

@@ -295,9 +295,11 @@ pub(crate) trait Fields {
 }
 
 impl<R: Read> Fields for RecordReader<R> {
+    #[inline]
     fn len(&self) -> usize {
         RecordReader::len(self)
     }
+    #[inline]
     fn field(&self, i: usize) -> &[u8] {
         RecordReader::field(self, i)
     }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BinaryBuilder, Int8Builder, Int16Builder, Int32Builder};
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Int8Array, Int16Array, Int32Array, RecordBatch, StringArray};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, SchemaRef};
 use swvr_core::questionnaire::{DemographicKind, Questionnaire};
 use swvr_core::schema::{COUNT_COLUMNS, KEY_COLUMNS};
@@ -197,6 +197,28 @@ impl Plan {
         self.key[2]
     }
 
+    /// The (country, wave) key and trimmed id of a record whose key is
+    /// readable (the right number of fields, valid country and wave,
+    /// non-blank UTF-8 id): exactly when [`Plan::check`] sets `key` and `id_ok`.
+    pub(crate) fn dup_key<'r>(&self, rec: &'r impl Fields) -> Option<(([u8; 3], i32), &'r [u8])> {
+        if rec.len() != self.ncols {
+            return None;
+        }
+        let country = trim(rec.field(self.key[0]));
+        if !is_iso3(country) {
+            return None;
+        }
+        let wave = match parse_int(trim(rec.field(self.key[1]))) {
+            Int::Value(v) if (1000..=9999).contains(&v) => v as i32,
+            _ => return None,
+        };
+        let id = trim(rec.field(self.key[2]));
+        if id.is_empty() || std::str::from_utf8(id).is_err() {
+            return None;
+        }
+        Some((([country[0], country[1], country[2]], wave), id))
+    }
+
     pub(crate) fn new_row(&self) -> Row {
         Row {
             reasons: Vec::new(),
@@ -382,46 +404,135 @@ impl Plan {
     }
 }
 
+/// A nullable primitive column under construction: values (0 for nulls)
+/// and validity, with a null buffer only when there is a null (as Arrow's
+/// builders do).
+struct Prim<T> {
+    values: Vec<T>,
+    valid: Vec<bool>,
+    nulls: usize,
+}
+
+impl<T: Copy + Default> Prim<T> {
+    fn new(cap: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(cap),
+            valid: Vec::with_capacity(cap),
+            nulls: 0,
+        }
+    }
+    #[inline]
+    fn push(&mut self, v: T) {
+        self.values.push(v);
+        self.valid.push(true);
+    }
+    #[inline]
+    fn push_null(&mut self) {
+        self.values.push(T::default());
+        self.valid.push(false);
+        self.nulls += 1;
+    }
+    #[inline]
+    fn push_opt(&mut self, v: Option<T>) {
+        match v {
+            Some(v) => self.push(v),
+            None => self.push_null(),
+        }
+    }
+    /// Values and validity so far; the column is emptied (capacity kept).
+    fn take(&mut self) -> (Vec<T>, Option<NullBuffer>) {
+        let cap = self.values.capacity();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        let nulls = (self.nulls > 0).then(|| NullBuffer::from(self.valid.as_slice()));
+        self.valid.clear();
+        self.nulls = 0;
+        (values, nulls)
+    }
+}
+
+/// A nullable text column under construction: bytes already validated as
+/// UTF-8 per value by [`Plan::check`], checked again in bulk per batch.
+struct Text {
+    offsets: Vec<i32>,
+    bytes: Vec<u8>,
+    valid: Vec<bool>,
+    nulls: usize,
+}
+
+impl Text {
+    fn new(cap: usize) -> Self {
+        let mut offsets = Vec::with_capacity(cap + 1);
+        offsets.push(0);
+        Self {
+            offsets,
+            bytes: Vec::with_capacity(cap * 8),
+            valid: Vec::with_capacity(cap),
+            nulls: 0,
+        }
+    }
+    #[inline]
+    fn push(&mut self, v: &[u8]) -> Result<(), ArrowError> {
+        self.bytes.extend_from_slice(v);
+        let end = i32::try_from(self.bytes.len())
+            .map_err(|_| ArrowError::ComputeError("text column over 2 GiB in one batch".into()))?;
+        self.offsets.push(end);
+        self.valid.push(true);
+        Ok(())
+    }
+    #[inline]
+    fn push_null(&mut self) {
+        let end = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.push(end);
+        self.valid.push(false);
+        self.nulls += 1;
+    }
+    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        let offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(self.valid.capacity() + 1));
+        self.offsets.push(0);
+        let bcap = self.bytes.capacity();
+        let bytes = std::mem::replace(&mut self.bytes, Vec::with_capacity(bcap));
+        let nulls = (self.nulls > 0).then(|| NullBuffer::from(self.valid.as_slice()));
+        self.valid.clear();
+        self.nulls = 0;
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        Ok(Arc::new(StringArray::try_new(offsets, Buffer::from_vec(bytes), nulls)?))
+    }
+}
+
 /// Column builders of one output batch.
 pub(crate) struct Builders {
     schema: SchemaRef,
-    /// Text columns are built as bytes (validated as UTF-8 by `Plan::check`)
-    /// and converted with one bulk UTF-8 check per batch.
-    keys: [BinaryBuilder; 4],
-    wave: Int32Builder,
-    counts: Vec<Int32Builder>,
+    keys: [Text; 4],
+    wave: Vec<i32>,
+    counts: Vec<Prim<i32>>,
     demos: Vec<DemoBuilder>,
-    items: Vec<Int8Builder>,
-    extras: Vec<BinaryBuilder>,
+    items: Vec<Prim<i8>>,
+    extras: Vec<Text>,
     rows: usize,
 }
 
 enum DemoBuilder {
-    I8(Int8Builder),
-    I16(Int16Builder),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
 }
 
 impl Builders {
     pub(crate) fn new(plan: &Plan, schema: SchemaRef, cap: usize) -> Self {
         Self {
             schema,
-            keys: std::array::from_fn(|_| BinaryBuilder::with_capacity(cap, cap * 8)),
-            wave: Int32Builder::with_capacity(cap),
-            counts: plan.counts.iter().map(|_| Int32Builder::with_capacity(cap)).collect(),
+            keys: std::array::from_fn(|_| Text::new(cap)),
+            wave: Vec::with_capacity(cap),
+            counts: plan.counts.iter().map(|_| Prim::new(cap)).collect(),
             demos: plan
                 .demos
                 .iter()
                 .map(|d| match d.kind {
-                    DemoKind::Coded(_) => DemoBuilder::I8(Int8Builder::with_capacity(cap)),
-                    DemoKind::Numeric { .. } => DemoBuilder::I16(Int16Builder::with_capacity(cap)),
+                    DemoKind::Coded(_) => DemoBuilder::I8(Vec::with_capacity(cap)),
+                    DemoKind::Numeric { .. } => DemoBuilder::I16(Vec::with_capacity(cap)),
                 })
                 .collect(),
-            items: plan.items.iter().map(|_| Int8Builder::with_capacity(cap)).collect(),
-            extras: plan
-                .extras
-                .iter()
-                .map(|_| BinaryBuilder::with_capacity(cap, cap * 8))
-                .collect(),
+            items: plan.items.iter().map(|_| Prim::new(cap)).collect(),
+            extras: plan.extras.iter().map(|_| Text::new(cap)).collect(),
             rows: 0,
         }
     }
@@ -432,59 +543,71 @@ impl Builders {
     }
 
     /// Appends an accepted row (validated by [`Plan::check`]).
-    pub(crate) fn push(&mut self, plan: &Plan, rec: &impl Fields, row: &Row) {
+    pub(crate) fn push(&mut self, plan: &Plan, rec: &impl Fields, row: &Row) -> Result<(), ArrowError> {
         let text = |i: usize| trim(rec.field(i));
-        self.keys[0].append_value(text(plan.key[0]));
-        self.wave.append_value(row.wave);
-        self.keys[1].append_value(text(plan.key[2]));
-        self.keys[2].append_value(text(plan.key[3]));
-        self.keys[3].append_value(text(plan.key[4]));
+        self.keys[0].push(text(plan.key[0]))?;
+        self.wave.push(row.wave);
+        self.keys[1].push(text(plan.key[2]))?;
+        self.keys[2].push(text(plan.key[3]))?;
+        self.keys[3].push(text(plan.key[4]))?;
         for (b, v) in self.counts.iter_mut().zip(&row.counts) {
-            b.append_option(*v);
+            b.push_opt(*v);
         }
         for (b, v) in self.demos.iter_mut().zip(&row.demos) {
             match b {
-                DemoBuilder::I8(b) => b.append_value(*v as i8),
-                DemoBuilder::I16(b) => b.append_value(*v),
+                DemoBuilder::I8(b) => b.push(*v as i8),
+                DemoBuilder::I16(b) => b.push(*v),
             }
         }
         for (b, s) in self.items.iter_mut().zip(&row.items) {
             match s {
-                Status::Valid(c) => b.append_value(*c),
-                Status::Blank | Status::Invalid => b.append_null(),
+                Status::Valid(c) => b.push(*c),
+                Status::Blank | Status::Invalid => b.push_null(),
             }
         }
         for (b, (e, _)) in self.extras.iter_mut().zip(&plan.extras) {
             let v = rec.field(*e);
             if v.is_empty() {
-                b.append_null();
+                b.push_null();
             } else {
-                b.append_value(v);
+                b.push(v)?;
             }
         }
         self.rows += 1;
+        Ok(())
     }
 
     /// The buffered rows as a batch; the builders are emptied.
     pub(crate) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let cap = self.wave.capacity();
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        let utf8 = |b: &mut BinaryBuilder| -> Result<ArrayRef, ArrowError> {
-            Ok(Arc::new(StringArray::try_from_binary(b.finish())?))
-        };
         let [country, id, frame, stratum] = &mut self.keys;
-        cols.push(utf8(country)?);
-        cols.push(Arc::new(self.wave.finish()));
-        cols.push(utf8(id)?);
-        cols.push(utf8(frame)?);
-        cols.push(utf8(stratum)?);
-        cols.extend(self.counts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        cols.extend(self.demos.iter_mut().map(|b| match b {
-            DemoBuilder::I8(b) => Arc::new(b.finish()) as ArrayRef,
-            DemoBuilder::I16(b) => Arc::new(b.finish()) as ArrayRef,
-        }));
-        cols.extend(self.items.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        cols.push(country.finish()?);
+        cols.push(Arc::new(Int32Array::new(
+            std::mem::replace(&mut self.wave, Vec::with_capacity(cap)).into(),
+            None,
+        )));
+        cols.push(id.finish()?);
+        cols.push(frame.finish()?);
+        cols.push(stratum.finish()?);
+        for b in &mut self.counts {
+            let (v, n) = b.take();
+            cols.push(Arc::new(Int32Array::new(v.into(), n)));
+        }
+        for b in &mut self.demos {
+            cols.push(match b {
+                DemoBuilder::I8(v) => Arc::new(Int8Array::new(std::mem::replace(v, Vec::with_capacity(cap)).into(), None)),
+                DemoBuilder::I16(v) => {
+                    Arc::new(Int16Array::new(std::mem::replace(v, Vec::with_capacity(cap)).into(), None))
+                }
+            });
+        }
+        for b in &mut self.items {
+            let (v, n) = b.take();
+            cols.push(Arc::new(Int8Array::new(v.into(), n)));
+        }
         for b in &mut self.extras {
-            cols.push(utf8(b)?);
+            cols.push(b.finish()?);
         }
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), cols)
