@@ -167,7 +167,7 @@ fn target_shares_must_sum_to_one() {
     let b = with_targets(&sample("KEN", 40), &TARGETS_3.replace("sex,2,0.51", "sex,2,0.41"));
     assert_contains(
         &err(&b, &plain()),
-        &["targets.csv: line 2", "share", "KEN 2021 sex", "summing to 1"],
+        &["targets.csv: line 2", "share", "KEN 2021 `sex`", "sum of 1 within 1e-6"],
     );
 }
 
@@ -180,12 +180,12 @@ fn bad_design_values() {
     );
     assert_contains(
         &err(&b, &plain()),
-        &["design.csv: line 2", "sample_size", "no larger than its frame"],
+        &["design.csv: line 2", "sample_size", "no larger than frame_size"],
     );
     let b = bundle(&sample("KEN", 40), "KEN,2021,M,-5,10\n", &targets_for("KEN", TARGETS_3));
     assert_contains(&err(&b, &plain()), &["design.csv: line 2", "frame_size", "positive"]);
     let b = bundle(&sample("KEN", 40), "", &targets_for("KEN", TARGETS_3));
-    assert_contains(&err(&b, &plain()), &["design.csv", "at least one data row"]);
+    assert_contains(&err(&b, &plain()), &["design.csv", "no data rows"]);
 }
 
 #[test]
