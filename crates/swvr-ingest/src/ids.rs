@@ -152,6 +152,17 @@ impl KeySet {
         }
     }
 
+    /// Sizes the table for `n` keys in all (no shrinking).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let mut size = self.table.len().max(16);
+        while n.saturating_mul(4) > size.saturating_mul(3) && size < 1 << 40 {
+            size *= 2;
+        }
+        if size > self.table.len() {
+            self.rebuild(size);
+        }
+    }
+
     fn insert_hashed(&mut self, h: u64, group: u32, id: &[u8]) -> bool {
         if (self.len + 1) * 4 > self.table.len() * 3 {
             let n = (self.table.len() * 2).max(16);
@@ -297,6 +308,9 @@ mod tests {
         many.insert_batch(&b, &mut out);
         got.extend_from_slice(&out);
         assert_eq!(got, want);
+        many.reserve(1_000_000);
+        assert!(many.table.len() >= 1_333_333);
+        assert!(!many.insert(0, b"X0"));
         assert!(want.iter().any(|&f| !f));
     }
 }

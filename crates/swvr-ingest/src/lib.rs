@@ -124,6 +124,7 @@ pub fn ingest(
         let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
         let mut row = plan.new_row();
         let mut last_key: Option<(CountryWave, [bool; 2])> = None;
+    let mut tally = Tally::default();
         let mut dups = DupFlags::new(rx, path);
         let mut records: u64 = 0;
         let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
@@ -173,7 +174,7 @@ pub fn ingest(
             }
             let country = trim(rdr.field(plan.country_col()));
             let accepted = row.reasons.is_empty();
-            rep.count_row(country, accepted);
+            tally.count(&mut rep, country, accepted);
             if accepted {
                 builders.push(&plan, &rdr, &row).map_err(|source| arrow_err(&dir, source))?;
                 if builders.len() == BATCH_ROWS {
@@ -186,6 +187,7 @@ pub fn ingest(
                 rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
             }
         }
+        tally.flush(&mut rep);
         if records == 0 {
             return Err(IngestError::NoRows {
                 file: path.clone(),
@@ -209,6 +211,39 @@ pub fn ingest(
     json.push('\n');
     swvr_core::io::write_atomic(&dir.join("validation.json"), json.as_bytes())?;
     Ok(rep.summary())
+}
+
+/// Row counts of a run of rows with the same country text, added to the
+/// report when the country changes (rows usually come grouped by country).
+#[derive(Default)]
+struct Tally {
+    country: Vec<u8>,
+    accepted: u64,
+    rejected: u64,
+}
+
+impl Tally {
+    #[inline]
+    fn count(&mut self, rep: &mut Report, country: &[u8], accepted: bool) {
+        if country != self.country.as_slice() {
+            self.flush(rep);
+            self.country.clear();
+            self.country.extend_from_slice(country);
+        }
+        if accepted {
+            self.accepted += 1;
+        } else {
+            self.rejected += 1;
+        }
+    }
+
+    fn flush(&mut self, rep: &mut Report) {
+        if self.accepted + self.rejected > 0 {
+            rep.count_rows(country_bucket(&self.country), self.accepted, self.rejected);
+        }
+        self.accepted = 0;
+        self.rejected = 0;
+    }
 }
 
 /// Records per message of the duplicate-id thread.
@@ -238,6 +273,8 @@ fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::Sy
     let mut slots: Vec<usize> = Vec::new();
     let mut fresh: Vec<bool> = Vec::new();
     let mut header = true;
+    let mut first_chunk = true;
+    let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
     loop {
         match rdr.next_record() {
             Ok(true) => {}
@@ -274,6 +311,16 @@ fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::Sy
             None => flags.push(false),
         }
         if flags.len() == DUP_CHUNK {
+            if first_chunk {
+                // Size the index once for the whole file: rows so far scaled
+                // by bytes, at most one key per (columns + 8) bytes (the
+                // least a record with a readable key takes).
+                first_chunk = false;
+                let done = rdr.bytes_parsed().max(1);
+                let by_rate = file_len.saturating_mul(DUP_CHUNK as u64) / done;
+                let by_size = file_len / (plan.ncols() as u64 + 8);
+                seen.reserve(usize::try_from(by_rate.min(by_size)).unwrap_or(0) + DUP_CHUNK);
+            }
             resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut flags);
             if tx.send(Ok(std::mem::replace(&mut flags, Vec::with_capacity(DUP_CHUNK)))).is_err() {
                 return;

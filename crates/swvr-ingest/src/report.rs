@@ -131,21 +131,18 @@ impl Report {
         }
     }
 
-    pub(crate) fn count_row(&mut self, country: &[u8], accepted: bool) {
-        let bucket = crate::country_bucket(country);
+    /// Adds `accepted` and `rejected` rows of country bucket `bucket`.
+    pub(crate) fn count_rows(&mut self, bucket: &str, accepted: u64, rejected: u64) {
         let c = match self.by_country.get_mut(bucket) {
             Some(c) => c,
             None => self.by_country.entry(bucket.to_string()).or_default(),
         };
-        c.rows_read += 1;
-        self.rows_read += 1;
-        if accepted {
-            c.rows_accepted += 1;
-            self.rows_accepted += 1;
-        } else {
-            c.rows_rejected += 1;
-            self.rows_rejected += 1;
-        }
+        c.rows_read += accepted + rejected;
+        c.rows_accepted += accepted;
+        c.rows_rejected += rejected;
+        self.rows_read += accepted + rejected;
+        self.rows_accepted += accepted;
+        self.rows_rejected += rejected;
     }
 
     pub(crate) fn count_reasons(&mut self, reasons: &[Reason]) {

@@ -1,8 +1,13 @@
 //! Byte-level helpers: trimming, integer parsing, escaping for messages.
 
 /// Strips ASCII spaces and tabs around a value.
-#[inline]
+#[inline(always)]
 pub(crate) fn trim(mut b: &[u8]) -> &[u8] {
+    match b {
+        [] => return b,
+        [f, .., l] | [f @ l] if !matches!(f, b' ' | b'\t') && !matches!(l, b' ' | b'\t') => return b,
+        _ => {}
+    }
     while let [first, rest @ ..] = b {
         if *first == b' ' || *first == b'\t' {
             b = rest;
@@ -32,8 +37,19 @@ pub(crate) enum Int {
 }
 
 /// Parses an optionally signed decimal integer (no decimal point, no exponent).
-#[inline]
+#[inline(always)]
 pub(crate) fn parse_int(b: &[u8]) -> Int {
+    match *b {
+        [d] if d.is_ascii_digit() => return Int::Value(i64::from(d - b'0')),
+        [d, e] if d.is_ascii_digit() && e.is_ascii_digit() => {
+            return Int::Value(i64::from(d - b'0') * 10 + i64::from(e - b'0'));
+        }
+        _ => {}
+    }
+    parse_int_slow(b)
+}
+
+fn parse_int_slow(b: &[u8]) -> Int {
     let (neg, digits) = match b {
         [] => return Int::Blank,
         [b'-', rest @ ..] => (true, rest),
@@ -51,6 +67,12 @@ pub(crate) fn parse_int(b: &[u8]) -> Int {
         v = v.saturating_mul(10).saturating_add(i64::from(d - b'0'));
     }
     Int::Value(if neg { -v } else { v })
+}
+
+/// True when `b` is UTF-8 (ASCII checked first, the common case).
+#[inline(always)]
+pub(crate) fn is_utf8(b: &[u8]) -> bool {
+    b.is_ascii() || std::str::from_utf8(b).is_ok()
 }
 
 /// True for three upper-case ASCII letters.
@@ -120,6 +142,14 @@ mod tests {
         assert_eq!(parse_int(b"+7"), Int::Value(7));
         assert_eq!(parse_int(b"1.0"), Int::Invalid);
         assert_eq!(parse_int(b"-"), Int::Invalid);
+        assert_eq!(parse_int(b"7"), Int::Value(7));
+        assert_eq!(parse_int(b"42"), Int::Value(42));
+        assert_eq!(parse_int(b"4a"), Int::Invalid);
+        assert_eq!(parse_int(b"-12"), Int::Value(-12));
+        assert_eq!(trim(b"x"), b"x");
+        assert_eq!(trim(b" "), b"");
+        assert_eq!(trim(b"\tx"), b"x");
+        assert!(is_utf8("é".as_bytes()) && !is_utf8(b"\xFF"));
         assert_eq!(parse_int(b"99999999999999999999999"), Int::Value(i64::MAX));
     }
 

@@ -9,7 +9,7 @@ use swvr_core::questionnaire::{DemographicKind, Questionnaire};
 use swvr_core::schema::{COUNT_COLUMNS, KEY_COLUMNS};
 
 use crate::reader::Fields;
-use crate::text::{Int, is_iso3, parse_int, show, trim};
+use crate::text::{Int, is_iso3, is_utf8, parse_int, show, trim};
 
 /// Membership table of the codes 0..=127 an answer set allows.
 type CodeSet = [bool; 128];
@@ -186,6 +186,11 @@ impl Plan {
         }
     }
 
+    /// Columns of the header.
+    pub(crate) fn ncols(&self) -> usize {
+        self.ncols
+    }
+
     /// File position of the `country`, `wave`, `respondent_id` columns.
     pub(crate) fn country_col(&self) -> usize {
         self.key[0]
@@ -213,7 +218,7 @@ impl Plan {
             _ => return None,
         };
         let id = trim(rec.field(self.key[2]));
-        if id.is_empty() || std::str::from_utf8(id).is_err() {
+        if id.is_empty() || !is_utf8(id) {
             return None;
         }
         Some((([country[0], country[1], country[2]], wave), id))
@@ -381,7 +386,7 @@ impl Plan {
         }
         // Extras: carried verbatim, so they must be UTF-8.
         for (e, name) in &self.extras {
-            if std::str::from_utf8(rec.field(*e)).is_err() {
+            if !is_utf8(rec.field(*e)) {
                 row.reasons
                     .push(Reason::new("invalid_utf8", name, format!("invalid_utf8:{name}")));
             }
@@ -394,7 +399,7 @@ impl Plan {
         if v.is_empty() {
             row.reasons.push(Reason::blank(name));
             false
-        } else if std::str::from_utf8(v).is_err() {
+        } else if !is_utf8(v) {
             row.reasons
                 .push(Reason::new("invalid_utf8", name, format!("invalid_utf8:{name}")));
             false
