@@ -44,6 +44,7 @@ pub use error::IngestError;
 pub use report::{CountryCounts, Report};
 
 use bundle::{Bundle, Header};
+use reader::Fields;
 use text::{Int, is_iso3, parse_int, trim};
 use validate::{Builders, Plan, Reason};
 
@@ -117,6 +118,7 @@ pub fn ingest(
     // Duplicate ids are found by a second reader of the same file on another
     // thread (it depends only on each record's key, in file order); this
     // thread validates, builds and writes.
+    drop(rdr);
     let (tx, rx) = std::sync::mpsc::sync_channel(DUP_QUEUE);
     let plan_ref = &plan;
     std::thread::scope(|s| {
@@ -125,20 +127,18 @@ pub fn ingest(
         let mut row = plan.new_row();
         let mut last_key: Option<(CountryWave, [bool; 2])> = None;
     let mut tally = Tally::default();
-        let mut dups = DupFlags::new(rx, path);
         let mut records: u64 = 0;
         let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
         progress.start("ingest", file_len);
         let mut reported: u64 = 0;
 
-        while bundle::next(&mut rdr, path)? {
+        while let Some(chunk) = next_chunk(&rx, path)? {
+            progress.advance(chunk.bytes_parsed.saturating_sub(reported));
+            reported = chunk.bytes_parsed;
+            for i in 0..chunk.len() {
+            let rdr = chunk.record(i);
             records += 1;
-            let dup = dups.next()?;
-            if records & 0xFFF == 0 {
-                let b = rdr.bytes_parsed();
-                progress.advance(b - reported);
-                reported = b;
-            }
+            let dup = rdr.dup();
             if !sel.is_all() && !selected(sel, &rdr, &plan) {
                 rep.rows_outside_selection += 1;
                 continue;
@@ -186,6 +186,7 @@ pub fn ingest(
                 let id = readable_id(trim(rdr.field(plan.id_col())));
                 rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
             }
+            }
         }
         tally.flush(&mut rep);
         if records == 0 {
@@ -198,7 +199,7 @@ pub fn ingest(
             let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
             arrow.write(&batch)?;
         }
-        progress.advance(rdr.bytes_parsed().saturating_sub(reported));
+        progress.advance(file_len.unwrap_or(reported).saturating_sub(reported));
         progress.finish();
         arrow.finish()?;
         rejects.finish()?;
@@ -247,11 +248,13 @@ impl Tally {
 }
 
 /// Records per message of the duplicate-id thread.
-const DUP_CHUNK: usize = 1 << 14;
+const DUP_CHUNK: usize = 1 << 12;
+/// Bytes per message of the duplicate-id thread (at least one record).
+const DUP_CHUNK_BYTES: usize = 1 << 19;
 /// Messages in flight from the duplicate-id thread.
-const DUP_QUEUE: usize = 16;
+const DUP_QUEUE: usize = 4;
 
-type DupMessage = std::io::Result<Vec<bool>>;
+type DupMessage = std::io::Result<reader::Chunk>;
 
 /// Reads respondents.csv on its own and sends, for each record after the
 /// header in file order, whether it repeats the readable (country, wave,
@@ -268,7 +271,8 @@ fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::Sy
     let mut seen = ids::KeySet::default();
     let mut groups: HashMap<CountryWave, u32> = HashMap::new();
     let mut last: Option<(CountryWave, u32)> = None;
-    let mut flags = Vec::with_capacity(DUP_CHUNK);
+    let new_chunk = || reader::Chunk::with_capacity(DUP_CHUNK, plan.ncols());
+    let mut flags = new_chunk();
     let mut batch = ids::Batch::default();
     let mut slots: Vec<usize> = Vec::new();
     let mut fresh: Vec<bool> = Vec::new();
@@ -306,11 +310,11 @@ fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::Sy
                 };
                 batch.push(g, id);
                 slots.push(flags.len());
-                flags.push(false);
             }
-            None => flags.push(false),
+            None => {}
         }
-        if flags.len() == DUP_CHUNK {
+        rdr.append_to(&mut flags, false);
+        if flags.len() == DUP_CHUNK || flags.bytes() >= DUP_CHUNK_BYTES {
             if first_chunk {
                 // Size the index once for the whole file: rows so far scaled
                 // by bytes, at most one key per (columns + 8) bytes (the
@@ -322,65 +326,36 @@ fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::Sy
                 seen.reserve(usize::try_from(by_rate.min(by_size)).unwrap_or(0) + DUP_CHUNK);
             }
             resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut flags);
-            if tx.send(Ok(std::mem::replace(&mut flags, Vec::with_capacity(DUP_CHUNK)))).is_err() {
+            if tx.send(Ok(std::mem::replace(&mut flags, new_chunk()))).is_err() {
                 return;
             }
         }
     }
     resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut flags);
-    if !flags.is_empty() {
+    if flags.len() > 0 {
         let _ = tx.send(Ok(flags));
     }
 }
 
 /// Inserts the batched keys and sets the flags of those already seen.
-fn resolve(seen: &mut ids::KeySet, batch: &mut ids::Batch, slots: &mut Vec<usize>, fresh: &mut Vec<bool>, flags: &mut [bool]) {
+fn resolve(seen: &mut ids::KeySet, batch: &mut ids::Batch, slots: &mut Vec<usize>, fresh: &mut Vec<bool>, flags: &mut reader::Chunk) {
     seen.insert_batch(batch, fresh);
     for (&slot, &f) in slots.iter().zip(fresh.iter()) {
-        flags[slot] = !f;
+        flags.set_dup(slot, !f);
     }
     batch.clear();
     slots.clear();
 }
 
-/// The receiving end of [`dup_flags`]: one flag per record.
-struct DupFlags<'a> {
-    rx: std::sync::mpsc::Receiver<DupMessage>,
-    path: &'a Path,
-    flags: Vec<bool>,
-    next: usize,
-}
-
-impl<'a> DupFlags<'a> {
-    fn new(rx: std::sync::mpsc::Receiver<DupMessage>, path: &'a Path) -> Self {
-        Self {
-            rx,
-            path,
-            flags: Vec::new(),
-            next: 0,
-        }
-    }
-
-    /// The next record's flag.
-    fn next(&mut self) -> Result<bool, IngestError> {
-        if self.next == self.flags.len() {
-            self.flags = match self.rx.recv() {
-                Ok(Ok(f)) => f,
-                Ok(Err(source)) => return Err(self.read_err(source)),
-                Err(_) => return Err(self.read_err(std::io::Error::other("the file changed while it was read"))),
-            };
-            self.next = 0;
-        }
-        let f = self.flags.get(self.next).copied().unwrap_or(false);
-        self.next += 1;
-        Ok(f)
-    }
-
-    fn read_err(&self, source: std::io::Error) -> IngestError {
-        IngestError::Read {
-            file: self.path.to_path_buf(),
+/// The next chunk of records from [`dup_flags`]; `None` at the end.
+fn next_chunk(rx: &std::sync::mpsc::Receiver<DupMessage>, path: &Path) -> Result<Option<reader::Chunk>, IngestError> {
+    match rx.recv() {
+        Ok(Ok(c)) => Ok(Some(c)),
+        Ok(Err(source)) => Err(IngestError::Read {
+            file: path.to_path_buf(),
             source,
-        }
+        }),
+        Err(_) => Ok(None),
     }
 }
 

@@ -306,6 +306,36 @@ impl<R: Read> RecordReader<R> {
         &self.buf[self.raw_start..self.raw_end]
     }
 
+    /// Appends a copy of the current record to `chunk`.
+    pub(crate) fn append_to(&self, chunk: &mut Chunk, dup: bool) {
+        let start = chunk.data.len();
+        chunk.data.extend_from_slice(self.raw());
+        let first_span = chunk.spans.len();
+        if self.fast {
+            // Fields are slices of the raw bytes.
+            let mut s = self.raw_start;
+            for &e in &self.fends[..self.nfields] {
+                chunk.spans.push((start + s - self.raw_start, start + e - self.raw_start));
+                s = e + 1;
+            }
+        } else {
+            for i in 0..self.nfields {
+                let f = self.field(i);
+                let s = chunk.data.len();
+                chunk.data.extend_from_slice(f);
+                chunk.spans.push((s, s + f.len()));
+            }
+        }
+        chunk.recs.push(Rec {
+            line: self.line,
+            raw: (start, start + self.raw_end - self.raw_start),
+            first_span,
+            nfields: self.nfields,
+            dup,
+        });
+        chunk.bytes_parsed = self.bytes_parsed();
+    }
+
     /// Physical line of the current record's first byte (first line = 1).
     pub(crate) fn line(&self) -> u64 {
         self.line
@@ -314,6 +344,91 @@ impl<R: Read> RecordReader<R> {
     /// Bytes of input parsed so far (for progress).
     pub(crate) fn bytes_parsed(&self) -> u64 {
         self.consumed + self.start as u64
+    }
+}
+
+/// Records copied out of the reader, to hand to another thread.
+#[derive(Default)]
+pub(crate) struct Chunk {
+    data: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+    recs: Vec<Rec>,
+    /// Input bytes parsed when the last record was added.
+    pub bytes_parsed: u64,
+}
+
+struct Rec {
+    line: u64,
+    raw: (usize, usize),
+    first_span: usize,
+    nfields: usize,
+    dup: bool,
+}
+
+impl Chunk {
+    /// An empty chunk with room for `records` records of `fields` fields.
+    pub(crate) fn with_capacity(records: usize, fields: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(records * 96),
+            spans: Vec::with_capacity(records * fields),
+            recs: Vec::with_capacity(records),
+            bytes_parsed: 0,
+        }
+    }
+    /// Records held.
+    pub(crate) fn len(&self) -> usize {
+        self.recs.len()
+    }
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.data.len()
+    }
+    /// Record `i`.
+    pub(crate) fn record(&self, i: usize) -> ChunkRecord<'_> {
+        ChunkRecord {
+            chunk: self,
+            rec: &self.recs[i],
+        }
+    }
+    /// Sets the duplicate flag of record `i`.
+    pub(crate) fn set_dup(&mut self, i: usize, dup: bool) {
+        self.recs[i].dup = dup;
+    }
+}
+
+/// One record of a [`Chunk`].
+pub(crate) struct ChunkRecord<'a> {
+    chunk: &'a Chunk,
+    rec: &'a Rec,
+}
+
+impl ChunkRecord<'_> {
+    /// The record's bytes as in the file, without its line terminator.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.chunk.data[self.rec.raw.0..self.rec.raw.1]
+    }
+    /// Physical line of the record's first byte.
+    pub(crate) fn line(&self) -> u64 {
+        self.rec.line
+    }
+    /// The record repeats an earlier readable key.
+    pub(crate) fn dup(&self) -> bool {
+        self.rec.dup
+    }
+}
+
+impl Fields for ChunkRecord<'_> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.rec.nfields
+    }
+    #[inline(always)]
+    fn field(&self, i: usize) -> &[u8] {
+        if i >= self.rec.nfields {
+            return &[];
+        }
+        let (s, e) = self.chunk.spans[self.rec.first_span + i];
+        &self.chunk.data[s..e]
     }
 }
 

@@ -409,49 +409,40 @@ impl Plan {
     }
 }
 
-/// A nullable primitive column under construction: values (0 for nulls)
-/// and validity, with a null buffer only when there is a null (as Arrow's
-/// builders do).
+/// A nullable primitive column under construction whose valid values are
+/// never negative (codes, counts): a null is stored as -1 and turned into
+/// a 0 value plus a null bit per batch; the null buffer exists only when
+/// there is a null (as Arrow's builders do).
 struct Prim<T> {
     values: Vec<T>,
-    valid: Vec<bool>,
-    nulls: usize,
 }
 
-impl<T: Copy + Default> Prim<T> {
+impl<T: Copy + Default + PartialOrd + From<i8> + arrow_buffer::ArrowNativeType> Prim<T> {
     fn new(cap: usize) -> Self {
         Self {
             values: Vec::with_capacity(cap),
-            valid: Vec::with_capacity(cap),
-            nulls: 0,
         }
     }
-    #[inline]
+    /// Appends `v` (≥ 0) or a null (-1).
+    #[inline(always)]
     fn push(&mut self, v: T) {
         self.values.push(v);
-        self.valid.push(true);
-    }
-    #[inline]
-    fn push_null(&mut self) {
-        self.values.push(T::default());
-        self.valid.push(false);
-        self.nulls += 1;
-    }
-    #[inline]
-    fn push_opt(&mut self, v: Option<T>) {
-        match v {
-            Some(v) => self.push(v),
-            None => self.push_null(),
-        }
     }
     /// Values and validity so far; the column is emptied (capacity kept).
-    fn take(&mut self) -> (Vec<T>, Option<NullBuffer>) {
+    fn take(&mut self) -> (ScalarBuffer<T>, Option<NullBuffer>) {
         let cap = self.values.capacity();
-        let values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
-        let nulls = (self.nulls > 0).then(|| NullBuffer::from(self.valid.as_slice()));
-        self.valid.clear();
-        self.nulls = 0;
-        (values, nulls)
+        let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
+        let zero = T::default();
+        let nulls = values.iter().any(|v| *v < zero).then(|| {
+            let valid: Vec<bool> = values.iter().map(|v| *v >= zero).collect();
+            for v in &mut values {
+                if *v < zero {
+                    *v = zero;
+                }
+            }
+            NullBuffer::from(valid)
+        });
+        (values.into(), nulls)
     }
 }
 
@@ -556,7 +547,7 @@ impl Builders {
         self.keys[2].push(text(plan.key[3]))?;
         self.keys[3].push(text(plan.key[4]))?;
         for (b, v) in self.counts.iter_mut().zip(&row.counts) {
-            b.push_opt(*v);
+            b.push(v.unwrap_or(-1));
         }
         for (b, v) in self.demos.iter_mut().zip(&row.demos) {
             match b {
@@ -565,10 +556,10 @@ impl Builders {
             }
         }
         for (b, s) in self.items.iter_mut().zip(&row.items) {
-            match s {
-                Status::Valid(c) => b.push(*c),
-                Status::Blank | Status::Invalid => b.push_null(),
-            }
+            b.push(match s {
+                Status::Valid(c) => *c,
+                Status::Blank | Status::Invalid => -1,
+            });
         }
         for (b, (e, _)) in self.extras.iter_mut().zip(&plan.extras) {
             let v = rec.field(*e);
@@ -597,7 +588,7 @@ impl Builders {
         cols.push(stratum.finish()?);
         for b in &mut self.counts {
             let (v, n) = b.take();
-            cols.push(Arc::new(Int32Array::new(v.into(), n)));
+            cols.push(Arc::new(Int32Array::new(v, n)));
         }
         for b in &mut self.demos {
             cols.push(match b {
@@ -609,7 +600,7 @@ impl Builders {
         }
         for b in &mut self.items {
             let (v, n) = b.take();
-            cols.push(Arc::new(Int8Array::new(v.into(), n)));
+            cols.push(Arc::new(Int8Array::new(v, n)));
         }
         for b in &mut self.extras {
             cols.push(b.finish()?);
