@@ -1,7 +1,8 @@
 //! `swvr ingest`: validate a wave bundle against the questionnaire.
 //!
-//! Reads `DATA/respondents.csv` as a stream (one reused record, values
-//! validated from bytes), checks every row against the questionnaire
+//! Reads `DATA/respondents.csv` as a stream (a reader thread splits records
+//! and finds duplicate ids, the calling thread validates values from bytes
+//! and builds the output), checks every row against the questionnaire
 //! definition (codes, ranges, routing both ways, keys, duplicate ids, frames
 //! of design.csv) and writes, under `OUT/ingest/`:
 //! - `respondents.arrow`: the accepted rows, typed
@@ -115,18 +116,20 @@ pub fn ingest(
     let rejects_path = dir.join("rejects.csv");
     let mut rejects = report::RejectsWriter::create(&rejects_path)?;
     let mut rep = Report::new(sel);
-    // Duplicate ids are found by a second reader of the same file on another
-    // thread (it depends only on each record's key, in file order); this
-    // thread validates, builds and writes.
+    // Two threads in a pipeline: a reader thread re-opens the file, splits
+    // records, flags duplicate ids (they depend only on each record's key,
+    // in file order) and sends chunks of copied records; this thread
+    // validates, builds and writes them in the order received. The work
+    // and its order are the same whatever the number of cores.
     drop(rdr);
     let (tx, rx) = std::sync::mpsc::sync_channel(DUP_QUEUE);
     let plan_ref = &plan;
     std::thread::scope(|s| {
-        s.spawn(move || dup_flags(path, plan_ref, sel, &tx));
+        s.spawn(move || read_records(path, plan_ref, sel, &tx));
         let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
         let mut row = plan.new_row();
         let mut last_key: Option<(CountryWave, [bool; 2])> = None;
-    let mut tally = Tally::default();
+        let mut tally = Tally::default();
         let mut records: u64 = 0;
         let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
         progress.start("ingest", file_len);
@@ -136,56 +139,58 @@ pub fn ingest(
             progress.advance(chunk.bytes_parsed.saturating_sub(reported));
             reported = chunk.bytes_parsed;
             for i in 0..chunk.len() {
-            let rdr = chunk.record(i);
-            records += 1;
-            let dup = rdr.dup();
-            if !sel.is_all() && !selected(sel, &rdr, &plan) {
-                rep.rows_outside_selection += 1;
-                continue;
-            }
-            plan.check(&rdr, &mut row);
-            if let Some(key) = row.key {
-                let frames = match last_key {
-                    Some((k, f)) if k == key => f,
-                    _ => {
-                        let unknown = |missing_in: &Path| IngestError::UnknownCountryWave {
-                            file: path.clone(),
-                            line: rdr.line(),
-                            country: String::from_utf8_lossy(&key.0).into_owned(),
-                            wave: key.1,
-                            missing_in: missing_in.to_path_buf(),
-                        };
-                        let f = *design_frames.get(&key).ok_or_else(|| unknown(&files.design))?;
-                        if !target_keys.contains(&key) {
-                            return Err(unknown(&files.targets));
+                let rdr = chunk.record(i);
+                records += 1;
+                let dup = rdr.dup();
+                if !sel.is_all() && !selected(sel, &rdr, &plan) {
+                    rep.rows_outside_selection += 1;
+                    continue;
+                }
+                plan.check(&rdr, &mut row);
+                if let Some(key) = row.key {
+                    let frames = match last_key {
+                        Some((k, f)) if k == key => f,
+                        _ => {
+                            let unknown = |missing_in: &Path| IngestError::UnknownCountryWave {
+                                file: path.clone(),
+                                line: rdr.line(),
+                                country: String::from_utf8_lossy(&key.0).into_owned(),
+                                wave: key.1,
+                                missing_in: missing_in.to_path_buf(),
+                            };
+                            let f = *design_frames.get(&key).ok_or_else(|| unknown(&files.design))?;
+                            if !target_keys.contains(&key) {
+                                return Err(unknown(&files.targets));
+                            }
+                            last_key = Some((key, f));
+                            f
                         }
-                        last_key = Some((key, f));
-                        f
+                    };
+                    if let Some(fr) = row.frame
+                        && !frames[fr]
+                    {
+                        row.reasons.push(Reason::bare("frame_not_in_design"));
                     }
-                };
-                if let Some(fr) = row.frame
-                    && !frames[fr]
-                {
-                    row.reasons.push(Reason::bare("frame_not_in_design"));
+                    if row.id_ok && dup {
+                        row.reasons.push(Reason::bare("duplicate_id"));
+                    }
                 }
-                if row.id_ok && dup {
-                    row.reasons.push(Reason::bare("duplicate_id"));
+                let country = trim(rdr.field(plan.country_col()));
+                let accepted = row.reasons.is_empty();
+                tally.count(&mut rep, country, accepted);
+                if accepted {
+                    builders
+                        .push(&plan, &rdr, &row)
+                        .map_err(|source| arrow_err(&dir, source))?;
+                    if builders.len() == BATCH_ROWS {
+                        let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
+                        arrow.write(&batch)?;
+                    }
+                } else {
+                    rep.count_reasons(&row.reasons);
+                    let id = readable_id(trim(rdr.field(plan.id_col())));
+                    rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
                 }
-            }
-            let country = trim(rdr.field(plan.country_col()));
-            let accepted = row.reasons.is_empty();
-            tally.count(&mut rep, country, accepted);
-            if accepted {
-                builders.push(&plan, &rdr, &row).map_err(|source| arrow_err(&dir, source))?;
-                if builders.len() == BATCH_ROWS {
-                    let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
-                    arrow.write(&batch)?;
-                }
-            } else {
-                rep.count_reasons(&row.reasons);
-                let id = readable_id(trim(rdr.field(plan.id_col())));
-                rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
-            }
             }
         }
         tally.flush(&mut rep);
@@ -247,20 +252,20 @@ impl Tally {
     }
 }
 
-/// Records per message of the duplicate-id thread.
+/// Records per message of the reader thread.
 const DUP_CHUNK: usize = 1 << 12;
-/// Bytes per message of the duplicate-id thread (at least one record).
+/// Bytes per message of the reader thread (at least one record).
 const DUP_CHUNK_BYTES: usize = 1 << 19;
-/// Messages in flight from the duplicate-id thread.
+/// Messages in flight from the reader thread.
 const DUP_QUEUE: usize = 4;
 
 type DupMessage = std::io::Result<reader::Chunk>;
 
-/// Reads respondents.csv on its own and sends, for each record after the
-/// header in file order, whether it repeats the readable (country, wave,
-/// respondent_id) key of an earlier record inside the selection. Stops when
-/// the receiver is gone.
-fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::SyncSender<DupMessage>) {
+/// Reads respondents.csv on its own and sends its records after the header,
+/// in file order, in chunks; each record is flagged when it repeats the
+/// readable (country, wave, respondent_id) key of an earlier record inside
+/// the selection. Stops when the receiver is gone.
+fn read_records(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::SyncSender<DupMessage>) {
     let mut rdr = match std::fs::File::open(path) {
         Ok(f) => reader::RecordReader::new(f),
         Err(e) => {
@@ -272,7 +277,7 @@ fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::Sy
     let mut groups: HashMap<CountryWave, u32> = HashMap::new();
     let mut last: Option<(CountryWave, u32)> = None;
     let new_chunk = || reader::Chunk::with_capacity(DUP_CHUNK, plan.ncols());
-    let mut flags = new_chunk();
+    let mut chunk = new_chunk();
     let mut batch = ids::Batch::default();
     let mut slots: Vec<usize> = Vec::new();
     let mut fresh: Vec<bool> = Vec::new();
@@ -292,62 +297,65 @@ fn dup_flags(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::Sy
             header = false;
             continue;
         }
-        // Records without a readable key get `false` now; the others wait
-        // for their batch (`slots` maps batch position to flag position).
-        match (sel.is_all() || selected(sel, &rdr, plan))
+        // Records with a readable key wait for the chunk's batch of index
+        // inserts (`slots` maps batch position to record position).
+        if let Some((key, id)) = (sel.is_all() || selected(sel, &rdr, plan))
             .then(|| plan.dup_key(&rdr))
             .flatten()
         {
-            Some((key, id)) => {
-                let g = match last {
-                    Some((k, g)) if k == key => g,
-                    _ => {
-                        let n = groups.len() as u32;
-                        let g = *groups.entry(key).or_insert(n);
-                        last = Some((key, g));
-                        g
-                    }
-                };
-                batch.push(g, id);
-                slots.push(flags.len());
-            }
-            None => {}
+            let g = match last {
+                Some((k, g)) if k == key => g,
+                _ => {
+                    let n = groups.len() as u32;
+                    let g = *groups.entry(key).or_insert(n);
+                    last = Some((key, g));
+                    g
+                }
+            };
+            batch.push(g, id);
+            slots.push(chunk.len());
         }
-        rdr.append_to(&mut flags, false);
-        if flags.len() == DUP_CHUNK || flags.bytes() >= DUP_CHUNK_BYTES {
+        rdr.append_to(&mut chunk, false);
+        if chunk.len() == DUP_CHUNK || chunk.bytes() >= DUP_CHUNK_BYTES {
             if first_chunk {
                 // Size the index once for the whole file: rows so far scaled
                 // by bytes, at most one key per (columns + 8) bytes (the
                 // least a record with a readable key takes).
                 first_chunk = false;
                 let done = rdr.bytes_parsed().max(1);
-                let by_rate = file_len.saturating_mul(DUP_CHUNK as u64) / done;
+                let by_rate = file_len.saturating_mul(chunk.len() as u64) / done;
                 let by_size = file_len / (plan.ncols() as u64 + 8);
                 seen.reserve(usize::try_from(by_rate.min(by_size)).unwrap_or(0) + DUP_CHUNK);
             }
-            resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut flags);
-            if tx.send(Ok(std::mem::replace(&mut flags, new_chunk()))).is_err() {
+            resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut chunk);
+            if tx.send(Ok(std::mem::replace(&mut chunk, new_chunk()))).is_err() {
                 return;
             }
         }
     }
-    resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut flags);
-    if flags.len() > 0 {
-        let _ = tx.send(Ok(flags));
+    resolve(&mut seen, &mut batch, &mut slots, &mut fresh, &mut chunk);
+    if chunk.len() > 0 {
+        let _ = tx.send(Ok(chunk));
     }
 }
 
-/// Inserts the batched keys and sets the flags of those already seen.
-fn resolve(seen: &mut ids::KeySet, batch: &mut ids::Batch, slots: &mut Vec<usize>, fresh: &mut Vec<bool>, flags: &mut reader::Chunk) {
+/// Inserts the batched keys and sets the chunk of those already seen.
+fn resolve(
+    seen: &mut ids::KeySet,
+    batch: &mut ids::Batch,
+    slots: &mut Vec<usize>,
+    fresh: &mut Vec<bool>,
+    chunk: &mut reader::Chunk,
+) {
     seen.insert_batch(batch, fresh);
     for (&slot, &f) in slots.iter().zip(fresh.iter()) {
-        flags.set_dup(slot, !f);
+        chunk.set_dup(slot, !f);
     }
     batch.clear();
     slots.clear();
 }
 
-/// The next chunk of records from [`dup_flags`]; `None` at the end.
+/// The next chunk of records from [`read_records`]; `None` at the end.
 fn next_chunk(rx: &std::sync::mpsc::Receiver<DupMessage>, path: &Path) -> Result<Option<reader::Chunk>, IngestError> {
     match rx.recv() {
         Ok(Ok(c)) => Ok(Some(c)),

@@ -315,7 +315,9 @@ impl<R: Read> RecordReader<R> {
             // Fields are slices of the raw bytes.
             let mut s = self.raw_start;
             for &e in &self.fends[..self.nfields] {
-                chunk.spans.push((start + s - self.raw_start, start + e - self.raw_start));
+                chunk
+                    .spans
+                    .push((start + s - self.raw_start, start + e - self.raw_start));
                 s = e + 1;
             }
         } else {
@@ -505,7 +507,12 @@ mod tests {
                 .flexible(true)
                 .from_reader(&data[..])
                 .byte_records()
-                .map(|r| r.unwrap().iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect())
+                .map(|r| {
+                    r.unwrap()
+                        .iter()
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect()
+                })
                 .collect();
             for buf in [3, 16, 1024] {
                 let got: Vec<Vec<String>> = records(&data, buf).into_iter().map(|r| r.1).collect();

@@ -205,7 +205,7 @@ impl Plan {
     /// The (country, wave) key and trimmed id of a record whose key is
     /// readable (the right number of fields, valid country and wave,
     /// non-blank UTF-8 id): exactly when [`Plan::check`] sets `key` and `id_ok`.
-    pub(crate) fn dup_key<'r>(&self, rec: &'r impl Fields) -> Option<(([u8; 3], i32), &'r [u8])> {
+    pub(crate) fn dup_key<'r>(&self, rec: &'r impl Fields) -> Option<(crate::CountryWave, &'r [u8])> {
         if rec.len() != self.ncols {
             return None;
         }
@@ -592,10 +592,14 @@ impl Builders {
         }
         for b in &mut self.demos {
             cols.push(match b {
-                DemoBuilder::I8(v) => Arc::new(Int8Array::new(std::mem::replace(v, Vec::with_capacity(cap)).into(), None)),
-                DemoBuilder::I16(v) => {
-                    Arc::new(Int16Array::new(std::mem::replace(v, Vec::with_capacity(cap)).into(), None))
-                }
+                DemoBuilder::I8(v) => Arc::new(Int8Array::new(
+                    std::mem::replace(v, Vec::with_capacity(cap)).into(),
+                    None,
+                )),
+                DemoBuilder::I16(v) => Arc::new(Int16Array::new(
+                    std::mem::replace(v, Vec::with_capacity(cap)).into(),
+                    None,
+                )),
             });
         }
         for b in &mut self.items {
