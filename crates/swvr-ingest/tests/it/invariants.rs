@@ -127,3 +127,46 @@ fn rows_are_written_in_input_order_across_batches() {
     let id = swvr_core::io::column::<arrow_array::StringArray>(&b, "respondent_id", "x".as_ref()).unwrap();
     assert!((0..n).all(|i| id.value(i) == i.to_string()));
 }
+
+/// Duplicates far apart (across the reader thread's chunks), quoted and
+/// multi-line records among plain ones, blank and CRLF lines: every
+/// duplicate found, every line right, rows in order.
+#[test]
+fn duplicates_and_lines_across_many_chunks() {
+    let t = Temp::new();
+    let n = 20_000;
+    let mut s = format!("{}\n", header());
+    let mut line = 2;
+    let mut dup_lines = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..n {
+        let id = format!("R{}", (i * 7) % 13_001);
+        let quoted = i % 997 == 0;
+        let text = if quoted {
+            // A quoted stratum spanning two lines.
+            row(&id, &[("stratum", "\"S\n1\"")])
+        } else {
+            row(&id, &[])
+        };
+        if !seen.insert(id) {
+            dup_lines.push(line);
+        }
+        s.push_str(&text);
+        line += 1 + usize::from(quoted);
+        if i % 1_501 == 0 {
+            // CRLF, then a blank line.
+            s.push_str("\r\n\n");
+            line += 1;
+        } else {
+            s.push('\n');
+        }
+    }
+    write_bundle(&t, s.as_bytes(), DESIGN, TARGETS);
+    let sum = run(&t).unwrap();
+    assert_eq!(sum.rows_rejected as usize, dup_lines.len());
+    assert!(dup_lines.len() > 5_000);
+    let rej = rejects(&t.out());
+    let got: Vec<usize> = rej.iter().map(|r| r.line as usize).collect();
+    assert_eq!(got, dup_lines);
+    assert!(rej.iter().all(|r| r.reasons == "duplicate_id"));
+}
