@@ -32,7 +32,7 @@ mod text;
 mod validate;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use swvr_core::groups::Selection;
 use swvr_core::io::{ArrowFileWriter, IoError};
@@ -124,8 +124,17 @@ pub fn ingest(
     drop(rdr);
     let (tx, rx) = std::sync::mpsc::sync_channel(DUP_QUEUE);
     let plan_ref = &plan;
+    let dir_ref = &dir;
     std::thread::scope(|s| {
         s.spawn(move || read_records(path, plan_ref, sel, &tx));
+        // A third thread turns full batches into Arrow and writes them.
+        let (btx, brx) = std::sync::mpsc::sync_channel::<arrow_array::RecordBatch>(2);
+        let writer = s.spawn(move || {
+            for batch in brx {
+                arrow.write(&batch)?;
+            }
+            Ok::<_, IngestError>(arrow)
+        });
         let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
         let mut row = plan.new_row();
         let mut last_key: Option<(CountryWave, [bool; 2])> = None;
@@ -182,9 +191,13 @@ pub fn ingest(
                     builders
                         .push(&plan, &rdr, &row)
                         .map_err(|source| arrow_err(&dir, source))?;
-                    if builders.len() == BATCH_ROWS {
-                        let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
-                        arrow.write(&batch)?;
+                    if builders.len() == BATCH_ROWS
+                        && btx
+                            .send(builders.finish().map_err(|source| arrow_err(dir_ref, source))?)
+                            .is_err()
+                    {
+                        drop(btx);
+                        return Err(join_writer(writer).err().unwrap_or_else(writer_gone));
                     }
                 } else {
                     rep.count_reasons(&row.reasons);
@@ -200,10 +213,16 @@ pub fn ingest(
                 line: header.line,
             });
         }
-        if builders.len() > 0 {
-            let batch = builders.finish().map_err(|source| arrow_err(&dir, source))?;
-            arrow.write(&batch)?;
+        if builders.len() > 0
+            && btx
+                .send(builders.finish().map_err(|source| arrow_err(dir_ref, source))?)
+                .is_err()
+        {
+            drop(btx);
+            return Err(join_writer(writer).err().unwrap_or_else(writer_gone));
         }
+        drop(btx);
+        let arrow = join_writer(writer)?;
         progress.advance(file_len.unwrap_or(reported).saturating_sub(reported));
         progress.finish();
         arrow.finish()?;
@@ -384,6 +403,21 @@ fn selected(sel: &Selection, rdr: &impl reader::Fields, plan: &Plan) -> bool {
         || matches!(parse_int(trim(rdr.field(plan.wave_col()))),
             Int::Value(v) if i32::try_from(v).is_ok_and(|v| sel.waves.contains(&v)));
     c_ok && w_ok
+}
+
+/// The writer thread's result (its file, still to be put in place).
+fn join_writer(
+    h: std::thread::ScopedJoinHandle<'_, Result<ArrowFileWriter, IngestError>>,
+) -> Result<ArrowFileWriter, IngestError> {
+    h.join().unwrap_or_else(|_| Err(writer_gone()))
+}
+
+/// The error when the writer thread stopped without saying why.
+fn writer_gone() -> IngestError {
+    IngestError::Output(IoError::Io {
+        path: PathBuf::from("respondents.arrow"),
+        source: std::io::Error::other("the Arrow writer thread stopped"),
+    })
 }
 
 fn arrow_err(dir: &Path, source: arrow_schema::ArrowError) -> IngestError {
