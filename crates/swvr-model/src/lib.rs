@@ -321,7 +321,11 @@ pub fn model(
     progress: &dyn Progress,
 ) -> Result<ModelSummary, ModelError> {
     let input = out.join("weight").join("weighted.arrow");
-    let batch = swvr_core::io::read_arrow(&input)?;
+    // Only the columns the model uses are decoded.
+    let mut columns: Vec<&str> = vec!["country", "wave", "stratum", &spec.weight, &spec.outcome.item];
+    columns.extend(spec.predictors.iter().map(|p| p.item.as_str()));
+    columns.extend(spec.controls.iter().map(|c| c.variable.as_str()));
+    let batch = swvr_core::io::read_arrow_columns(&input, &columns)?;
     let result = fit_batch(&batch, &input, spec, sel, progress)?;
     let dir = out.join("model");
     let arrow_path = dir.join("odds_ratios.arrow");

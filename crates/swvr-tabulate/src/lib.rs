@@ -649,7 +649,11 @@ pub fn tabulate(
     progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
     let input: PathBuf = out.join("weight").join("weighted.arrow");
-    let batch = swvr_core::io::read_arrow(&input)?;
+    // Only the columns tables use are decoded.
+    let mut columns: Vec<&str> = vec!["country", "wave", "stratum", "weight"];
+    columns.extend(q.domains.iter().map(|d| d.variable.as_str()));
+    columns.extend(q.items.iter().map(|i| i.id.as_str()));
+    let batch = swvr_core::io::read_arrow_columns(&input, &columns)?;
     let estimates = tabulate_batch_from(&batch, q, sel, &input, progress)?;
     let def = report::ReportDef::default_2021()?;
     let dir = out.join("tabulate");
