@@ -47,7 +47,9 @@ fn main() {
     };
     let q = Questionnaire::default_2021();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("swvr ingest benchmark ({threads} hardware threads; ingest runs on one)");
+    println!(
+        "swvr ingest benchmark ({threads} hardware threads; ingest uses a reader, a validating and a writer thread)"
+    );
     println!(
         "| rows | CSV MB | wall s | MB/s (wall) | rows/s (wall) | CPU s | MB/s (CPU) | accepted | rejected | peak MiB (ingest) | peak reset |"
     );
