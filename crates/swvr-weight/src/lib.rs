@@ -589,7 +589,25 @@ pub fn weight(
     let targets_path = data.join("targets.csv");
     let design = inputs::read_design(&design_path)?;
     let targets = inputs::read_targets(&targets_path)?;
-    let batch = swvr_core::io::read_arrow(&resp_path)?;
+    // Only the columns the computation needs; weighted.arrow is then
+    // streamed from the file batch by batch (output.rs).
+    let mut needed: Vec<&str> = vec![
+        "country",
+        "wave",
+        "stratum",
+        "respondent_id",
+        "frame",
+        "n_adults",
+        "n_landlines",
+        "n_mobiles",
+        "age",
+    ];
+    for v in &scheme.raking.variables {
+        if *v != RakeVar::AgeGroup && !needed.contains(&v.source_column()) {
+            needed.push(v.source_column());
+        }
+    }
+    let batch = swvr_core::io::read_arrow_columns(&resp_path, &needed)?;
     let groups = group_by_country_wave(&batch, &resp_path, sel)?;
     if groups.is_empty() {
         return Err(WeightError::NoRows {
@@ -619,6 +637,17 @@ pub fn weight(
         .collect();
     progress.finish();
     let results: Vec<GroupResult> = results.into_iter().collect::<Result<_, _>>()?;
-    output::write(out, &batch, &groups, &results, scheme, &specs, &cols)?;
-    Ok(results.into_iter().map(|r| r.diagnostics).collect())
+    let diagnostics: Vec<Diagnostics> = results.iter().map(|r| r.diagnostics.clone()).collect();
+    output::write(
+        out,
+        &resp_path,
+        &groups,
+        results,
+        &diagnostics,
+        scheme,
+        &specs,
+        &cols,
+        batch.num_rows(),
+    )?;
+    Ok(diagnostics)
 }

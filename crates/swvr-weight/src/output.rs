@@ -1,10 +1,17 @@
 //! weighted.arrow and diagnostics.json.
+//!
+//! weighted.arrow is streamed: respondents.arrow is read again batch by
+//! batch and each batch is written with the computed columns appended (its
+//! rows of them), so memory is bounded by the computed columns and one
+//! input batch, never the whole file (nor a concatenated copy of it). The
+//! output has one record batch per input batch that holds selected rows.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int8Array, RecordBatch, StringArray, UInt32Array};
+use arrow_ipc::reader::FileReader;
 use arrow_schema::{DataType, Field, Schema};
 use swvr_core::groups::Group;
 
@@ -42,97 +49,110 @@ pub(crate) fn added_fields(scheme: &Scheme) -> Vec<Field> {
     f
 }
 
+/// The computed per-row columns, in output row order.
+struct Computed {
+    base: Vec<f64>,
+    weight: Vec<f64>,
+    codes: Vec<Vec<u8>>,
+    imputed: Vec<Vec<bool>>,
+    cimp: [Vec<bool>; 3],
+}
+
+/// Scatters the groups' per-row results into output order (`pos[r]`, or
+/// `r` itself when every row is written), dropping each group's vectors
+/// as soon as they are copied.
+fn scatter(groups: &[Group], results: Vec<GroupResult>, pos: Option<&[u32]>, m: usize, nv: usize) -> Computed {
+    let mut c = Computed {
+        base: vec![0.0; m],
+        weight: vec![0.0; m],
+        codes: vec![vec![0u8; m]; nv],
+        imputed: vec![vec![false; m]; nv],
+        cimp: [vec![false; m], vec![false; m], vec![false; m]],
+    };
+    for (g, res) in groups.iter().zip(results) {
+        let at = |r: u32| pos.map_or(r as usize, |pos| pos[r as usize] as usize);
+        for (&r, (&b, &w)) in g.rows.iter().zip(res.base.iter().zip(&res.weight)) {
+            let p = at(r);
+            c.base[p] = b;
+            c.weight[p] = w;
+        }
+        for (dst, src) in c.codes.iter_mut().zip(&res.codes) {
+            for (&r, &v) in g.rows.iter().zip(src) {
+                dst[at(r)] = v;
+            }
+        }
+        for (dst, src) in c.imputed.iter_mut().zip(&res.imputed) {
+            for (&r, &v) in g.rows.iter().zip(src) {
+                dst[at(r)] = v;
+            }
+        }
+        for (dst, src) in c.cimp.iter_mut().zip(&res.counts_imputed) {
+            for (&r, &v) in g.rows.iter().zip(src) {
+                dst[at(r)] = v;
+            }
+        }
+    }
+    c
+}
+
+/// Everything needed to build the appended columns of an output range.
+struct Appender<'a> {
+    c: &'a Computed,
+    scheme: &'a Scheme,
+    specs: &'a [VarSpec],
+    cols: &'a Columns<'a>,
+}
+
+impl Appender<'_> {
+    /// Appends the computed columns of output rows `lo..hi` (input rows `rows`) to `columns`.
+    fn append(&self, columns: &mut Vec<ArrayRef>, lo: usize, hi: usize, rows: impl Iterator<Item = usize>) {
+        let scheme = self.scheme;
+        // Band of the reported age; DK/refused codes (998, 999) lie outside
+        // the questionnaire's age range and give null.
+        let age_group: StringArray = rows
+            .map(|r| {
+                let age = self.cols.age.value(r);
+                (crate::scheme::AGE_MIN..=crate::scheme::AGE_MAX)
+                    .contains(&age)
+                    .then(|| scheme.band_of(age).map(|b| scheme.bands[b].label.as_str()))
+                    .flatten()
+            })
+            .collect();
+        columns.push(Arc::new(age_group));
+        columns.push(Arc::new(Float64Array::from(self.c.base[lo..hi].to_vec())));
+        columns.push(Arc::new(Float64Array::from(self.c.weight[lo..hi].to_vec())));
+        for (k, spec) in self.specs.iter().enumerate() {
+            columns.push(Arc::new(BooleanArray::from(self.c.imputed[k][lo..hi].to_vec())));
+            let codes = &self.c.codes[k][lo..hi];
+            if spec.var == RakeVar::AgeGroup {
+                let a: StringArray = codes.iter().map(|&c| Some(spec.labels[c as usize].as_str())).collect();
+                columns.push(Arc::new(a));
+            } else {
+                // Built from options (with an all-valid null buffer), as before: same bytes.
+                let a: Int8Array = codes.iter().map(|&c| Some(spec.codes[c as usize])).collect();
+                columns.push(Arc::new(a));
+            }
+        }
+        for c in &self.c.cimp {
+            columns.push(Arc::new(BooleanArray::from(c[lo..hi].to_vec())));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write(
     out: &Path,
-    batch: &RecordBatch,
+    resp_path: &Path,
     groups: &[Group],
-    results: &[GroupResult],
+    results: Vec<GroupResult>,
+    diags: &[crate::Diagnostics],
     scheme: &Scheme,
     specs: &[VarSpec],
     cols: &Columns<'_>,
+    total_rows: usize,
 ) -> Result<(), WeightError> {
     let dir = out.join("weight");
     let arrow_path = dir.join("weighted.arrow");
-    // Output rows: the selected groups' rows in input order.
-    let mut rows: Vec<u32> = groups.iter().flat_map(|g| g.rows.iter().copied()).collect();
-    rows.sort_unstable();
-    let all = rows.len() == batch.num_rows();
-    let mut pos = vec![u32::MAX; batch.num_rows()];
-    for (p, &r) in rows.iter().enumerate() {
-        pos[r as usize] = p as u32;
-    }
-    let m = rows.len();
-    let mut base = vec![0.0; m];
-    let mut weight = vec![0.0; m];
-    let nv = specs.len();
-    let mut codes = vec![vec![0u8; m]; nv];
-    let mut imputed = vec![vec![false; m]; nv];
-    let mut cimp = [vec![false; m], vec![false; m], vec![false; m]];
-    for (g, res) in groups.iter().zip(results) {
-        for (i, &r) in g.rows.iter().enumerate() {
-            let p = pos[r as usize] as usize;
-            base[p] = res.base[i];
-            weight[p] = res.weight[i];
-            for k in 0..nv {
-                codes[k][p] = res.codes[k][i];
-                imputed[k][p] = res.imputed[k][i];
-            }
-            for (dst, src) in cimp.iter_mut().zip(&res.counts_imputed) {
-                dst[p] = src[i];
-            }
-        }
-    }
-    // Band of the reported age; DK/refused codes (998, 999) lie outside
-    // the questionnaire's age range and give null.
-    let age_group: StringArray = rows
-        .iter()
-        .map(|&r| {
-            let age = cols.age.value(r as usize);
-            (crate::scheme::AGE_MIN..=crate::scheme::AGE_MAX)
-                .contains(&age)
-                .then(|| scheme.band_of(age).map(|b| scheme.bands[b].label.as_str()))
-                .flatten()
-        })
-        .collect();
-
-    let base_cols: Vec<ArrayRef> = if all {
-        batch.columns().to_vec()
-    } else {
-        let idx = UInt32Array::from(rows.clone());
-        batch
-            .columns()
-            .iter()
-            .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
-            .collect::<Result<_, _>>()
-            .map_err(|e| arrow_err(&arrow_path, e))?
-    };
-    let mut columns = base_cols;
-    columns.push(Arc::new(age_group));
-    columns.push(Arc::new(Float64Array::from(base)));
-    columns.push(Arc::new(Float64Array::from(weight)));
-    for (k, spec) in specs.iter().enumerate() {
-        columns.push(Arc::new(BooleanArray::from(std::mem::take(&mut imputed[k]))));
-        if spec.var == RakeVar::AgeGroup {
-            let a: StringArray = codes[k]
-                .iter()
-                .map(|&c| Some(spec.labels[c as usize].as_str()))
-                .collect();
-            columns.push(Arc::new(a));
-        } else {
-            let a: Int8Array = codes[k].iter().map(|&c| Some(spec.codes[c as usize])).collect();
-            columns.push(Arc::new(a));
-        }
-    }
-    for c in cimp {
-        columns.push(Arc::new(BooleanArray::from(c)));
-    }
-    let input_schema = batch.schema();
-    let mut fields: Vec<Field> = input_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.extend(added_fields(scheme));
-    let schema = swvr_core::io::with_version(Schema::new_with_metadata(fields, input_schema.metadata().clone()));
-    let out_batch = RecordBatch::try_new(Arc::new(schema.clone()), columns).map_err(|e| arrow_err(&arrow_path, e))?;
-
-    let diags: Vec<&crate::Diagnostics> = results.iter().map(|r| &r.diagnostics).collect();
     let mut json = serde_json::to_string_pretty(&diags).map_err(|e| {
         WeightError::Io(swvr_core::io::IoError::Io {
             path: dir.join("diagnostics.json"),
@@ -140,7 +160,92 @@ pub(crate) fn write(
         })
     })?;
     json.push('\n');
-    swvr_core::io::write_arrow(&arrow_path, &schema, &[out_batch])?;
+
+    // Output rows: the selected groups' rows in input order.
+    let m: usize = groups.iter().map(Group::n).sum();
+    let all = m == total_rows;
+    let rows: Vec<u32> = if all {
+        Vec::new()
+    } else {
+        let mut rows: Vec<u32> = groups.iter().flat_map(|g| g.rows.iter().copied()).collect();
+        rows.sort_unstable();
+        rows
+    };
+    let pos: Option<Vec<u32>> = (!all).then(|| {
+        let mut pos = vec![u32::MAX; total_rows];
+        for (p, &r) in rows.iter().enumerate() {
+            pos[r as usize] = p as u32;
+        }
+        pos
+    });
+    let computed = scatter(groups, results, pos.as_deref(), m, specs.len());
+    drop(pos);
+    let app = Appender {
+        c: &computed,
+        scheme,
+        specs,
+        cols,
+    };
+
+    let file = std::fs::File::open(resp_path).map_err(|source| {
+        WeightError::Io(swvr_core::io::IoError::Io {
+            path: resp_path.to_path_buf(),
+            source,
+        })
+    })?;
+    let reader = FileReader::try_new(std::io::BufReader::new(file), None).map_err(|e| arrow_err(resp_path, e))?;
+    let input_schema = reader.schema();
+    let mut fields: Vec<Field> = input_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(added_fields(scheme));
+    let schema = swvr_core::io::with_version(Schema::new_with_metadata(fields, input_schema.metadata().clone()));
+    let schema_ref = Arc::new(schema.clone());
+    let changed = || {
+        arrow_err(
+            resp_path,
+            arrow_schema::ArrowError::InvalidArgumentError("the file changed while it was being read".into()),
+        )
+    };
+    let mut writer = swvr_core::io::ArrowFileWriter::create(&arrow_path, &schema)?;
+    let mut start = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| arrow_err(resp_path, e))?;
+        let len = batch.num_rows();
+        let end = start + len;
+        if end > total_rows {
+            return Err(changed());
+        }
+        let mut columns: Vec<ArrayRef>;
+        if all {
+            columns = batch.columns().to_vec();
+            app.append(&mut columns, start, end, start..end);
+        } else {
+            let lo = rows.partition_point(|&r| (r as usize) < start);
+            let hi = rows.partition_point(|&r| (r as usize) < end);
+            if lo == hi {
+                start = end;
+                continue;
+            }
+            columns = if hi - lo == len {
+                batch.columns().to_vec()
+            } else {
+                let idx = UInt32Array::from(rows[lo..hi].iter().map(|&r| r - start as u32).collect::<Vec<u32>>());
+                batch
+                    .columns()
+                    .iter()
+                    .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| arrow_err(&arrow_path, e))?
+            };
+            app.append(&mut columns, lo, hi, rows[lo..hi].iter().map(|&r| r as usize));
+        }
+        let out_batch = RecordBatch::try_new(schema_ref.clone(), columns).map_err(|e| arrow_err(&arrow_path, e))?;
+        writer.write(&out_batch)?;
+        start = end;
+    }
+    if start != total_rows {
+        return Err(changed());
+    }
+    writer.finish()?;
     swvr_core::io::write_atomic(&dir.join("diagnostics.json"), json.as_bytes())?;
     Ok(())
 }
