@@ -123,10 +123,13 @@ pub fn ingest(
     // and its order are the same whatever the number of cores.
     drop(rdr);
     let (tx, rx) = std::sync::mpsc::sync_channel(DUP_QUEUE);
+    // Used chunks go back to the reader thread for reuse (no allocation and
+    // no cross-thread free per chunk).
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<reader::Chunk>(DUP_QUEUE + 2);
     let plan_ref = &plan;
     let dir_ref = &dir;
     std::thread::scope(|s| {
-        s.spawn(move || read_records(path, plan_ref, sel, &tx));
+        s.spawn(move || read_records(path, plan_ref, sel, &tx, &back_rx));
         // A third thread turns full batches into Arrow and writes them.
         let (btx, brx) = std::sync::mpsc::sync_channel::<arrow_array::RecordBatch>(2);
         let writer = s.spawn(move || {
@@ -205,6 +208,9 @@ pub fn ingest(
                     rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
                 }
             }
+            let mut chunk = chunk;
+            chunk.clear();
+            let _ = back_tx.try_send(chunk);
         }
         tally.flush(&mut rep);
         if records == 0 {
@@ -284,7 +290,13 @@ type DupMessage = std::io::Result<reader::Chunk>;
 /// in file order, in chunks; each record is flagged when it repeats the
 /// readable (country, wave, respondent_id) key of an earlier record inside
 /// the selection. Stops when the receiver is gone.
-fn read_records(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc::SyncSender<DupMessage>) {
+fn read_records(
+    path: &Path,
+    plan: &Plan,
+    sel: &Selection,
+    tx: &std::sync::mpsc::SyncSender<DupMessage>,
+    back: &std::sync::mpsc::Receiver<reader::Chunk>,
+) {
     let mut rdr = match std::fs::File::open(path) {
         Ok(f) => reader::RecordReader::new(f),
         Err(e) => {
@@ -295,7 +307,10 @@ fn read_records(path: &Path, plan: &Plan, sel: &Selection, tx: &std::sync::mpsc:
     let mut seen = ids::KeySet::default();
     let mut groups: HashMap<CountryWave, u32> = HashMap::new();
     let mut last: Option<(CountryWave, u32)> = None;
-    let new_chunk = || reader::Chunk::with_capacity(DUP_CHUNK, plan.ncols());
+    let new_chunk = || {
+        back.try_recv()
+            .unwrap_or_else(|_| reader::Chunk::with_capacity(DUP_CHUNK, plan.ncols()))
+    };
     let mut chunk = new_chunk();
     let mut batch = ids::Batch::default();
     let mut slots: Vec<usize> = Vec::new();

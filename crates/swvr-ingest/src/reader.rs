@@ -381,6 +381,13 @@ impl Chunk {
     pub(crate) fn len(&self) -> usize {
         self.recs.len()
     }
+    /// Empties the chunk (capacity kept).
+    pub(crate) fn clear(&mut self) {
+        self.data.clear();
+        self.spans.clear();
+        self.recs.clear();
+        self.bytes_parsed = 0;
+    }
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
         self.data.len()
