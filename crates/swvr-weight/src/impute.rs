@@ -24,19 +24,31 @@ pub const MISSING: u8 = u8::MAX;
 
 /// A uniform number in `[0, 1)` from the key (FNV-1a, then the splitmix64 finaliser).
 pub fn hash_unit(country: &str, wave: i32, respondent_id: &str, variable: &str) -> f64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h ^= 0xff;
+    hash_finish(hash_prefix(country, wave, respondent_id), variable)
+}
+
+/// FNV-1a: eats `bytes`, then a 0xff separator.
+#[inline]
+fn fnv_eat(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    eat(country.as_bytes());
-    eat(&wave.to_le_bytes());
-    eat(respondent_id.as_bytes());
-    eat(variable.as_bytes());
+    }
+    h ^= 0xff;
+    h.wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+/// The hash state of [`hash_unit`] after (country, wave, respondent_id),
+/// so a row's key is hashed once whatever the variable.
+pub fn hash_prefix(country: &str, wave: i32, respondent_id: &str) -> u64 {
+    let h = fnv_eat(0xcbf2_9ce4_8422_2325, country.as_bytes());
+    let h = fnv_eat(h, &wave.to_le_bytes());
+    fnv_eat(h, respondent_id.as_bytes())
+}
+
+/// [`hash_unit`] from a [`hash_prefix`] state and the variable.
+pub fn hash_finish(prefix: u64, variable: &str) -> f64 {
+    let h = fnv_eat(prefix, variable.as_bytes());
     let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

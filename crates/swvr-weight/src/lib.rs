@@ -16,6 +16,7 @@
 //! ```
 
 pub mod base;
+mod columns;
 mod error;
 pub mod impute;
 pub mod inputs;
@@ -26,11 +27,9 @@ pub mod scheme;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Int8Array, Int16Array, Int32Array, RecordBatch, StringArray};
 use rayon::prelude::*;
 use serde::Serialize;
-use swvr_core::groups::{Group, Selection, group_by_country_wave};
-use swvr_core::io::column;
+use swvr_core::groups::{Group, Selection};
 use swvr_core::progress::Progress;
 use swvr_core::questionnaire::{DemographicKind, Questionnaire};
 
@@ -38,6 +37,7 @@ pub use error::{TargetError, WeightError};
 pub use scheme::{Method, OnNonConvergence, RakeVar, Scheme};
 
 use base::{Counts, Frame};
+use columns::{Columns, FRAME_L, FRAME_M};
 use impute::MISSING;
 use inputs::{Design, GroupTargets};
 use rake::{RakeProblem, RakeSettings};
@@ -240,25 +240,11 @@ fn var_specs(scheme: &Scheme, q: &Questionnaire) -> Vec<VarSpec> {
         .collect()
 }
 
-/// Columns of respondents.arrow the stage reads.
-struct Columns<'a> {
-    id: &'a StringArray,
-    frame: &'a StringArray,
-    counts: [&'a Int32Array; 3],
-    age: &'a Int16Array,
-    coded: BTreeMap<RakeVar, &'a Int8Array>,
-}
-
-fn opt(a: &Int32Array, r: usize) -> Option<i32> {
-    use arrow_array::Array;
-    a.is_valid(r).then(|| a.value(r))
-}
-
 /// Everything one group needs that is not per row.
 struct Context<'a> {
     scheme: &'a Scheme,
     specs: &'a [VarSpec],
-    cols: &'a Columns<'a>,
+    cols: &'a Columns,
     resp_path: &'a Path,
     design_path: &'a Path,
     targets_path: &'a Path,
@@ -294,30 +280,33 @@ fn process_group(
     };
     for (i, &r) in g.rows.iter().enumerate() {
         let r = r as usize;
-        let frame = match cols.frame.value(r) {
-            "L" => Frame::Landline,
-            "M" => Frame::Mobile,
-            other => {
+        let frame = match cols.frame[r] {
+            FRAME_L => Frame::Landline,
+            FRAME_M => Frame::Mobile,
+            _ => {
                 return Err(WeightError::Data {
                     file: ctx.resp_path.display().to_string(),
                     row: r + 1,
                     column: "frame".into(),
-                    value: other.to_string(),
+                    value: cols.bad_frames.get(&(r as u32)).cloned().unwrap_or_default(),
                     expected: "`L` or `M`".into(),
                 });
             }
         };
         let counts = Counts {
-            n_adults: opt(cols.counts[0], r),
-            n_landlines: opt(cols.counts[1], r),
-            n_mobiles: opt(cols.counts[2], r),
+            n_adults: cols.count(0, r),
+            n_landlines: cols.count(1, r),
+            n_mobiles: cols.count(2, r),
         };
         let bw =
             base::base_weight(frame, counts, design, &scheme.base).ok_or_else(|| WeightError::FrameNotInDesign {
                 file: ctx.design_path.display().to_string(),
                 country: g.country.clone(),
                 wave: g.wave,
-                frame: cols.frame.value(r).to_string(),
+                frame: match frame {
+                    Frame::Landline => "L".into(),
+                    Frame::Mobile => "M".into(),
+                },
             })?;
         match frame {
             Frame::Landline => frames.landline += 1,
@@ -338,7 +327,7 @@ fn process_group(
             let r = r as usize;
             let (value, code) = match spec.var {
                 RakeVar::AgeGroup => {
-                    let age = cols.age.value(r);
+                    let age = cols.age[r];
                     let c = if spec.missing.contains(&age) {
                         Some(MISSING)
                     } else {
@@ -347,7 +336,7 @@ fn process_group(
                     (age, c)
                 }
                 v => {
-                    let x = cols.coded.get(&v).map_or(0, |a| a.value(r));
+                    let x = cols.coded.get(&v).map_or(0, |a| a[r]);
                     let c = if spec.missing.contains(&i16::from(x)) {
                         Some(MISSING)
                     } else {
@@ -420,8 +409,7 @@ fn process_group(
 
     // Impute DK/refused.
     let imputed = impute::impute(&mut codes, &levels, &base, &fallback, |row, k| {
-        let r = g.rows[row] as usize;
-        impute::hash_unit(&g.country, g.wave, cols.id.value(r), ctx.specs[k].var.name())
+        impute::hash_finish(cols.key(g.rows[row]), ctx.specs[k].var.name())
     });
 
     // Sample categories vs targets.
@@ -554,26 +542,6 @@ fn process_group(
     })
 }
 
-fn read_columns<'a>(batch: &'a RecordBatch, path: &Path, scheme: &Scheme) -> Result<Columns<'a>, WeightError> {
-    let mut coded = BTreeMap::new();
-    for v in &scheme.raking.variables {
-        if *v != RakeVar::AgeGroup {
-            coded.insert(*v, column::<Int8Array>(batch, v.source_column(), path)?);
-        }
-    }
-    Ok(Columns {
-        id: column::<StringArray>(batch, "respondent_id", path)?,
-        frame: column::<StringArray>(batch, "frame", path)?,
-        counts: [
-            column::<Int32Array>(batch, "n_adults", path)?,
-            column::<Int32Array>(batch, "n_landlines", path)?,
-            column::<Int32Array>(batch, "n_mobiles", path)?,
-        ],
-        age: column::<Int16Array>(batch, "age", path)?,
-        coded,
-    })
-}
-
 /// Reads `out/ingest/respondents.arrow` and `data/{design,targets}.csv`,
 /// weights every selected (country, wave) and writes `out/weight/`.
 /// Returns the diagnostics in (country, wave) order.
@@ -589,34 +557,11 @@ pub fn weight(
     let targets_path = data.join("targets.csv");
     let design = inputs::read_design(&design_path)?;
     let targets = inputs::read_targets(&targets_path)?;
-    // Only the columns the computation needs; weighted.arrow is then
-    // streamed from the file batch by batch (output.rs).
-    let mut needed: Vec<&str> = vec![
-        "country",
-        "wave",
-        "stratum",
-        "respondent_id",
-        "frame",
-        "n_adults",
-        "n_landlines",
-        "n_mobiles",
-        "age",
-    ];
-    for v in &scheme.raking.variables {
-        if *v != RakeVar::AgeGroup && !needed.contains(&v.source_column()) {
-            needed.push(v.source_column());
-        }
-    }
-    let batch = swvr_core::io::read_arrow_columns(&resp_path, &needed)?;
-    let groups = group_by_country_wave(&batch, &resp_path, sel)?;
-    if groups.is_empty() {
-        return Err(WeightError::NoRows {
-            file: resp_path.display().to_string(),
-        });
-    }
-    let cols = read_columns(&batch, &resp_path, scheme)?;
     let q = Questionnaire::default_2021();
     let specs = var_specs(scheme, &q);
+    // Only the columns the computation needs, batch by batch into compact
+    // vectors; weighted.arrow is then streamed from the file (output.rs).
+    let (groups, cols, total_rows) = columns::read(&resp_path, scheme, &specs, sel)?;
     let ctx = Context {
         scheme,
         specs: &specs,
@@ -647,7 +592,7 @@ pub fn weight(
         scheme,
         &specs,
         &cols,
-        batch.num_rows(),
+        total_rows,
     )?;
     Ok(diagnostics)
 }

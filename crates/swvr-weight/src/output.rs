@@ -15,7 +15,8 @@ use arrow_ipc::reader::FileReader;
 use arrow_schema::{DataType, Field, Schema};
 use swvr_core::groups::Group;
 
-use crate::{Columns, GroupResult, RakeVar, Scheme, VarSpec, WeightError};
+use crate::columns::Columns;
+use crate::{GroupResult, RakeVar, Scheme, VarSpec, WeightError};
 
 fn arrow_err(path: &Path, source: arrow_schema::ArrowError) -> WeightError {
     WeightError::Io(swvr_core::io::IoError::Arrow {
@@ -100,7 +101,7 @@ struct Appender<'a> {
     c: &'a Computed,
     scheme: &'a Scheme,
     specs: &'a [VarSpec],
-    cols: &'a Columns<'a>,
+    cols: &'a Columns,
 }
 
 impl Appender<'_> {
@@ -111,7 +112,7 @@ impl Appender<'_> {
         // the questionnaire's age range and give null.
         let age_group: StringArray = rows
             .map(|r| {
-                let age = self.cols.age.value(r);
+                let age = self.cols.age[r];
                 (crate::scheme::AGE_MIN..=crate::scheme::AGE_MAX)
                     .contains(&age)
                     .then(|| scheme.band_of(age).map(|b| scheme.bands[b].label.as_str()))
@@ -148,7 +149,7 @@ pub(crate) fn write(
     diags: &[crate::Diagnostics],
     scheme: &Scheme,
     specs: &[VarSpec],
-    cols: &Columns<'_>,
+    cols: &Columns,
     total_rows: usize,
 ) -> Result<(), WeightError> {
     let dir = out.join("weight");
