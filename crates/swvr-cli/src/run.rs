@@ -62,8 +62,16 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     let sel = &args.selection;
     let ingest = swvr_ingest::ingest(&data, &work, &q, sel, args.bars)?;
     let diagnostics = swvr_weight::weight(&data, &work, &s, sel, args.bars)?;
-    swvr_tabulate::tabulate(&work, &q, sel, args.bars)?;
-    swvr_model::model(&work, &m, sel, args.bars)?;
+    // Tables and model read weighted.arrow once, only the columns they use.
+    let weighted = work.join("weight").join("weighted.arrow");
+    let mut columns = swvr_tabulate::input_columns(&q);
+    columns.extend(swvr_model::input_columns(&m));
+    columns.sort_unstable();
+    columns.dedup();
+    let batch = swvr_core::io::read_arrow_columns(&weighted, &columns)?;
+    swvr_tabulate::tabulate_into(&work, &batch, &weighted, &q, sel, args.bars)?;
+    swvr_model::model_into(&work, &batch, &weighted, &m, sel, args.bars)?;
+    drop(batch);
 
     // All stages succeeded: move their folders into place.
     for stage in STAGES {

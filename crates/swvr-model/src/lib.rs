@@ -312,6 +312,14 @@ pub fn to_record_batch(out: &ModelOutput) -> Result<RecordBatch, arrow_schema::A
     RecordBatch::try_new(output_schema(), columns)
 }
 
+/// The columns of weighted.arrow that the model reads.
+pub fn input_columns(spec: &ModelSpec) -> Vec<&str> {
+    let mut columns: Vec<&str> = vec!["country", "wave", "stratum", &spec.weight, &spec.outcome.item];
+    columns.extend(spec.predictors.iter().map(|p| p.item.as_str()));
+    columns.extend(spec.controls.iter().map(|c| c.variable.as_str()));
+    columns
+}
+
 /// Reads `out/weight/weighted.arrow`, writes `out/model/odds_ratios.arrow`
 /// and `out/model/report.md`.
 pub fn model(
@@ -322,11 +330,21 @@ pub fn model(
 ) -> Result<ModelSummary, ModelError> {
     let input = out.join("weight").join("weighted.arrow");
     // Only the columns the model uses are decoded.
-    let mut columns: Vec<&str> = vec!["country", "wave", "stratum", &spec.weight, &spec.outcome.item];
-    columns.extend(spec.predictors.iter().map(|p| p.item.as_str()));
-    columns.extend(spec.controls.iter().map(|c| c.variable.as_str()));
-    let batch = swvr_core::io::read_arrow_columns(&input, &columns)?;
-    let result = fit_batch(&batch, &input, spec, sel, progress)?;
+    let batch = swvr_core::io::read_arrow_columns(&input, &input_columns(spec))?;
+    model_into(out, &batch, &input, spec, sel, progress)
+}
+
+/// Fits the model on `batch` (read from `input`, with at least
+/// [`input_columns`]) and writes `out/model/`.
+pub fn model_into(
+    out: &Path,
+    batch: &RecordBatch,
+    input: &Path,
+    spec: &ModelSpec,
+    sel: &Selection,
+    progress: &dyn Progress,
+) -> Result<ModelSummary, ModelError> {
+    let result = fit_batch(batch, input, spec, sel, progress)?;
     let dir = out.join("model");
     let arrow_path = dir.join("odds_ratios.arrow");
     let rb = to_record_batch(&result).map_err(|source| IoError::Arrow {

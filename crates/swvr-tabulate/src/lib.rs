@@ -640,6 +640,14 @@ fn deff(inf: &engine::Inference) -> Option<f64> {
     inf.v_srs.filter(|v| *v > 0.0).map(|v| inf.variance / v)
 }
 
+/// The columns of weighted.arrow that tabulation reads.
+pub fn input_columns(q: &Questionnaire) -> Vec<&str> {
+    let mut columns: Vec<&str> = vec!["country", "wave", "stratum", "weight"];
+    columns.extend(q.domains.iter().map(|d| d.variable.as_str()));
+    columns.extend(q.items.iter().map(|i| i.id.as_str()));
+    columns
+}
+
 /// Reads `out/weight/weighted.arrow`, writes `out/tabulate/` (tables.arrow,
 /// tables.csv, report.md).
 pub fn tabulate(
@@ -650,11 +658,21 @@ pub fn tabulate(
 ) -> Result<TabulateSummary, TabulateError> {
     let input: PathBuf = out.join("weight").join("weighted.arrow");
     // Only the columns tables use are decoded.
-    let mut columns: Vec<&str> = vec!["country", "wave", "stratum", "weight"];
-    columns.extend(q.domains.iter().map(|d| d.variable.as_str()));
-    columns.extend(q.items.iter().map(|i| i.id.as_str()));
-    let batch = swvr_core::io::read_arrow_columns(&input, &columns)?;
-    let estimates = tabulate_batch_from(&batch, q, sel, &input, progress)?;
+    let batch = swvr_core::io::read_arrow_columns(&input, &input_columns(q))?;
+    tabulate_into(out, &batch, &input, q, sel, progress)
+}
+
+/// Tabulates `batch` (read from `input`, with at least [`input_columns`]) and
+/// writes `out/tabulate/`.
+pub fn tabulate_into(
+    out: &Path,
+    batch: &RecordBatch,
+    input: &Path,
+    q: &Questionnaire,
+    sel: &Selection,
+    progress: &dyn Progress,
+) -> Result<TabulateSummary, TabulateError> {
+    let estimates = tabulate_batch_from(batch, q, sel, input, progress)?;
     let def = report::ReportDef::default_2021()?;
     let dir = out.join("tabulate");
     output::write_arrow(&dir.join("tables.arrow"), &estimates)?;
