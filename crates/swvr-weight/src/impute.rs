@@ -15,8 +15,6 @@
 //! values only, so the result does not depend on the order variables are
 //! imputed in, on the thread count, or on the other rows' imputations.
 
-use std::collections::HashMap;
-
 use swvr_core::sum::Neumaier;
 
 /// Code of a DK/refused value before imputation.
@@ -84,6 +82,10 @@ fn draw(totals: &[f64], u: f64) -> Option<u8> {
 ///
 /// `u(row, k)` is the row's uniform number for variable `k`; `fallback[k]`
 /// the target shares used when no one reported variable `k`.
+///
+/// Donor totals are dense tables indexed by the mixed-radix code of the
+/// matched variables' values (no hashing), built once per set of matched
+/// variables in one pass over the rows, accumulating in row order.
 pub fn impute(
     codes: &mut [Vec<u8>],
     levels: &[usize],
@@ -91,31 +93,39 @@ pub fn impute(
     fallback: &[Vec<f64>],
     u: impl Fn(usize, usize) -> f64,
 ) -> Vec<Vec<bool>> {
-    let original: Vec<Vec<u8>> = codes.to_vec();
     let nvars = codes.len();
+    let n = base.len();
     let mut flags = Vec::with_capacity(nvars);
+    // Imputed values, applied after every variable is done, so matching
+    // always sees the reported values.
+    let mut filled: Vec<Vec<(usize, u8)>> = Vec::with_capacity(nvars);
+    let original: &[Vec<u8>] = codes;
     for k in 0..nvars {
-        let recipients: Vec<usize> = (0..base.len()).filter(|&r| original[k][r] == MISSING).collect();
-        flags.push({
-            let mut f = vec![false; base.len()];
-            recipients.iter().for_each(|&r| f[r] = true);
-            f
-        });
+        let col = &original[k];
+        let recipients: Vec<usize> = (0..n).filter(|&r| col[r] == MISSING).collect();
+        let mut f = vec![false; n];
+        recipients.iter().for_each(|&r| f[r] = true);
+        flags.push(f);
+        let mut out = Vec::with_capacity(recipients.len());
         if recipients.is_empty() {
+            filled.push(out);
             continue;
         }
         let others: Vec<usize> = (0..nvars).filter(|&o| o != k).collect();
-        // Donor totals per (mask of matched variables, their codes).
-        let mut tables: HashMap<u32, HashMap<u64, Vec<Neumaier>>> = HashMap::new();
-        let key_of = |r: usize, mask: u32| -> u64 {
-            let mut key = 0u64;
+        let lk = levels[k];
+        // Donor totals per mask of matched variables: `lk` accumulators per
+        // combination of their values (mixed radix, first-listed slowest).
+        let mut tables: Vec<Option<Vec<Neumaier>>> = vec![None; 1usize << others.len()];
+        let key_of = |r: usize, mask: u32| -> usize {
+            let mut key = 0usize;
             for (bit, &o) in others.iter().enumerate() {
                 if mask & (1 << bit) != 0 {
-                    key = (key << 8) | u64::from(original[o][r]);
+                    key = key * levels[o] + usize::from(original[o][r]);
                 }
             }
             key
         };
+        let mut totals = vec![0.0; lk];
         for &r in &recipients {
             let mut mask: u32 = 0;
             for (bit, &o) in others.iter().enumerate() {
@@ -123,12 +133,18 @@ pub fn impute(
                     mask |= 1 << bit;
                 }
             }
-            let mut chosen = None;
-            loop {
-                let table = tables.entry(mask).or_insert_with(|| {
-                    let mut t: HashMap<u64, Vec<Neumaier>> = HashMap::new();
-                    for d in 0..base.len() {
-                        let v = original[k][d];
+            let ur = u(r, k);
+            let chosen = loop {
+                let table = tables[mask as usize].get_or_insert_with(|| {
+                    let size: usize = others
+                        .iter()
+                        .enumerate()
+                        .filter(|&(bit, _)| mask & (1 << bit) != 0)
+                        .map(|(_, &o)| levels[o])
+                        .product();
+                    let mut t = vec![Neumaier::new(); size * lk];
+                    for d in 0..n {
+                        let v = col[d];
                         if v == MISSING {
                             continue;
                         }
@@ -137,25 +153,29 @@ pub fn impute(
                             .enumerate()
                             .all(|(bit, &o)| mask & (1 << bit) == 0 || original[o][d] != MISSING);
                         if ok {
-                            t.entry(key_of(d, mask))
-                                .or_insert_with(|| vec![Neumaier::new(); levels[k]])[v as usize]
-                                .add(base[d]);
+                            t[key_of(d, mask) * lk + v as usize].add(base[d]);
                         }
                     }
                     t
                 });
-                if let Some(acc) = table.get(&key_of(r, mask)) {
-                    let totals: Vec<f64> = acc.iter().map(Neumaier::total).collect();
-                    chosen = draw(&totals, u(r, k));
+                let key = key_of(r, mask);
+                for (t, acc) in totals.iter_mut().zip(&table[key * lk..(key + 1) * lk]) {
+                    *t = acc.total();
                 }
+                let chosen = draw(&totals, ur);
                 if chosen.is_some() || mask == 0 {
-                    break;
+                    break chosen;
                 }
                 // Drop the last-listed matching variable.
                 mask &= !(1u32 << (31 - mask.leading_zeros()));
-            }
-            let value = chosen.or_else(|| draw(&fallback[k], u(r, k))).unwrap_or(0);
-            codes[k][r] = value;
+            };
+            out.push((r, chosen.or_else(|| draw(&fallback[k], ur)).unwrap_or(0)));
+        }
+        filled.push(out);
+    }
+    for (col, out) in codes.iter_mut().zip(filled) {
+        for (r, v) in out {
+            col[r] = v;
         }
     }
     flags

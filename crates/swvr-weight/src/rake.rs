@@ -198,25 +198,62 @@ fn ipf(
     (factors, sweeps, converged)
 }
 
-/// Scales `w` to sum to `n` (compensated total).
-fn normalise(w: &mut [f64]) {
+/// `w[i] *= factors[cell[i]]`, returning the compensated total of the new
+/// weights (one fused pass).
+fn apply_factors(w: &mut [f64], cell: &[u32], factors: &[f64]) -> f64 {
+    let mut s = Neumaier::new();
+    for (x, &c) in w.iter_mut().zip(cell) {
+        *x *= factors[c as usize];
+        s.add(*x);
+    }
+    s.total()
+}
+
+/// The weights' total, min and max (a NaN makes the bounds check fail).
+struct Scan {
+    total: f64,
+    min: f64,
+    max: f64,
+    nan: bool,
+}
+
+/// Scales `w` (whose compensated total is `total`) to sum to `n`, and
+/// returns the total, min and max of the scaled weights (one fused pass).
+fn normalise(w: &mut [f64], total: f64) -> Scan {
     let n = w.len() as f64;
-    let total = swvr_core::sum::sum(w);
-    if total > 0.0 {
-        let f = n / total;
-        w.iter_mut().for_each(|x| *x *= f);
+    let mut s = Neumaier::new();
+    let (mut min, mut max, mut nan) = (f64::INFINITY, f64::NEG_INFINITY, false);
+    let f = if total > 0.0 { n / total } else { 1.0 };
+    let scale = total > 0.0;
+    for x in w.iter_mut() {
+        if scale {
+            *x *= f;
+        }
+        s.add(*x);
+        min = min.min(*x);
+        max = max.max(*x);
+        nan |= x.is_nan();
+    }
+    Scan {
+        total: s.total(),
+        min,
+        max,
+        nan,
     }
 }
 
 /// Clips `w / mean` to `[lower, upper]`, repeating until the mean settles;
-/// returns how many weights sit at a bound.
-fn trim(w: &mut [f64], lower: f64, upper: f64) -> usize {
+/// `total` is the compensated total of `w`. Each repetition is one pass
+/// that clips, counts the weights at a bound and sums the result (the next
+/// mean). Returns (weights at a bound, total of the trimmed weights).
+fn trim(w: &mut [f64], lower: f64, upper: f64, mut total: f64) -> (usize, f64) {
     let n = w.len() as f64;
     let mut at_bound = 0;
     for _ in 0..100 {
-        let mean = swvr_core::sum::sum(w) / n;
+        let mean = total / n;
         let (lo, hi) = (lower * mean, upper * mean);
         let mut changed = false;
+        let mut s = Neumaier::new();
         at_bound = 0;
         for x in w.iter_mut() {
             if *x < lo {
@@ -229,22 +266,30 @@ fn trim(w: &mut [f64], lower: f64, upper: f64) -> usize {
             if *x <= lo || *x >= hi {
                 at_bound += 1;
             }
+            s.add(*x);
         }
+        total = s.total();
         if !changed {
             break;
         }
     }
-    at_bound
+    (at_bound, total)
 }
 
 /// True when every weight / mean is within the bounds (relative slack).
-fn within_bounds(w: &[f64], lower: f64, upper: f64) -> bool {
-    let mean = swvr_core::sum::sum(w) / w.len() as f64;
+fn within_bounds(scan: &Scan, n: usize, lower: f64, upper: f64) -> bool {
+    let mean = scan.total / n as f64;
     let (lo, hi) = (lower * mean * (1.0 - BOUND_SLACK), upper * mean * (1.0 + BOUND_SLACK));
-    w.iter().all(|&x| x >= lo && x <= hi)
+    n == 0 || (!scan.nan && scan.min >= lo && scan.max <= hi)
 }
 
 /// Rakes `base` to the targets (and trims), returning weights summing to n.
+///
+/// Each rake–trim round is one pass of cell totals, IPF on the cell table,
+/// one pass applying the factors (and summing), one pass normalising (and
+/// summing, with min and max for the bounds check), and one pass per
+/// clipping step; the sums are the same compensated row-order sums as
+/// separate passes would give, so the weights are bit-for-bit the same.
 pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome {
     let n = base.len();
     let targets = normalise_targets(p.targets);
@@ -261,24 +306,23 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
         let (factors, sweeps, ok) = ipf(&tot, &cat, p.levels, &targets, n as f64, s);
         iterations += sweeps;
         stalled = !ok;
-        for (x, &c) in w.iter_mut().zip(&cell) {
-            *x *= factors[c as usize];
-        }
-        normalise(&mut w);
+        let total = apply_factors(&mut w, &cell, &factors);
+        let scan = normalise(&mut w, total);
         let Some((lower, upper, max_rounds)) = s.trimming else {
             break;
         };
-        if stalled || within_bounds(&w, lower, upper) {
+        if stalled || within_bounds(&scan, n, lower, upper) {
             break;
         }
         if rounds >= max_rounds {
-            trimmed = trim(&mut w, lower, upper);
-            normalise(&mut w);
+            let (at, total) = trim(&mut w, lower, upper, scan.total);
+            trimmed = at;
+            normalise(&mut w, total);
             feasible = false;
             break;
         }
         rounds += 1;
-        trimmed = trim(&mut w, lower, upper);
+        trimmed = trim(&mut w, lower, upper, scan.total).0;
     }
     let tot = cell_totals(&w, &cell, cells);
     let (err, worst) = margin_error(&margins(&tot, &cat, p.levels), &targets);
