@@ -239,8 +239,7 @@ pub(crate) fn read(
     let mut merge = Merge::default();
     let mut start = 0usize;
     let mut missing = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(arrow_err(path))?;
+    let mut process = |batch: RecordBatch| -> Result<(), WeightError> {
         let len = batch.num_rows();
         if start + len > u32::MAX as usize {
             return Err(WeightError::Io(IoError::Column {
@@ -294,7 +293,23 @@ pub(crate) fn read(
             }
         }
         start += len;
-    }
+        Ok(())
+    };
+    // The file is decoded on another thread, two batches ahead.
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for batch in reader {
+                if tx.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        for batch in rx {
+            process(batch.map_err(arrow_err(path))?)?;
+        }
+        Ok::<(), WeightError>(())
+    })?;
     let groups = merge.finish();
     if groups.is_empty() {
         return Err(WeightError::NoRows {

@@ -206,47 +206,76 @@ pub(crate) fn write(
             arrow_schema::ArrowError::InvalidArgumentError("the file changed while it was being read".into()),
         )
     };
-    let mut writer = swvr_core::io::ArrowFileWriter::create(&arrow_path, &schema)?;
-    let mut start = 0usize;
-    for batch in reader {
-        let batch = batch.map_err(|e| arrow_err(resp_path, e))?;
-        let len = batch.num_rows();
-        let end = start + len;
-        if end > total_rows {
+    // Two threads: this one reads the input batches and builds the output
+    // batches, the other encodes and writes them (two batches in flight).
+    let build = |tx: &std::sync::mpsc::SyncSender<Result<RecordBatch, WeightError>>| -> Result<(), WeightError> {
+        let mut start = 0usize;
+        for batch in reader {
+            let batch = batch.map_err(|e| arrow_err(resp_path, e))?;
+            let len = batch.num_rows();
+            let end = start + len;
+            if end > total_rows {
+                return Err(changed());
+            }
+            let mut columns: Vec<ArrayRef>;
+            if all {
+                columns = batch.columns().to_vec();
+                app.append(&mut columns, start, end, start..end);
+            } else {
+                let lo = rows.partition_point(|&r| (r as usize) < start);
+                let hi = rows.partition_point(|&r| (r as usize) < end);
+                if lo == hi {
+                    start = end;
+                    continue;
+                }
+                columns = if hi - lo == len {
+                    batch.columns().to_vec()
+                } else {
+                    let idx = UInt32Array::from(rows[lo..hi].iter().map(|&r| r - start as u32).collect::<Vec<u32>>());
+                    batch
+                        .columns()
+                        .iter()
+                        .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| arrow_err(&arrow_path, e))?
+                };
+                app.append(&mut columns, lo, hi, rows[lo..hi].iter().map(|&r| r as usize));
+            }
+            let out_batch = RecordBatch::try_new(schema_ref.clone(), columns).map_err(|e| arrow_err(&arrow_path, e))?;
+            if tx.send(Ok(out_batch)).is_err() {
+                // The writer stopped (and reports why).
+                return Ok(());
+            }
+            start = end;
+        }
+        if start != total_rows {
             return Err(changed());
         }
-        let mut columns: Vec<ArrayRef>;
-        if all {
-            columns = batch.columns().to_vec();
-            app.append(&mut columns, start, end, start..end);
-        } else {
-            let lo = rows.partition_point(|&r| (r as usize) < start);
-            let hi = rows.partition_point(|&r| (r as usize) < end);
-            if lo == hi {
-                start = end;
-                continue;
+        Ok(())
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RecordBatch, WeightError>>(2);
+    let (path, schema) = (&arrow_path, &schema);
+    std::thread::scope(|scope| {
+        let writing = scope.spawn(move || -> Result<(), WeightError> {
+            let mut writer = swvr_core::io::ArrowFileWriter::create(path, schema)?;
+            for batch in rx {
+                writer.write(&batch?)?;
             }
-            columns = if hi - lo == len {
-                batch.columns().to_vec()
-            } else {
-                let idx = UInt32Array::from(rows[lo..hi].iter().map(|&r| r - start as u32).collect::<Vec<u32>>());
-                batch
-                    .columns()
-                    .iter()
-                    .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| arrow_err(&arrow_path, e))?
-            };
-            app.append(&mut columns, lo, hi, rows[lo..hi].iter().map(|&r| r as usize));
+            writer.finish()?;
+            Ok(())
+        });
+        if let Err(e) = build(&tx) {
+            // Dropping the writer without finishing removes its temporary file.
+            let _ = tx.send(Err(e));
         }
-        let out_batch = RecordBatch::try_new(schema_ref.clone(), columns).map_err(|e| arrow_err(&arrow_path, e))?;
-        writer.write(&out_batch)?;
-        start = end;
-    }
-    if start != total_rows {
-        return Err(changed());
-    }
-    writer.finish()?;
+        drop(tx);
+        writing.join().unwrap_or_else(|_| {
+            Err(WeightError::Io(swvr_core::io::IoError::Io {
+                path: path.clone(),
+                source: std::io::Error::other("the writer thread panicked"),
+            }))
+        })
+    })?;
     swvr_core::io::write_atomic(&dir.join("diagnostics.json"), json.as_bytes())?;
     Ok(())
 }
