@@ -50,69 +50,56 @@ pub(crate) fn added_fields(scheme: &Scheme) -> Vec<Field> {
     f
 }
 
-/// The computed per-row columns, in output row order.
-struct Computed {
-    base: Vec<f64>,
-    weight: Vec<f64>,
-    codes: Vec<Vec<u8>>,
-    imputed: Vec<Vec<bool>>,
-    cimp: [Vec<bool>; 3],
-}
+/// Row of respondents.arrow not in any selected group.
+const NONE: u32 = u32::MAX;
 
-/// Scatters the groups' per-row results into output order (`pos[r]`, or
-/// `r` itself when every row is written), dropping each group's vectors
-/// as soon as they are copied.
-fn scatter(groups: &[Group], results: Vec<GroupResult>, pos: Option<&[u32]>, m: usize, nv: usize) -> Computed {
-    let mut c = Computed {
-        base: vec![0.0; m],
-        weight: vec![0.0; m],
-        codes: vec![vec![0u8; m]; nv],
-        imputed: vec![vec![false; m]; nv],
-        cimp: [vec![false; m], vec![false; m], vec![false; m]],
-    };
-    for (g, res) in groups.iter().zip(results) {
-        let at = |r: u32| pos.map_or(r as usize, |pos| pos[r as usize] as usize);
-        for (&r, (&b, &w)) in g.rows.iter().zip(res.base.iter().zip(&res.weight)) {
-            let p = at(r);
-            c.base[p] = b;
-            c.weight[p] = w;
-        }
-        for (dst, src) in c.codes.iter_mut().zip(&res.codes) {
-            for (&r, &v) in g.rows.iter().zip(src) {
-                dst[at(r)] = v;
-            }
-        }
-        for (dst, src) in c.imputed.iter_mut().zip(&res.imputed) {
-            for (&r, &v) in g.rows.iter().zip(src) {
-                dst[at(r)] = v;
-            }
-        }
-        for (dst, src) in c.cimp.iter_mut().zip(&res.counts_imputed) {
-            for (&r, &v) in g.rows.iter().zip(src) {
-                dst[at(r)] = v;
-            }
-        }
-    }
-    c
-}
-
-/// Everything needed to build the appended columns of an output range.
+/// Everything needed to build the appended columns of a batch: each input
+/// row's group, and per group a cursor to its next result (a group's rows
+/// are ascending, so its results are read in order; nothing is scattered).
 struct Appender<'a> {
-    c: &'a Computed,
+    row_group: &'a [u32],
+    results: &'a [GroupResult],
+    cursor: Vec<usize>,
     scheme: &'a Scheme,
     specs: &'a [VarSpec],
     cols: &'a Columns,
 }
 
 impl Appender<'_> {
-    /// Appends the computed columns of output rows `lo..hi` (input rows `rows`) to `columns`.
-    fn append(&self, columns: &mut Vec<ArrayRef>, lo: usize, hi: usize, rows: impl Iterator<Item = usize>) {
+    /// Appends the computed columns of input rows `rows` (ascending, all
+    /// in selected groups) to `columns`.
+    fn append(&mut self, columns: &mut Vec<ArrayRef>, rows: &[u32]) {
         let scheme = self.scheme;
+        let m = rows.len();
+        let nv = self.specs.len();
+        let mut base = Vec::with_capacity(m);
+        let mut weight = Vec::with_capacity(m);
+        let mut codes: Vec<Vec<u8>> = vec![Vec::with_capacity(m); nv];
+        let mut imputed: Vec<Vec<bool>> = vec![Vec::with_capacity(m); nv];
+        let mut cimp: [Vec<bool>; 3] = [Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m)];
+        for &r in rows {
+            let g = self.row_group[r as usize] as usize;
+            let i = self.cursor[g];
+            self.cursor[g] += 1;
+            let res = &self.results[g];
+            base.push(res.base[i]);
+            weight.push(res.weight[i]);
+            for (dst, src) in codes.iter_mut().zip(&res.codes) {
+                dst.push(src[i]);
+            }
+            for (dst, src) in imputed.iter_mut().zip(&res.imputed) {
+                dst.push(src[i]);
+            }
+            for (dst, src) in cimp.iter_mut().zip(&res.counts_imputed) {
+                dst.push(src[i]);
+            }
+        }
         // Band of the reported age; DK/refused codes (998, 999) lie outside
         // the questionnaire's age range and give null.
         let age_group: StringArray = rows
-            .map(|r| {
-                let age = self.cols.age[r];
+            .iter()
+            .map(|&r| {
+                let age = self.cols.age[r as usize];
                 (crate::scheme::AGE_MIN..=crate::scheme::AGE_MAX)
                     .contains(&age)
                     .then(|| scheme.band_of(age).map(|b| scheme.bands[b].label.as_str()))
@@ -120,11 +107,10 @@ impl Appender<'_> {
             })
             .collect();
         columns.push(Arc::new(age_group));
-        columns.push(Arc::new(Float64Array::from(self.c.base[lo..hi].to_vec())));
-        columns.push(Arc::new(Float64Array::from(self.c.weight[lo..hi].to_vec())));
-        for (k, spec) in self.specs.iter().enumerate() {
-            columns.push(Arc::new(BooleanArray::from(self.c.imputed[k][lo..hi].to_vec())));
-            let codes = &self.c.codes[k][lo..hi];
+        columns.push(Arc::new(Float64Array::from(base)));
+        columns.push(Arc::new(Float64Array::from(weight)));
+        for ((spec, codes), imputed) in self.specs.iter().zip(codes).zip(imputed) {
+            columns.push(Arc::new(BooleanArray::from(imputed)));
             if spec.var == RakeVar::AgeGroup {
                 let a: StringArray = codes.iter().map(|&c| Some(spec.labels[c as usize].as_str())).collect();
                 columns.push(Arc::new(a));
@@ -134,8 +120,8 @@ impl Appender<'_> {
                 columns.push(Arc::new(a));
             }
         }
-        for c in &self.c.cimp {
-            columns.push(Arc::new(BooleanArray::from(c[lo..hi].to_vec())));
+        for c in cimp {
+            columns.push(Arc::new(BooleanArray::from(c)));
         }
     }
 }
@@ -162,27 +148,18 @@ pub(crate) fn write(
     })?;
     json.push('\n');
 
-    // Output rows: the selected groups' rows in input order.
-    let m: usize = groups.iter().map(Group::n).sum();
-    let all = m == total_rows;
-    let rows: Vec<u32> = if all {
-        Vec::new()
-    } else {
-        let mut rows: Vec<u32> = groups.iter().flat_map(|g| g.rows.iter().copied()).collect();
-        rows.sort_unstable();
-        rows
-    };
-    let pos: Option<Vec<u32>> = (!all).then(|| {
-        let mut pos = vec![u32::MAX; total_rows];
-        for (p, &r) in rows.iter().enumerate() {
-            pos[r as usize] = p as u32;
+    // Each input row's group (NONE: not selected); output rows are the
+    // selected rows in input order.
+    let mut row_group = vec![NONE; total_rows];
+    for (gi, g) in groups.iter().enumerate() {
+        for &r in &g.rows {
+            row_group[r as usize] = gi as u32;
         }
-        pos
-    });
-    let computed = scatter(groups, results, pos.as_deref(), m, specs.len());
-    drop(pos);
-    let app = Appender {
-        c: &computed,
+    }
+    let mut app = Appender {
+        row_group: &row_group,
+        results: &results,
+        cursor: vec![0; groups.len()],
         scheme,
         specs,
         cols,
@@ -217,30 +194,25 @@ pub(crate) fn write(
             if end > total_rows {
                 return Err(changed());
             }
-            let mut columns: Vec<ArrayRef>;
-            if all {
-                columns = batch.columns().to_vec();
-                app.append(&mut columns, start, end, start..end);
-            } else {
-                let lo = rows.partition_point(|&r| (r as usize) < start);
-                let hi = rows.partition_point(|&r| (r as usize) < end);
-                if lo == hi {
-                    start = end;
-                    continue;
-                }
-                columns = if hi - lo == len {
-                    batch.columns().to_vec()
-                } else {
-                    let idx = UInt32Array::from(rows[lo..hi].iter().map(|&r| r - start as u32).collect::<Vec<u32>>());
-                    batch
-                        .columns()
-                        .iter()
-                        .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| arrow_err(&arrow_path, e))?
-                };
-                app.append(&mut columns, lo, hi, rows[lo..hi].iter().map(|&r| r as usize));
+            let sel: Vec<u32> = (start as u32..end as u32)
+                .filter(|&r| row_group[r as usize] != NONE)
+                .collect();
+            if sel.is_empty() {
+                start = end;
+                continue;
             }
+            let mut columns: Vec<ArrayRef> = if sel.len() == len {
+                batch.columns().to_vec()
+            } else {
+                let idx = UInt32Array::from(sel.iter().map(|&r| r - start as u32).collect::<Vec<u32>>());
+                batch
+                    .columns()
+                    .iter()
+                    .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| arrow_err(&arrow_path, e))?
+            };
+            app.append(&mut columns, &sel);
             let out_batch = RecordBatch::try_new(schema_ref.clone(), columns).map_err(|e| arrow_err(&arrow_path, e))?;
             if tx.send(Ok(out_batch)).is_err() {
                 // The writer stopped (and reports why).
