@@ -136,25 +136,27 @@ pub fn impute(
             let ur = u(r, k);
             let chosen = loop {
                 let table = tables[mask as usize].get_or_insert_with(|| {
-                    let size: usize = others
+                    let matched: Vec<(&[u8], usize)> = others
                         .iter()
                         .enumerate()
                         .filter(|&(bit, _)| mask & (1 << bit) != 0)
-                        .map(|(_, &o)| levels[o])
-                        .product();
+                        .map(|(_, &o)| (original[o].as_slice(), levels[o]))
+                        .collect();
+                    let size: usize = matched.iter().map(|&(_, l)| l).product();
                     let mut t = vec![Neumaier::new(); size * lk];
-                    for d in 0..n {
-                        let v = col[d];
+                    'rows: for (d, (&v, &b)) in col.iter().zip(base).enumerate() {
                         if v == MISSING {
                             continue;
                         }
-                        let ok = others
-                            .iter()
-                            .enumerate()
-                            .all(|(bit, &o)| mask & (1 << bit) == 0 || original[o][d] != MISSING);
-                        if ok {
-                            t[key_of(d, mask) * lk + v as usize].add(base[d]);
+                        let mut key = 0usize;
+                        for &(codes, l) in &matched {
+                            let c = codes[d];
+                            if c == MISSING {
+                                continue 'rows;
+                            }
+                            key = key * l + usize::from(c);
                         }
+                        t[key * lk + v as usize].add(b);
                     }
                     t
                 });
