@@ -202,6 +202,7 @@ pub(crate) fn read(
     }
     let projection: Vec<usize> = needed.iter().filter_map(|c| file_schema.index_of(c).ok()).collect();
     let reader = FileReader::try_new(open()?, Some(projection)).map_err(arrow_err(path))?;
+    let batches = reader.num_batches();
     // Column errors in the order they were always reported: grouping
     // columns first, then (after "no rows") the others.
     let empty = RecordBatch::new_empty(reader.schema());
@@ -250,6 +251,14 @@ pub(crate) fn read(
         }
         merge.add(group_by_country_wave(&batch, path, sel)?, start as u32);
         if column_error.is_none() {
+            if start == 0 {
+                // Batches are of similar size: reserve once instead of growing.
+                let rows = len.saturating_mul(batches);
+                cols.frame.reserve(rows);
+                cols.counts.iter_mut().for_each(|c| c.reserve(rows));
+                cols.age.reserve(rows);
+                cols.coded.values_mut().for_each(|c| c.reserve(rows));
+            }
             let country = column::<StringArray>(&batch, "country", path)?;
             let wave = column::<Int32Array>(&batch, "wave", path)?;
             let id = column::<StringArray>(&batch, "respondent_id", path)?;
