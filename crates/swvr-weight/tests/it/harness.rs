@@ -127,6 +127,17 @@ pub fn write_respondents(path: &Path, rows: &[Resp]) {
     swvr_core::io::write_arrow(path, &schema, &[batch]).unwrap();
 }
 
+/// Rewrites respondents.arrow at `path` as record batches of `size` rows.
+pub fn rebatch_respondents(path: &Path, size: usize) {
+    let all = swvr_core::io::read_arrow(path).unwrap();
+    let schema = all.schema();
+    let batches: Vec<RecordBatch> = (0..all.num_rows())
+        .step_by(size)
+        .map(|s| all.slice(s, size.min(all.num_rows() - s)))
+        .collect();
+    swvr_core::io::write_arrow(path, &schema, &batches).unwrap();
+}
+
 pub fn bundle(rows: &[Resp], design: &str, targets: &str) -> Bundle {
     bundle_raw(
         rows,

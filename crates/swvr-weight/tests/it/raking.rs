@@ -445,3 +445,45 @@ fn tolerance_1e12_is_reached_on_many_rows() {
     let total = swvr_core::sum::sum(&out.weights);
     assert!((total - n as f64).abs() < 1e-6);
 }
+
+#[test]
+fn input_in_many_batches_gives_the_same_table() {
+    // Two countries interleaved row by row, DK/refused values, and
+    // respondents.arrow in batches of 7 rows (groups and strata span batches).
+    let mut rows = Vec::new();
+    for (a, b) in sample("KEN", 60).into_iter().zip(sample("SEN", 60)) {
+        rows.push(a);
+        rows.push(b);
+    }
+    rows[5].sex = 9;
+    rows[40].age = 998;
+    rows[77].education = 8;
+    rows[78].education = 9;
+    let design = format!("{DESIGN_KEN}{}", DESIGN_KEN.replace("KEN", "SEN"));
+    let targets = format!("{}{}", targets_for("KEN", TARGETS_3), targets_for("SEN", TARGETS_3));
+    let one = bundle(&rows, &design, &targets);
+    let many = bundle(&rows, &design, &targets);
+    rebatch_respondents(&many.out.join("ingest/respondents.arrow"), 7);
+    let d1 = run(&one, &plain()).unwrap();
+    assert_eq!(d1, run(&many, &plain()).unwrap());
+    assert_eq!(d1.len(), 2);
+    assert_eq!(d1.iter().map(|d| d.imputed.values().sum::<usize>()).sum::<usize>(), 4);
+    let w = weighted(&many);
+    assert_eq!(weighted(&one), w);
+    assert_eq!(w.num_rows(), 120);
+    let json = |b: &Bundle| std::fs::read(b.out.join("weight/diagnostics.json")).unwrap();
+    assert_eq!(json(&one), json(&many));
+    // A selection spanning every batch: only SEN's rows, in input order.
+    let sel = Selection {
+        countries: vec!["SEN".into()],
+        waves: vec![],
+    };
+    swvr_weight::weight(&one.data, &one.out, &plain(), &sel, &NoProgress).unwrap();
+    swvr_weight::weight(&many.data, &many.out, &plain(), &sel, &NoProgress).unwrap();
+    let w = weighted(&many);
+    assert_eq!(weighted(&one), w);
+    assert_eq!(w.num_rows(), 60);
+    let ids = strings(&w, "respondent_id");
+    assert_eq!(ids[0].as_deref(), Some("SEN00000"));
+    assert_eq!(ids[59].as_deref(), Some("SEN00059"));
+}
