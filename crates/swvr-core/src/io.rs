@@ -215,7 +215,10 @@ pub fn read_arrow(path: &Path) -> Result<RecordBatch, IoError> {
 /// stage needs a few columns of a wide file. Columns absent from the file
 /// are skipped; look them up with [`column`] for a message naming the file.
 pub fn read_arrow_columns(path: &Path, columns: &[&str]) -> Result<RecordBatch, IoError> {
-    let arrow = |source| IoError::Arrow { path: path.to_path_buf(), source };
+    let arrow = |source| IoError::Arrow {
+        path: path.to_path_buf(),
+        source,
+    };
     let open = || File::open(path).map(std::io::BufReader::new).map_err(io_err(path));
     // The footer alone gives the schema; then read with the projection.
     let file_schema = FileReader::try_new(open()?, None).map_err(arrow)?.schema();
@@ -224,7 +227,10 @@ pub fn read_arrow_columns(path: &Path, columns: &[&str]) -> Result<RecordBatch, 
     let schema: SchemaRef = reader.schema();
     let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(arrow)?;
     match batches.len() {
-        1 => Ok(batches.into_iter().next().unwrap_or_else(|| RecordBatch::new_empty(schema))),
+        1 => Ok(batches
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| RecordBatch::new_empty(schema))),
         _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(arrow),
     }
 }
@@ -280,7 +286,10 @@ mod tests {
         let err = column::<Int32Array>(&back, "b", &path).unwrap_err().to_string();
         let proj = read_arrow_columns(&path, &["a", "zz"]).unwrap();
         assert_eq!((proj.num_columns(), proj.num_rows()), (1, 6));
-        assert_eq!(proj.schema().metadata().get(SCHEMA_VERSION_KEY).map(String::as_str), Some(SCHEMA_VERSION));
+        assert_eq!(
+            proj.schema().metadata().get(SCHEMA_VERSION_KEY).map(String::as_str),
+            Some(SCHEMA_VERSION)
+        );
         assert!(err.contains("x.arrow") && err.contains("`b`"), "{err}");
         let names: Vec<_> = std::fs::read_dir(dir.join("sub"))
             .unwrap()
