@@ -213,7 +213,7 @@ pub fn read_arrow(path: &Path) -> Result<RecordBatch, IoError> {
 /// Reads only `columns` of an Arrow IPC file (in that order) into one batch:
 /// the other columns are never decoded, which saves time and memory when a
 /// stage needs a few columns of a wide file. Columns absent from the file
-/// are skipped; look them up with [`column`] for a message naming the file.
+/// are skipped; look them up with [`column()`] for a message naming the file.
 pub fn read_arrow_columns(path: &Path, columns: &[&str]) -> Result<RecordBatch, IoError> {
     let arrow = |source| IoError::Arrow {
         path: path.to_path_buf(),
