@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -76,11 +77,7 @@ pub struct Manifest {
 pub fn rows_of(path: &Path) -> Result<Option<u64>> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     Ok(match ext {
-        "arrow" => {
-            let f = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-            let r = arrow_ipc_rows(f).with_context(|| format!("{}: not an Arrow file", path.display()))?;
-            Some(r)
-        }
+        "arrow" => Some(swvr_core::io::arrow_rows(path)?),
         "csv" => {
             let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
             let mut n = 0u64;
@@ -98,22 +95,14 @@ pub fn rows_of(path: &Path) -> Result<Option<u64>> {
     })
 }
 
-fn arrow_ipc_rows(f: File) -> Result<u64> {
-    let reader = arrow_ipc::reader::FileReader::try_new(std::io::BufReader::new(f), None)?;
-    let mut n = 0u64;
-    for b in reader {
-        n += b?.num_rows() as u64;
-    }
-    Ok(n)
-}
-
 /// Lists every file under `out` (except the manifest itself), sorted.
 pub fn outputs(out: &Path) -> Result<Vec<Output>> {
     let mut files = Vec::new();
     walk(out, out, &mut files)?;
     files.sort();
+    // Hash in parallel (the big Arrow files dominate); collect keeps the order.
     files
-        .into_iter()
+        .into_par_iter()
         .filter(|rel| rel != "manifest.json")
         .map(|rel| {
             let p = out.join(&rel);

@@ -83,15 +83,26 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
         std::fs::rename(&from, &to).with_context(|| format!("{}: cannot move into place", to.display()))?;
     }
 
-    let mut inputs = Vec::new();
-    for name in ["respondents.csv", "design.csv", "targets.csv"] {
-        let p = data.join(name);
-        inputs.push(Input {
-            name: name.to_string(),
-            source: source_of(&data_source, &p, args.data.is_some()),
-            sha256: manifest::sha256_file(&p)?,
-        });
-    }
+    // Inputs and outputs are hashed at the same time (the staging folder,
+    // which may hold the unpacked fixtures, is hidden from the output walk).
+    let (inputs, outputs) = rayon::join(
+        || -> Result<Vec<Input>> {
+            ["respondents.csv", "design.csv", "targets.csv"]
+                .into_iter()
+                .map(|name| {
+                    let p = data.join(name);
+                    Ok(Input {
+                        name: name.to_string(),
+                        source: source_of(&data_source, &p, args.data.is_some()),
+                        sha256: manifest::sha256_file(&p)?,
+                    })
+                })
+                .collect()
+        },
+        || manifest::outputs(&args.out),
+    );
+    let (mut inputs, outputs) = (inputs?, outputs?);
+    drop(staging);
     let qtext = match &args.questionnaire {
         Some(p) => std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?,
         None => swvr_core::questionnaire::DEFAULT_2021_TOML.as_bytes().to_vec(),
@@ -120,13 +131,12 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
             .map_or("built-in Appendix E model".into(), |p| p.display().to_string()),
         sha256: manifest::sha256_hex(m.to_toml().as_bytes()),
     });
-    drop(staging);
     let manifest = Manifest {
         swvr_version: env!("CARGO_PKG_VERSION").to_string(),
         countries: sel.countries.clone(),
         waves: sel.waves.clone(),
         inputs,
-        outputs: manifest::outputs(&args.out)?,
+        outputs,
     };
     let mut json = serde_json::to_string_pretty(&manifest)?;
     json.push('\n');

@@ -6,9 +6,15 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch};
-use arrow_ipc::reader::FileReader;
+use std::io::{Read, Seek, SeekFrom};
+
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, make_array};
+use arrow_buffer::Buffer;
+use arrow_data::transform::MutableArrayData;
+use arrow_ipc::convert::try_fb_to_schema;
+use arrow_ipc::reader::{FileDecoder, read_footer_length};
 use arrow_ipc::writer::FileWriter;
+use arrow_ipc::{Block, root_as_footer, root_as_message};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 
 use crate::{SCHEMA_VERSION, SCHEMA_VERSION_KEY};
@@ -193,21 +199,7 @@ pub fn write_arrow(path: &Path, schema: &Schema, batches: &[RecordBatch]) -> Res
 
 /// Reads an Arrow IPC file into one batch (batches concatenated).
 pub fn read_arrow(path: &Path) -> Result<RecordBatch, IoError> {
-    let arrow = |source| IoError::Arrow {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io_err(path))?;
-    let reader = FileReader::try_new(std::io::BufReader::new(file), None).map_err(arrow)?;
-    let schema: SchemaRef = reader.schema();
-    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(arrow)?;
-    match batches.len() {
-        1 => Ok(batches
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| RecordBatch::new_empty(schema))),
-        _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(arrow),
-    }
+    read_ipc(path, None)
 }
 
 /// Reads only `columns` of an Arrow IPC file (in that order) into one batch:
@@ -215,24 +207,148 @@ pub fn read_arrow(path: &Path) -> Result<RecordBatch, IoError> {
 /// stage needs a few columns of a wide file. Columns absent from the file
 /// are skipped; look them up with [`column()`] for a message naming the file.
 pub fn read_arrow_columns(path: &Path, columns: &[&str]) -> Result<RecordBatch, IoError> {
+    read_ipc(path, Some(columns))
+}
+
+/// Reads record batches one at a time into one reused buffer and keeps
+/// owned copies of the wanted columns only, so memory scales with the
+/// projected columns (about twice: the copies and their concatenation), not
+/// with the file (arrow's `FileReader` keeps every batch body alive while a
+/// projected column refers to it).
+fn read_ipc(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, IoError> {
     let arrow = |source| IoError::Arrow {
         path: path.to_path_buf(),
         source,
     };
-    let open = || File::open(path).map(std::io::BufReader::new).map_err(io_err(path));
-    // The footer alone gives the schema; then read with the projection.
-    let file_schema = FileReader::try_new(open()?, None).map_err(arrow)?.schema();
-    let projection: Vec<usize> = columns.iter().filter_map(|c| file_schema.index_of(c).ok()).collect();
-    let reader = FileReader::try_new(open()?, Some(projection)).map_err(arrow)?;
-    let schema: SchemaRef = reader.schema();
-    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(arrow)?;
-    match batches.len() {
-        1 => Ok(batches
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| RecordBatch::new_empty(schema))),
-        _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(arrow),
+    let parse = |what: &str| IoError::Arrow {
+        path: path.to_path_buf(),
+        source: ArrowError::ParseError(what.to_string()),
+    };
+    let (mut file, len, footer_bytes) = open_footer(path)?;
+    let footer = root_as_footer(&footer_bytes).map_err(|e| parse(&format!("bad Arrow IPC footer: {e}")))?;
+    let fb_schema = footer
+        .schema()
+        .ok_or_else(|| parse("Arrow IPC footer without a schema"))?;
+    let schema = Arc::new(try_fb_to_schema(fb_schema).map_err(arrow)?);
+    let projection: Vec<usize> = match columns {
+        Some(cols) => cols.iter().filter_map(|c| schema.index_of(c).ok()).collect(),
+        None => (0..schema.fields().len()).collect(),
+    };
+    let out_schema = Arc::new(schema.project(&projection).map_err(arrow)?);
+    let mut decoder = FileDecoder::new(schema, footer.version()).with_projection(projection.clone());
+    let block_bytes = |file: &mut File, block: &Block, buf: &mut Vec<u8>| -> Result<(), IoError> {
+        let n = usize::try_from(block.metaDataLength() as i64 + block.bodyLength())
+            .map_err(|_| parse("negative Arrow IPC block length"))?;
+        let offset = u64::try_from(block.offset()).map_err(|_| parse("negative Arrow IPC block offset"))?;
+        if offset + n as u64 > len {
+            return Err(parse("Arrow IPC block beyond the end of the file"));
+        }
+        buf.resize(n, 0);
+        read_at(file, offset, buf).map_err(io_err(path))
+    };
+    for block in footer.dictionaries().iter().flatten() {
+        let mut buf = Vec::new();
+        block_bytes(&mut file, block, &mut buf)?;
+        decoder.read_dictionary(block, &Buffer::from_vec(buf)).map_err(arrow)?;
     }
+    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); projection.len()];
+    let mut rows = 0usize;
+    let mut scratch: Vec<u8> = Vec::new();
+    for block in footer.recordBatches().iter().flatten() {
+        block_bytes(&mut file, block, &mut scratch)?;
+        let buf = Buffer::from_vec(std::mem::take(&mut scratch));
+        if let Some(batch) = decoder.read_record_batch(block, &buf).map_err(arrow)? {
+            rows += batch.num_rows();
+            for (part, col) in parts.iter_mut().zip(batch.columns()) {
+                part.push(owned_copy(col).map_err(arrow)?);
+            }
+        }
+        // No view into `buf` is left: take the allocation back for the next block.
+        scratch = buf.into_vec().unwrap_or_default();
+    }
+    drop(scratch);
+    let mut cols = Vec::with_capacity(parts.len());
+    for (part, field) in parts.into_iter().zip(out_schema.fields()) {
+        cols.push(match part.len() {
+            0 => arrow_array::new_empty_array(field.data_type()),
+            1 => part
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| arrow_array::new_empty_array(field.data_type())),
+            // Concatenate column by column, freeing each column's parts as soon as it is done.
+            _ => arrow_select::concat::concat(&part.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(arrow)?,
+        });
+    }
+    RecordBatch::try_new_with_options(out_schema, cols, &RecordBatchOptions::new().with_row_count(Some(rows)))
+        .map_err(arrow)
+}
+
+/// Opens an Arrow IPC file and reads its footer bytes: (file, length, footer).
+fn open_footer(path: &Path) -> Result<(File, u64, Vec<u8>), IoError> {
+    let parse = |what: &str| IoError::Arrow {
+        path: path.to_path_buf(),
+        source: ArrowError::ParseError(what.to_string()),
+    };
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if len < 16 {
+        return Err(parse("not an Arrow IPC file (too short)"));
+    }
+    let mut trailer = [0u8; 10];
+    read_at(&mut file, len - 10, &mut trailer).map_err(io_err(path))?;
+    let footer_len = read_footer_length(trailer).map_err(|source| IoError::Arrow {
+        path: path.to_path_buf(),
+        source,
+    })? as u64;
+    if footer_len + 10 > len {
+        return Err(parse("Arrow IPC footer longer than the file"));
+    }
+    let mut footer = vec![0u8; footer_len as usize];
+    read_at(&mut file, len - 10 - footer_len, &mut footer).map_err(io_err(path))?;
+    Ok((file, len, footer))
+}
+
+/// Number of rows of an Arrow IPC file, from its footer and the record
+/// batch headers alone (no column data is read).
+pub fn arrow_rows(path: &Path) -> Result<u64, IoError> {
+    let parse = |what: &str| IoError::Arrow {
+        path: path.to_path_buf(),
+        source: ArrowError::ParseError(what.to_string()),
+    };
+    let (mut file, len, footer_bytes) = open_footer(path)?;
+    let footer = root_as_footer(&footer_bytes).map_err(|e| parse(&format!("bad Arrow IPC footer: {e}")))?;
+    let mut rows = 0u64;
+    let mut meta = Vec::new();
+    for block in footer.recordBatches().iter().flatten() {
+        let n = usize::try_from(block.metaDataLength()).map_err(|_| parse("negative Arrow IPC metadata length"))?;
+        let offset = u64::try_from(block.offset()).map_err(|_| parse("negative Arrow IPC block offset"))?;
+        if n < 8 || offset + n as u64 > len {
+            return Err(parse("Arrow IPC block beyond the end of the file"));
+        }
+        meta.resize(n, 0);
+        read_at(&mut file, offset, &mut meta).map_err(io_err(path))?;
+        // Encapsulated message: 0xFFFFFFFF continuation, i32 length, flatbuffer.
+        let body = if meta[..4] == [0xff; 4] { &meta[8..] } else { &meta[4..] };
+        let message = root_as_message(body).map_err(|e| parse(&format!("bad Arrow IPC message: {e}")))?;
+        let batch = message
+            .header_as_record_batch()
+            .ok_or_else(|| parse("Arrow IPC block is not a record batch"))?;
+        rows += u64::try_from(batch.length()).map_err(|_| parse("negative Arrow IPC row count"))?;
+    }
+    Ok(rows)
+}
+
+fn read_at(file: &mut File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
+}
+
+/// A copy of `array` that owns its buffers (no view into a read buffer).
+fn owned_copy(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let data = array.to_data();
+    let mut copy = MutableArrayData::new(vec![&data], false, data.len());
+    copy.try_extend(0, 0, data.len())?;
+    Ok(make_array(copy.freeze()))
 }
 
 /// The column `name` of `batch` downcast to `A`, or an error naming the file.
@@ -277,6 +393,7 @@ mod tests {
         write_arrow(&path, &schema, &[batch.clone(), batch]).unwrap();
         let back = read_arrow(&path).unwrap();
         assert_eq!(back.num_rows(), 6);
+        assert_eq!(arrow_rows(&path).unwrap(), 6);
         assert_eq!(
             back.schema().metadata().get(SCHEMA_VERSION_KEY).map(String::as_str),
             Some(SCHEMA_VERSION)
