@@ -217,3 +217,14 @@ fn missing_bundle_file_is_an_error_naming_it() {
     assert_eq!(err.matches("No such file").count(), 1, "cause repeated: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The committed expected manifest (what `make audit` compares with) is the
+/// fixture run's: an intended output change must refresh it (`make expected`).
+#[test]
+fn fixture_run_matches_the_committed_expected_manifest() {
+    let out = fixture_run("expected", &[]);
+    let got = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/expected_manifest.json");
+    let want = std::fs::read_to_string(root).unwrap();
+    assert!(got == want, "manifest differs from fixtures/expected_manifest.json; run `make expected` and review");
+}
