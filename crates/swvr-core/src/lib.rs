@@ -8,6 +8,7 @@
 //! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
 //! - [`progress`]: the progress callback stages report to.
 //! - [`sum`]: compensated (Neumaier) summation.
+//! - [`sys`]: peak memory of the process, for benchmarks and diagnostics.
 //!
 //! ```
 //! let q = swvr_core::questionnaire::Questionnaire::default_2021();
@@ -20,6 +21,7 @@ pub mod progress;
 pub mod questionnaire;
 pub mod schema;
 pub mod sum;
+pub mod sys;
 pub mod variance;
 
 /// Version of the swvr Arrow schemas, stored in every file's metadata under

@@ -11,18 +11,8 @@ use std::time::Instant;
 use swvr_core::groups::Selection;
 use swvr_core::progress::NoProgress;
 use swvr_core::questionnaire::Questionnaire;
+use swvr_core::sys::peak_rss_mib;
 use swvr_synth::{SynthOptions, synth};
-
-fn vm_hwm_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// User + system CPU seconds of this process (/proc/self/stat, 100 ticks/s).
 fn cpu_seconds() -> f64 {
@@ -79,7 +69,7 @@ fn main() {
         };
         let secs = t.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
-        let peak = vm_hwm_mib();
+        let peak = peak_rss_mib().unwrap_or(f64::NAN);
         println!(
             "| {} | {:.1} | {:.3} | {:.0} | {:.0} | {:.2} | {:.0} | {} | {} | {:.0} | {} |",
             s.rows_read,

@@ -14,40 +14,30 @@ use arrow_array::{ArrayRef, Float64Array, Int8Array, Int32Array, RecordBatch, St
 use arrow_schema::{DataType, Field, Schema};
 use swvr_core::groups::Selection;
 use swvr_core::progress::NoProgress;
+use swvr_core::sys::peak_rss_mib;
 use swvr_model::{ModelSpec, fit_batch};
+use swvr_synth::rng::Rng;
 
 const COUNTRIES: [&str; 8] = ["BOL", "IND", "KEN", "LBN", "SEN", "THA", "TUR", "UZB"];
 const BANDS: [&str; 4] = ["15-29", "30-44", "45-59", "60+"];
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn u(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn code(&mut self, p_yes: f64) -> i8 {
-        let x = self.u();
-        if x < 0.02 {
-            8
-        } else if x < 0.03 {
-            9
-        } else if self.u() < p_yes {
-            1
-        } else {
-            2
-        }
+/// A survey answer: 2% don't know (8), 1% refused (9), otherwise yes (1)
+/// with probability `p_yes`, else no (2).
+fn code(rng: &mut Rng, p_yes: f64) -> i8 {
+    let x = rng.uniform();
+    if x < 0.02 {
+        8
+    } else if x < 0.03 {
+        9
+    } else if rng.bernoulli(p_yes) {
+        1
+    } else {
+        2
     }
 }
 
 fn synth(n: usize) -> RecordBatch {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut country = Vec::with_capacity(n);
     let mut stratum = Vec::with_capacity(n);
     let mut age = Vec::with_capacity(n);
@@ -70,23 +60,23 @@ fn synth(n: usize) -> RecordBatch {
     for i in 0..n {
         let c = i * COUNTRIES.len() / n;
         country.push(COUNTRIES[c]);
-        stratum.push(["S1", "S2", "S3", "S4", "S5", "S6"][(rng.next() % 6) as usize]);
-        let band = (rng.next() % 5) as usize;
+        stratum.push(["S1", "S2", "S3", "S4", "S5", "S6"][rng.range(0, 5) as usize]);
+        let band = rng.range(0, 4) as usize;
         age.push(BANDS.get(band).copied());
-        cols.get_mut("sex").unwrap().push(1 + (rng.next() % 2) as i8);
+        cols.get_mut("sex").unwrap().push(1 + rng.range(0, 1) as i8);
         cols.get_mut("education")
             .unwrap()
-            .push([1, 2, 3, 8][(rng.next() % 4) as usize]);
-        cols.get_mut("employment").unwrap().push(1 + (rng.next() % 2) as i8);
-        cols.get_mut("urbanicity").unwrap().push(1 + (rng.next() % 4) as i8);
-        let q: Vec<i8> = [0.35, 0.2, 0.25, 0.5].iter().map(|&p| rng.code(p)).collect();
+            .push([1, 2, 3, 8][rng.range(0, 3) as usize]);
+        cols.get_mut("employment").unwrap().push(1 + rng.range(0, 1) as i8);
+        cols.get_mut("urbanicity").unwrap().push(1 + rng.range(0, 3) as i8);
+        let q: Vec<i8> = [0.35, 0.2, 0.25, 0.5].iter().map(|&p| code(&mut rng, p)).collect();
         let eta = -0.4 + 1.2 * f64::from(q[0] == 1) + 0.8 * f64::from(q[1] == 1) + 0.6 * f64::from(q[2] == 1);
-        let q7 = rng.code(1.0 / (1.0 + (-eta).exp()));
+        let q7 = code(&mut rng, 1.0 / (1.0 + (-eta).exp()));
         for (name, v) in ["Q1", "Q3A", "Q3B", "Q3C"].iter().zip(q) {
             cols.get_mut(name).unwrap().push(v);
         }
         cols.get_mut("Q7").unwrap().push(q7);
-        weight.push(0.3 + 2.4 * rng.u());
+        weight.push(0.3 + 2.4 * rng.uniform());
     }
     let mut md = HashMap::new();
     md.insert(swvr_core::LEVELS_KEY.to_string(), BANDS.join(","));
@@ -109,18 +99,6 @@ fn synth(n: usize) -> RecordBatch {
         arrays.push(Arc::new(Int8Array::from(cols.remove(c).unwrap())));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
-}
-
-fn vm_hwm_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn main() {
@@ -160,7 +138,7 @@ fn main() {
         println!(
             "| {n} | 8 | {build:.2} | {best:.3} | {grouping:.3} | {:.2e} | {:.0} |",
             n as f64 / best,
-            vm_hwm_mb()
+            peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
 }

@@ -7,19 +7,8 @@
 use std::time::Instant;
 
 use swvr_core::progress::NoProgress;
+use swvr_core::sys::peak_rss_mib;
 use swvr_synth::{SynthOptions, synth};
-
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn main() {
     let max: u64 = std::env::var("SWVR_BENCH_MAX")
@@ -49,7 +38,7 @@ fn main() {
             "| {n} | {secs:.2} | {:.0} | {mb:.0} | {:.0} | {:.0} |",
             n as f64 / secs,
             mb / secs,
-            peak_mib()
+            peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

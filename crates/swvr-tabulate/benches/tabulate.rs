@@ -10,37 +10,27 @@ use std::time::Instant;
 use arrow_array::{ArrayRef, Float64Array, Int8Array, Int16Array, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use swvr_core::questionnaire::Questionnaire;
+use swvr_core::sys::peak_rss_mib;
+use swvr_synth::rng::Rng;
 
-/// splitmix64: a small deterministic generator.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unif(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn code(&mut self, p_yes: f64) -> i8 {
-        let u = self.unif();
-        if u < 0.03 {
-            8
-        } else if u < 0.04 {
-            9
-        } else if self.unif() < p_yes {
-            1
-        } else {
-            2
-        }
+/// A survey answer: 3% don't know (8), 1% refused (9), otherwise yes (1)
+/// with probability `p_yes`, else no (2).
+fn code(rng: &mut Rng, p_yes: f64) -> i8 {
+    let u = rng.uniform();
+    if u < 0.03 {
+        8
+    } else if u < 0.04 {
+        9
+    } else if rng.bernoulli(p_yes) {
+        1
+    } else {
+        2
     }
 }
 
 fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
     let countries = ["BOL", "IND", "KEN", "LBN", "SEN", "THA", "TUR", "UZB"];
-    let mut rng = Rng(2021);
+    let mut rng = Rng::new(2021);
     let mut country = Vec::with_capacity(n);
     let mut stratum = Vec::with_capacity(n);
     let mut demo: Vec<Vec<i8>> = (0..4).map(|_| Vec::with_capacity(n)).collect();
@@ -53,20 +43,20 @@ fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
     for r in 0..n {
         let c = r * countries.len() / n;
         country.push(countries[c]);
-        stratum.push(strata[c * 6 + (rng.next() % 6) as usize].as_str());
-        demo[0].push(if rng.unif() < 0.01 {
+        stratum.push(strata[c * 6 + rng.range(0, 5) as usize].as_str());
+        demo[0].push(if rng.uniform() < 0.01 {
             9
         } else {
-            1 + (rng.next() % 2) as i8
+            1 + rng.range(0, 1) as i8
         });
-        for (d, k) in [(1usize, 3u64), (2, 2), (3, 4)] {
-            demo[d].push(if rng.unif() < 0.02 {
+        for (d, k) in [(1usize, 3u32), (2, 2), (3, 4)] {
+            demo[d].push(if rng.uniform() < 0.02 {
                 8
             } else {
-                1 + (rng.next() % k) as i8
+                1 + rng.range(0, k - 1) as i8
             });
         }
-        let a = 15 + (rng.next() % 70) as i16;
+        let a = rng.range(15, 84) as i16;
         age.push(a);
         band.push(Some(match a {
             15..=29 => "15-29",
@@ -74,7 +64,7 @@ fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
             45..=59 => "45-59",
             _ => "60+",
         }));
-        weight.push(0.3 + 1.7 * rng.unif());
+        weight.push(0.3 + 1.7 * rng.uniform());
         let mut codes: Vec<Option<i8>> = vec![None; q.items.len()];
         for (i, item) in q.items.iter().enumerate() {
             let asked = match &item.asked_if {
@@ -83,11 +73,11 @@ fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
             };
             if asked {
                 let set = q.answer_set(item);
-                let k = set.codes.len() as u64;
+                let k = set.codes.len();
                 codes[i] = Some(if k == 4 {
-                    rng.code(0.4)
+                    code(&mut rng, 0.4)
                 } else {
-                    set.codes[(rng.next() % k) as usize].code
+                    set.codes[rng.range(0, k as u32 - 1) as usize].code
                 });
             }
         }
@@ -123,17 +113,6 @@ fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
 }
 
-fn vm_hwm_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn main() {
     let q = Questionnaire::default_2021();
     let sizes: Vec<usize> = std::env::args()
@@ -161,7 +140,7 @@ fn main() {
             "| {n} | {build:.2} | {tab:.3} | {} | {:.3e} | {:.0} |",
             est.len(),
             n as f64 / tab,
-            vm_hwm_mb()
+            peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
 }

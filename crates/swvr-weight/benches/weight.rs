@@ -10,6 +10,7 @@ use arrow_array::{ArrayRef, Int8Array, Int16Array, Int32Array, RecordBatch, Stri
 use arrow_schema::{DataType, Field, Schema};
 use swvr_core::groups::Selection;
 use swvr_core::progress::NoProgress;
+use swvr_core::sys::peak_rss_mib;
 use swvr_weight::base::{Counts, Frame, base_weight};
 use swvr_weight::inputs::{Design, FrameDesign};
 use swvr_weight::rake::{RakeProblem, RakeSettings, rake};
@@ -27,17 +28,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-fn vm_hwm_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 struct Case {
@@ -150,7 +140,7 @@ fn main() {
             out.iterations,
             out.max_margin_error,
             naive_error(&out.weights, &case.codes, &targets),
-            vm_hwm_mib()
+            peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
     end_to_end(&scheme, &targets);
@@ -250,7 +240,7 @@ fn end_to_end(scheme: &Scheme, targets: &[Vec<f64>]) {
         Ok(d) => println!(
             "\nend-to-end `weight()` (Arrow read + 8 country-waves of 125000 in parallel + Arrow write, default scheme with trimming): {n} respondents in {secs:.3} s, {} converged, peak RSS {:.0} MiB",
             d.iter().filter(|d| d.converged).count(),
-            vm_hwm_mib()
+            peak_rss_mib().unwrap_or(f64::NAN)
         ),
         Err(e) => println!("end-to-end failed: {e}"),
     }
