@@ -226,5 +226,8 @@ fn fixture_run_matches_the_committed_expected_manifest() {
     let got = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/expected_manifest.json");
     let want = std::fs::read_to_string(root).unwrap();
-    assert!(got == want, "manifest differs from fixtures/expected_manifest.json; run `make expected` and review");
+    assert!(
+        got == want,
+        "manifest differs from fixtures/expected_manifest.json; run `make expected` and review"
+    );
 }
