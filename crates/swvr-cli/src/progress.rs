@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use swvr_core::progress::Progress;
+use swvr_core::progress::{Progress, Unit};
 
 /// Draws one bar per phase on stderr, or nothing when disabled.
 pub struct Bars {
@@ -25,23 +25,22 @@ impl Bars {
 }
 
 impl Progress for Bars {
-    fn start(&self, phase: &str, total: Option<u64>) {
+    fn start(&self, phase: &str, total: Option<u64>, unit: Unit) {
         if !self.enabled {
             return;
         }
-        let bar = match total {
-            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template(
-                    "{prefix:>10} [{bar:30}] {human_pos}/{human_len} rows {per_sec} {elapsed}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            ),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-                ProgressStyle::with_template("{prefix:>10} {spinner} {human_pos} rows {per_sec} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            ),
+        let counts = match unit {
+            Unit::Bytes => "{binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}".to_string(),
+            _ => format!("{{human_pos}}/{{human_len}} {}", unit.name()),
         };
+        let template = match total {
+            Some(_) => format!("{{prefix:>10}} [{{bar:30}}] {counts} {{elapsed}}"),
+            None => format!("{{prefix:>10}} {{spinner}} {counts} {{elapsed}}"),
+        };
+        let style = ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr()).with_style(style);
         bar.set_prefix(phase.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         if let Ok(mut slot) = self.bar.lock()

@@ -144,7 +144,7 @@ pub fn ingest(
         let mut tally = Tally::default();
         let mut records: u64 = 0;
         let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
-        progress.start("ingest", file_len);
+        progress.start("ingest", file_len, swvr_core::progress::Unit::Bytes);
         let mut reported: u64 = 0;
 
         while let Some(chunk) = next_chunk(&rx, path)? {

@@ -171,7 +171,7 @@ pub fn fit_batch(
         tolerance: spec.convergence.tolerance,
         max_iterations: spec.convergence.max_iterations,
     };
-    progress.start("model", Some(groups.len() as u64));
+    progress.start("model", Some(groups.len() as u64), swvr_core::progress::Unit::Groups);
     let results: Vec<Result<GroupResult, ModelError>> = groups
         .par_iter()
         .map(|g| {

@@ -194,7 +194,7 @@ pub fn synth(out: &Path, opts: &SynthOptions, progress: &dyn Progress) -> Result
         let path = path.to_path_buf();
         move |source| SynthError::Write { path, source }
     };
-    progress.start("synth", Some(opts.respondents));
+    progress.start("synth", Some(opts.respondents), swvr_core::progress::Unit::Rows);
     let mut file = AtomicFile::create(&resp_path)?;
     let header = generate::header();
     file.write_all(header.as_bytes()).map_err(werr(&resp_path))?;

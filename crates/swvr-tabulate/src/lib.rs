@@ -470,7 +470,7 @@ fn tabulate_batch_from(
     let tasks: Vec<(usize, usize)> = (0..prepared.len())
         .flat_map(|g| (0..vars.len()).map(move |v| (g, v)))
         .collect();
-    progress.start("tabulate", Some(tasks.len() as u64));
+    progress.start("tabulate", Some(tasks.len() as u64), swvr_core::progress::Unit::Tasks);
     let stats: Vec<LevelStats> = tasks
         .par_iter()
         .map(|&(g, v)| {

@@ -570,7 +570,7 @@ pub fn weight(
         design_path: &design_path,
         targets_path: &targets_path,
     };
-    progress.start("weight", Some(groups.len() as u64));
+    progress.start("weight", Some(groups.len() as u64), swvr_core::progress::Unit::Groups);
     let results: Vec<Result<GroupResult, WeightError>> = groups
         .par_iter()
         .map(|g| {

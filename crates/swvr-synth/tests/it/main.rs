@@ -58,7 +58,7 @@ pub fn fixtures() -> PathBuf {
 pub struct Counter(pub AtomicU64, pub AtomicU64);
 
 impl Progress for Counter {
-    fn start(&self, _phase: &str, total: Option<u64>) {
+    fn start(&self, _phase: &str, total: Option<u64>, _unit: swvr_core::progress::Unit) {
         self.1.store(total.unwrap_or(0), Ordering::Relaxed);
     }
     fn advance(&self, n: u64) {
