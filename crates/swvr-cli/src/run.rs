@@ -61,6 +61,25 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     let work = staging.0.join("out");
     let sel = &args.selection;
     let ingest = swvr_ingest::ingest(&data, &work, &q, sel, args.bars)?;
+    if ingest.rows_accepted == 0 {
+        let scope = if sel.is_all() {
+            String::new()
+        } else {
+            let countries = sel.countries.join(", ");
+            let waves: Vec<String> = sel.waves.iter().map(i32::to_string).collect();
+            format!(" for country [{countries}] and wave [{}]", waves.join(", "))
+        };
+        let file = match args.data {
+            Some(_) => data.join("respondents.csv").display().to_string(),
+            None => "respondents.csv (embedded fixtures)".to_string(),
+        };
+        anyhow::bail!(
+            "{file}: no respondent rows accepted{scope}: {} read, {} rejected, {} outside the selection; nothing to weight",
+            ingest.rows_read,
+            ingest.rows_rejected,
+            ingest.rows_outside_selection
+        );
+    }
     let diagnostics = swvr_weight::weight(&data, &work, &s, sel, args.bars)?;
     // Tables and model read weighted.arrow once, only the columns they use.
     let weighted = work.join("weight").join("weighted.arrow");

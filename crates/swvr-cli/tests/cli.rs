@@ -231,3 +231,23 @@ fn fixture_run_matches_the_committed_expected_manifest() {
         "manifest differs from fixtures/expected_manifest.json; run `make expected` and review"
     );
 }
+
+#[test]
+fn a_selection_with_no_rows_is_a_clear_error() {
+    let dir = tempdir("empty-selection");
+    let res = swvr(&[
+        "run",
+        "--quiet",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--country",
+        "ZZZ",
+    ]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("respondents.csv") && err.contains("ZZZ") && err.contains("8000 outside the selection"),
+        "{err}"
+    );
+    assert!(!err.contains("staging"), "{err}");
+}
