@@ -169,6 +169,16 @@ pub(crate) fn spec(path: Option<&Path>) -> Result<ModelSpec> {
     })
 }
 
+/// A stage's input from an earlier stage, with the command that makes it.
+fn need(out: &Path, rel: &str, make: &str) -> Result<()> {
+    let p = out.join(rel);
+    if p.is_file() {
+        Ok(())
+    } else {
+        anyhow::bail!("{}: not found; run `{make}` first (or `swvr run`)", p.display())
+    }
+}
+
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
     let bars = Bars::new(cli.quiet);
@@ -207,6 +217,7 @@ pub fn main() -> Result<()> {
             select,
         } => {
             let s = scheme(scheme_path.as_deref(), &data)?;
+            need(&out, "ingest/respondents.arrow", "swvr ingest --data DIR --out OUT")?;
             swvr_weight::weight(&data, &out, &s, &select.selection(), &bars)?;
             Ok(())
         }
@@ -216,6 +227,7 @@ pub fn main() -> Result<()> {
             select,
         } => {
             let q = questionnaire(qpath.as_deref())?;
+            need(&out, "weight/weighted.arrow", "swvr weight --data DIR --out OUT")?;
             swvr_tabulate::tabulate(&out, &q, &select.selection(), &bars)?;
             Ok(())
         }
@@ -225,6 +237,7 @@ pub fn main() -> Result<()> {
             select,
         } => {
             let s = spec(spec_path.as_deref())?;
+            need(&out, "weight/weighted.arrow", "swvr weight --data DIR --out OUT")?;
             swvr_model::model(&out, &s, &select.selection(), &bars)?;
             Ok(())
         }
