@@ -14,25 +14,13 @@ pub const ITEMS: [&str; 17] = [
 /// Extra columns that real exports carry and ingest must pass through.
 pub const EXTRA_COLUMNS: [&str; 2] = ["language", "duration_s"];
 
-/// The header line of respondents.csv (with the trailing newline).
+/// The header line of respondents.csv (with the trailing newline): the
+/// required columns of the 2021 questionnaire in schema order
+/// ([`swvr_core::schema::required_columns`]), then [`EXTRA_COLUMNS`].
 pub fn header() -> String {
-    let mut cols: Vec<&str> = vec![
-        "country",
-        "wave",
-        "respondent_id",
-        "frame",
-        "stratum",
-        "n_adults",
-        "n_landlines",
-        "n_mobiles",
-        "sex",
-        "age",
-        "education",
-        "employment",
-        "urbanicity",
-    ];
-    cols.extend(ITEMS);
-    cols.extend(EXTRA_COLUMNS);
+    let q = swvr_core::questionnaire::Questionnaire::default_2021();
+    let mut cols = swvr_core::schema::required_columns(&q);
+    cols.extend(EXTRA_COLUMNS.iter().map(|c| c.to_string()));
     let mut s = cols.join(",");
     s.push('\n');
     s
