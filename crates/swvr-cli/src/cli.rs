@@ -100,6 +100,9 @@ enum Command {
         /// Weighting scheme (TOML).
         #[arg(long)]
         scheme: Option<PathBuf>,
+        /// Questionnaire definition (TOML): the demographics raked on, their codes and ranges.
+        #[arg(long)]
+        questionnaire: Option<PathBuf>,
         #[command(flatten)]
         select: Select,
     },
@@ -214,11 +217,13 @@ pub fn main() -> Result<()> {
             data,
             out,
             scheme: scheme_path,
+            questionnaire: qpath,
             select,
         } => {
+            let q = questionnaire(qpath.as_deref())?;
             let s = scheme(scheme_path.as_deref(), &data)?;
             need(&out, "ingest/respondents.arrow", "swvr ingest --data DIR --out OUT")?;
-            swvr_weight::weight(&data, &out, &s, &select.selection(), &bars)?;
+            swvr_weight::weight(&data, &out, &s, &q, &select.selection(), &bars)?;
             Ok(())
         }
         Command::Tabulate {

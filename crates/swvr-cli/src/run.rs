@@ -80,7 +80,7 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
             ingest.rows_outside_selection
         );
     }
-    let diagnostics = swvr_weight::weight(&data, &work, &s, sel, args.bars)?;
+    let diagnostics = swvr_weight::weight(&data, &work, &s, &q, sel, args.bars)?;
     // Tables and model read weighted.arrow once, only the columns they use.
     let weighted = work.join("weight").join("weighted.arrow");
     let mut columns = swvr_tabulate::input_columns(&q);

@@ -106,6 +106,7 @@ fn main() {
         }),
     };
     let levels = [2usize, 4, 3];
+    let margins = vec![vec![0], vec![1], vec![2]];
     let targets = vec![vec![0.49, 0.51], vec![0.35, 0.3, 0.2, 0.15], vec![0.3, 0.5, 0.2]];
     println!(
         "| respondents | tolerance | base weights (s) | raking (s) | sweeps | max margin error (Neumaier) | same, naive f64 sums | peak RSS (MiB) |"
@@ -118,12 +119,13 @@ fn main() {
             .frames
             .iter()
             .zip(&case.counts)
-            .map(|(&f, &c)| base_weight(f, c, &design, &scheme.base).map_or(f64::NAN, |b| b.weight))
+            .map(|(&f, &c)| base_weight(f, c, &design, scheme.base()).map_or(f64::NAN, |b| b.weight))
             .collect();
         let t_base = t0.elapsed().as_secs_f64();
         let p = RakeProblem {
             codes: &case.codes,
             levels: &levels,
+            margins: &margins,
             targets: &targets,
         };
         let s = RakeSettings {
@@ -234,7 +236,14 @@ fn end_to_end(scheme: &Scheme, targets: &[Vec<f64>]) {
         return;
     }
     let t = Instant::now();
-    let res = swvr_weight::weight(&data, &out, scheme, &Selection::default(), &NoProgress);
+    let res = swvr_weight::weight(
+        &data,
+        &out,
+        scheme,
+        &swvr_core::questionnaire::Questionnaire::default_2021(),
+        &Selection::default(),
+        &NoProgress,
+    );
     let secs = t.elapsed().as_secs_f64();
     match res {
         Ok(d) => println!(

@@ -8,7 +8,7 @@
 //! strata coded in sorted name order, groups sorted by (country, wave) —
 //! the same groups as on the whole file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -18,8 +18,9 @@ use arrow_ipc::reader::FileReader;
 use swvr_core::groups::{Group, Selection, group_by_country_wave};
 use swvr_core::io::{IoError, column};
 
+use crate::WeightError;
 use crate::impute::hash_prefix;
-use crate::{RakeVar, Scheme, VarSpec, WeightError};
+use crate::plan::{Kind, Plan};
 
 /// `frame` code of `L`.
 pub(crate) const FRAME_L: u8 = 0;
@@ -39,10 +40,11 @@ pub(crate) struct Columns {
     pub bad_frames: HashMap<u32, String>,
     /// n_adults, n_landlines, n_mobiles ([`NULL_COUNT`] when blank).
     counts: [Vec<i32>; 3],
-    /// Reported age.
-    pub age: Vec<i16>,
-    /// Codes of the coded raking variables.
-    pub coded: BTreeMap<RakeVar, Vec<i8>>,
+    /// Values of each banded numeric demographic (index = `Plan::bands`).
+    pub numeric: Vec<Vec<i16>>,
+    /// Codes of each coded raking component (index = `Plan::components`;
+    /// empty for banded ones).
+    pub coded: Vec<Vec<i8>>,
     /// `hash_prefix(country, wave, respondent_id)` of the rows with a
     /// DK/refused raking value (the only ones imputation draws for), by row.
     keys: Vec<(u32, u64)>,
@@ -78,19 +80,22 @@ fn arrow_err(path: &Path) -> impl Fn(arrow_schema::ArrowError) -> WeightError + 
 }
 
 /// Checks the types of the non-grouping columns (in the order errors were
-/// always reported: coded raking variables, respondent_id, frame, counts, age).
-fn check_columns(batch: &RecordBatch, path: &Path, scheme: &Scheme) -> Result<(), IoError> {
-    for v in &scheme.raking.variables {
-        if *v != RakeVar::AgeGroup {
-            column::<Int8Array>(batch, v.source_column(), path)?;
+/// always reported: coded raking variables, respondent_id, frame, counts,
+/// banded numeric demographics).
+fn check_columns(batch: &RecordBatch, path: &Path, plan: &Plan) -> Result<(), IoError> {
+    for c in &plan.components {
+        if let Kind::Coded { .. } = c.kind {
+            column::<Int8Array>(batch, &c.column, path)?;
         }
     }
     column::<StringArray>(batch, "respondent_id", path)?;
     column::<StringArray>(batch, "frame", path)?;
-    for c in ["n_adults", "n_landlines", "n_mobiles"] {
+    for c in swvr_core::schema::COUNT_COLUMNS {
         column::<Int32Array>(batch, c, path)?;
     }
-    column::<Int16Array>(batch, "age", path)?;
+    for b in &plan.bands {
+        column::<Int16Array>(batch, &b.column, path)?;
+    }
     Ok(())
 }
 
@@ -169,12 +174,7 @@ impl Merge {
 
 /// Reads the needed columns of `path` and groups the selected rows.
 /// Returns the groups, the columns and the file's row count.
-pub(crate) fn read(
-    path: &Path,
-    scheme: &Scheme,
-    specs: &[VarSpec],
-    sel: &Selection,
-) -> Result<(Vec<Group>, Columns, usize), WeightError> {
+pub(crate) fn read(path: &Path, plan: &Plan, sel: &Selection) -> Result<(Vec<Group>, Columns, usize), WeightError> {
     let open = || {
         File::open(path).map(BufReader::new).map_err(|source| {
             WeightError::Io(IoError::Io {
@@ -193,11 +193,15 @@ pub(crate) fn read(
         "n_adults",
         "n_landlines",
         "n_mobiles",
-        "age",
     ];
-    for v in &scheme.raking.variables {
-        if !needed.contains(&v.source_column()) {
-            needed.push(v.source_column());
+    for c in plan
+        .bands
+        .iter()
+        .map(|b| &b.column)
+        .chain(plan.components.iter().map(|c| &c.column))
+    {
+        if !needed.contains(&c.as_str()) {
+            needed.push(c);
         }
     }
     let projection: Vec<usize> = needed.iter().filter_map(|c| file_schema.index_of(c).ok()).collect();
@@ -207,25 +211,31 @@ pub(crate) fn read(
     // columns first, then (after "no rows") the others.
     let empty = RecordBatch::new_empty(reader.schema());
     group_by_country_wave(&empty, path, sel)?;
-    let column_error = check_columns(&empty, path, scheme).err();
+    let column_error = check_columns(&empty, path, plan).err();
 
-    // DK/refused tests per raking variable: age codes, or a table over i8.
-    let age_missing: Vec<i16> = specs
+    // DK/refused tests per raking component: the numeric codes of a banded
+    // one (raked), or a table over i8 of a coded one.
+    let numeric_missing: Vec<(usize, &[i16])> = plan
+        .components
         .iter()
-        .filter(|s| s.var == RakeVar::AgeGroup)
-        .flat_map(|s| s.missing.iter().copied())
+        .filter_map(|c| match c.kind {
+            Kind::Banded { set } => Some((set, plan.bands[set].missing.as_slice())),
+            Kind::Coded { .. } => None,
+        })
         .collect();
-    let coded_missing: Vec<(RakeVar, [bool; 256])> = specs
+    let coded_missing: Vec<(usize, [bool; 256])> = plan
+        .components
         .iter()
-        .filter(|s| s.var != RakeVar::AgeGroup)
-        .map(|s| {
-            let mut t = [false; 256];
-            for &m in &s.missing {
-                if let Ok(m) = i8::try_from(m) {
+        .enumerate()
+        .filter_map(|(k, c)| match &c.kind {
+            Kind::Coded { missing, .. } => {
+                let mut t = [false; 256];
+                for &m in missing {
                     t[m as u8 as usize] = true;
                 }
+                Some((k, t))
             }
-            (s.var, t)
+            Kind::Banded { .. } => None,
         })
         .collect();
 
@@ -233,8 +243,8 @@ pub(crate) fn read(
         frame: Vec::new(),
         bad_frames: HashMap::new(),
         counts: [Vec::new(), Vec::new(), Vec::new()],
-        age: Vec::new(),
-        coded: coded_missing.iter().map(|(v, _)| (*v, Vec::new())).collect(),
+        numeric: vec![Vec::new(); plan.bands.len()],
+        coded: vec![Vec::new(); plan.components.len()],
         keys: Vec::new(),
     };
     let mut merge = Merge::default();
@@ -256,8 +266,10 @@ pub(crate) fn read(
                 let rows = len.saturating_mul(batches);
                 cols.frame.reserve(rows);
                 cols.counts.iter_mut().for_each(|c| c.reserve(rows));
-                cols.age.reserve(rows);
-                cols.coded.values_mut().for_each(|c| c.reserve(rows));
+                cols.numeric.iter_mut().for_each(|c| c.reserve(rows));
+                for (k, _) in &coded_missing {
+                    cols.coded[*k].reserve(rows);
+                }
             }
             let country = column::<StringArray>(&batch, "country", path)?;
             let wave = column::<Int32Array>(&batch, "wave", path)?;
@@ -283,18 +295,23 @@ pub(crate) fn read(
                     dst.extend(a.iter().map(|v| v.map_or(NULL_COUNT, |v| v.max(0))));
                 }
             }
-            let age = column::<Int16Array>(&batch, "age", path)?;
-            cols.age.extend_from_slice(age.values());
+            for (b, dst) in plan.bands.iter().zip(cols.numeric.iter_mut()) {
+                dst.extend_from_slice(column::<Int16Array>(&batch, &b.column, path)?.values());
+            }
             missing.clear();
-            missing.extend(age.values().iter().map(|a| age_missing.contains(a)));
-            for (v, table) in &coded_missing {
-                let a = column::<Int8Array>(&batch, v.source_column(), path)?;
+            missing.resize(len, false);
+            for &(set, codes) in &numeric_missing {
+                let a = &cols.numeric[set][start..];
+                for (m, x) in missing.iter_mut().zip(a) {
+                    *m |= codes.contains(x);
+                }
+            }
+            for (k, table) in &coded_missing {
+                let a = column::<Int8Array>(&batch, &plan.components[*k].column, path)?;
                 for (m, &x) in missing.iter_mut().zip(a.values().iter()) {
                     *m |= table[x as u8 as usize];
                 }
-                if let Some(dst) = cols.coded.get_mut(v) {
-                    dst.extend_from_slice(a.values());
-                }
+                cols.coded[*k].extend_from_slice(a.values());
             }
             for (r, _) in missing.iter().enumerate().filter(|&(_, &m)| m) {
                 let key = hash_prefix(country.value(r), wave.value(r), id.value(r));

@@ -36,18 +36,18 @@ pub enum WeightError {
         /// Parser message, with line and column.
         message: String,
     },
-    /// A scheme value out of its domain.
-    #[error("{path}: weighting scheme key `{key}` = {value}: expected {expected}")]
-    SchemeValue {
+    /// An empty scheme file (no section at all).
+    #[error(
+        "{path}: the weighting scheme is empty; write the sections to change (`swvr defaults scheme` prints the built-in scheme), or leave out --scheme to use the built-in scheme"
+    )]
+    SchemeEmpty {
         /// Scheme file.
         path: String,
-        /// Dotted key (`raking.tolerance`).
-        key: String,
-        /// Value found.
-        value: String,
-        /// What is allowed.
-        expected: String,
     },
+    /// Values out of their domain, unknown keys, or a scheme that does not
+    /// fit the questionnaire: every mistake, each with its line.
+    #[error(transparent)]
+    Scheme(Box<crate::scheme::SchemeMistakes>),
     /// A bad value in design.csv or targets.csv.
     #[error("{file}: line {line}, column `{column}`: found `{value}`, expected {expected}")]
     Csv {

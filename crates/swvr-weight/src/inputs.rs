@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use swvr_core::questionnaire::{DemographicKind, Questionnaire};
+
 use crate::WeightError;
-use crate::scheme::RakeVar;
+use crate::plan::Plan;
 
 /// One design row: frame size N and sample size n.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,7 +39,7 @@ pub struct Design {
 /// One target row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
-    /// Category code or band label, as written.
+    /// Category code, band label or interaction cell (`1*15-29`), as written.
     pub category: String,
     /// Population share.
     pub share: f64,
@@ -45,8 +47,8 @@ pub struct Target {
     pub line: u64,
 }
 
-/// Targets of one (country, wave): per variable, its categories.
-pub type GroupTargets = BTreeMap<RakeVar, Vec<Target>>;
+/// Targets of one (country, wave): per variable (margin name), its categories.
+pub type GroupTargets = BTreeMap<String, Vec<Target>>;
 
 /// Key of a (country, wave).
 pub type Key = (String, i32);
@@ -84,19 +86,38 @@ pub fn read_design(path: &Path) -> Result<BTreeMap<Key, Design>, WeightError> {
 
 /// Reads targets.csv (validated by [`swvr_ingest::read_targets`]: shares in
 /// [0, 1], categories not repeated, each (country, wave, variable) summing to
-/// 1 within 1e-6), checking that every variable is a raking variable.
-pub fn read_targets(path: &Path) -> Result<BTreeMap<Key, GroupTargets>, WeightError> {
+/// 1 within 1e-6). Every `variable` must be a variable the scheme could rake
+/// on with questionnaire `q` (a coded demographic, a banded numeric one, or
+/// an interaction `a*b` of those); rows of variables the scheme does not
+/// rake on are read and left unused.
+pub(crate) fn read_targets(
+    path: &Path,
+    plan: &Plan,
+    q: &Questionnaire,
+) -> Result<BTreeMap<Key, GroupTargets>, WeightError> {
+    let mut known: Vec<&str> = q
+        .demographics
+        .iter()
+        .filter(|d| matches!(d.kind, DemographicKind::Coded { .. }))
+        .map(|d| d.name.as_str())
+        .collect();
+    known.extend(plan.bands.iter().map(|b| b.variable.as_str()));
     let mut out: BTreeMap<Key, GroupTargets> = BTreeMap::new();
     for row in swvr_ingest::read_targets(path)?.rows {
-        let var = RakeVar::from_name(&row.variable).ok_or_else(|| {
-            csv_err(
+        if !row.variable.split('*').all(|c| known.contains(&c.trim())) {
+            return Err(csv_err(
                 path,
                 row.line,
                 "variable",
                 &row.variable,
-                "one of sex, age_group, education, employment, urbanicity",
-            )
-        })?;
+                &format!(
+                    "a raking variable of the questionnaire ({}) or an interaction of them such as `{}`",
+                    known.join(", "),
+                    known.iter().take(2).copied().collect::<Vec<_>>().join("*")
+                ),
+            ));
+        }
+        let variable = row.variable.split('*').map(str::trim).collect::<Vec<_>>().join("*");
         let target = Target {
             category: row.category,
             share: row.share,
@@ -104,7 +125,7 @@ pub fn read_targets(path: &Path) -> Result<BTreeMap<Key, GroupTargets>, WeightEr
         };
         out.entry((row.country, row.wave))
             .or_default()
-            .entry(var)
+            .entry(variable)
             .or_default()
             .push(target);
     }

@@ -11,7 +11,9 @@
 //! ```
 //! use swvr_weight::Scheme;
 //! let s = Scheme::default_scheme();
-//! assert_eq!(s.raking.variables.len(), 3);
+//! assert_eq!(s.raking().variables.len(), 3);
+//! let s = Scheme::from_toml_str("[raking]\nvariables = [\"sex*age_group\", \"region\"]\n", "x.toml").unwrap();
+//! assert_eq!(s.raking().variables[0].components, ["sex", "age_group"]);
 //! assert!(s.to_toml().contains("method = \"multiplicity\""));
 //! ```
 
@@ -21,6 +23,7 @@ mod error;
 pub mod impute;
 pub mod inputs;
 mod output;
+mod plan;
 pub mod rake;
 pub mod scheme;
 
@@ -31,15 +34,16 @@ use rayon::prelude::*;
 use serde::Serialize;
 use swvr_core::groups::{Group, Selection};
 use swvr_core::progress::Progress;
-use swvr_core::questionnaire::{DemographicKind, Questionnaire};
+use swvr_core::questionnaire::Questionnaire;
 
 pub use error::{TargetError, WeightError};
-pub use scheme::{Method, OnNonConvergence, RakeVar, Scheme};
+pub use scheme::{Margin, Method, OnNonConvergence, Scheme, SchemeMistake, SchemeMistakes};
 
 use base::{Counts, Frame};
 use columns::{Columns, FRAME_L, FRAME_M};
 use impute::MISSING;
 use inputs::{Design, GroupTargets};
+use plan::{Kind, MarginPlan, Plan};
 use rake::{RakeProblem, RakeSettings};
 
 /// Min, max, mean and Kish design effect of a set of weights.
@@ -155,6 +159,9 @@ pub struct Diagnostics {
     pub strata: usize,
     /// Strata with a single respondent (variance uses R's lonely.psu = "adjust").
     pub lonely_strata: Vec<String>,
+    /// Every raking margin with its categories (interaction cells included):
+    /// respondents, target share and weighted share.
+    pub margins: Vec<MarginDiagnostics>,
 }
 
 impl std::fmt::Display for Diagnostics {
@@ -175,102 +182,81 @@ impl std::fmt::Display for Diagnostics {
     }
 }
 
+/// One category of a margin in the diagnostics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryDiagnostics {
+    /// Category as in targets.csv (`2`, `60+`, `1*15-29`).
+    pub category: String,
+    /// Respondents in the category (after imputation).
+    pub n: usize,
+    /// Target share (normalised to sum to 1 over the margin).
+    pub target: f64,
+    /// Share of the final weights.
+    pub share: f64,
+}
+
+/// One raking margin in the diagnostics: every category, interaction cells included.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MarginDiagnostics {
+    /// Margin as in targets.csv `variable` (`education`, `sex*age_group`).
+    pub variable: String,
+    /// Its categories in order (first component slowest).
+    pub categories: Vec<CategoryDiagnostics>,
+}
+
 /// Per-row results of one group (in `Group::rows` order).
 struct GroupResult {
     diagnostics: Diagnostics,
     base: Vec<f64>,
     weight: Vec<f64>,
-    /// Per raking variable: category index used for raking.
+    /// Per raking component: category index used for raking.
     codes: Vec<Vec<u8>>,
-    /// Per raking variable: imputed flag.
+    /// Per raking component: imputed flag.
     imputed: Vec<Vec<bool>>,
     /// n_adults, n_landlines, n_mobiles substituted.
     counts_imputed: [Vec<bool>; 3],
 }
 
-/// A raking variable's categories: the codes (coded) or bands (age).
-#[derive(Debug, Clone)]
-struct VarSpec {
-    var: RakeVar,
-    /// Category labels as in targets.csv, in order.
-    labels: Vec<String>,
-    /// For coded variables: the valid codes (index = category).
-    codes: Vec<i8>,
-    /// DK/refused codes.
-    missing: Vec<i16>,
-}
-
-fn var_specs(scheme: &Scheme, q: &Questionnaire) -> Vec<VarSpec> {
-    scheme
-        .raking
-        .variables
-        .iter()
-        .map(|&var| {
-            let d = q.demographic(var.source_column());
-            match (var, d.map(|d| &d.kind)) {
-                (RakeVar::AgeGroup, Some(DemographicKind::Numeric { missing_codes, .. })) => VarSpec {
-                    var,
-                    labels: scheme.bands.iter().map(|b| b.label.clone()).collect(),
-                    codes: Vec::new(),
-                    missing: missing_codes.clone(),
-                },
-                (_, _) => {
-                    let set = d.and_then(|d| q.demographic_set(d));
-                    let codes: Vec<i8> = set
-                        .map(|s| s.codes.iter().filter(|c| !c.missing).map(|c| c.code).collect())
-                        .unwrap_or_default();
-                    let missing = set
-                        .map(|s| {
-                            s.codes
-                                .iter()
-                                .filter(|c| c.missing)
-                                .map(|c| i16::from(c.code))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    VarSpec {
-                        var,
-                        labels: codes.iter().map(|c| c.to_string()).collect(),
-                        codes,
-                        missing,
-                    }
-                }
-            }
-        })
-        .collect()
-}
-
 /// Everything one group needs that is not per row.
 struct Context<'a> {
     scheme: &'a Scheme,
-    specs: &'a [VarSpec],
+    plan: &'a Plan,
     cols: &'a Columns,
     resp_path: &'a Path,
     design_path: &'a Path,
     targets_path: &'a Path,
 }
 
-fn process_group(
-    g: &Group,
-    design: Option<&Design>,
-    targets: Option<&GroupTargets>,
-    ctx: &Context<'_>,
-) -> Result<GroupResult, WeightError> {
-    let (cols, scheme) = (ctx.cols, ctx.scheme);
-    let design = design.ok_or_else(|| WeightError::NoDesign {
-        file: ctx.design_path.display().to_string(),
-        country: g.country.clone(),
-        wave: g.wave,
-    })?;
-    let targets = targets.ok_or_else(|| WeightError::NoTargets {
-        file: ctx.targets_path.display().to_string(),
-        country: g.country.clone(),
-        wave: g.wave,
-        variable: None,
-    })?;
-    let n = g.n();
+impl Context<'_> {
+    fn target_error(
+        &self,
+        g: &Group,
+        line: Option<u64>,
+        variable: &str,
+        category: &str,
+        problem: String,
+    ) -> WeightError {
+        WeightError::Target(Box::new(error::TargetError {
+            file: self.targets_path.display().to_string(),
+            line,
+            country: g.country.clone(),
+            wave: g.wave,
+            variable: variable.into(),
+            category: category.into(),
+            problem,
+        }))
+    }
+}
 
-    // Base weights.
+/// Phase 1: base weights, with the blank-count substitutions and frame counts.
+struct BaseWeights {
+    base: Vec<f64>,
+    counts_imputed: [Vec<bool>; 3],
+    frames: FrameCounts,
+}
+
+fn base_weights(g: &Group, design: &Design, ctx: &Context<'_>) -> Result<BaseWeights, WeightError> {
+    let (cols, n) = (ctx.cols, g.n());
     let mut base = Vec::with_capacity(n);
     let mut counts_imputed = [vec![false; n], vec![false; n], vec![false; n]];
     let mut frames = FrameCounts {
@@ -298,8 +284,8 @@ fn process_group(
             n_landlines: cols.count(1, r),
             n_mobiles: cols.count(2, r),
         };
-        let bw =
-            base::base_weight(frame, counts, design, &scheme.base).ok_or_else(|| WeightError::FrameNotInDesign {
+        let bw = base::base_weight(frame, counts, design, ctx.scheme.base()).ok_or_else(|| {
+            WeightError::FrameNotInDesign {
                 file: ctx.design_path.display().to_string(),
                 country: g.country.clone(),
                 wave: g.wave,
@@ -307,7 +293,8 @@ fn process_group(
                     Frame::Landline => "L".into(),
                     Frame::Mobile => "M".into(),
                 },
-            })?;
+            }
+        })?;
         match frame {
             Frame::Landline => frames.landline += 1,
             Frame::Mobile => frames.mobile += 1,
@@ -318,29 +305,38 @@ fn process_group(
         counts_imputed[2][i] = bw.mobiles_imputed;
         base.push(bw.weight);
     }
+    Ok(BaseWeights {
+        base,
+        counts_imputed,
+        frames,
+    })
+}
 
-    // Raking codes, with DK/refused as MISSING.
-    let mut codes: Vec<Vec<u8>> = Vec::with_capacity(ctx.specs.len());
-    for spec in ctx.specs {
-        let mut col = Vec::with_capacity(n);
+/// Phase 2: each raking component's category per row, DK/refused as
+/// [`MISSING`]; a value that is neither valid nor DK/refused is an error.
+fn categories(g: &Group, ctx: &Context<'_>) -> Result<Vec<Vec<u8>>, WeightError> {
+    let mut codes: Vec<Vec<u8>> = Vec::with_capacity(ctx.plan.components.len());
+    for (k, comp) in ctx.plan.components.iter().enumerate() {
+        let mut col = Vec::with_capacity(g.n());
         for &r in &g.rows {
             let r = r as usize;
-            let (value, code) = match spec.var {
-                RakeVar::AgeGroup => {
-                    let age = cols.age[r];
-                    let c = if spec.missing.contains(&age) {
+            let (value, code) = match &comp.kind {
+                Kind::Banded { set } => {
+                    let b = &ctx.plan.bands[*set];
+                    let v = ctx.cols.numeric[*set][r];
+                    let c = if b.missing.contains(&v) {
                         Some(MISSING)
                     } else {
-                        scheme.band_of(age).map(|b| b as u8)
+                        b.band_of(v).map(|x| x as u8)
                     };
-                    (age, c)
+                    (v, c)
                 }
-                v => {
-                    let x = cols.coded.get(&v).map_or(0, |a| a[r]);
-                    let c = if spec.missing.contains(&i16::from(x)) {
+                Kind::Coded { codes, missing } => {
+                    let x = ctx.cols.coded[k][r];
+                    let c = if missing.contains(&x) {
                         Some(MISSING)
                     } else {
-                        spec.codes.iter().position(|&c| c == x).map(|p| p as u8)
+                        codes.iter().position(|&c| c == x).map(|p| p as u8)
                     };
                     (i16::from(x), c)
                 }
@@ -349,11 +345,16 @@ fn process_group(
                 return Err(WeightError::Data {
                     file: ctx.resp_path.display().to_string(),
                     row: r + 1,
-                    column: spec.var.source_column().into(),
+                    column: comp.column.clone(),
                     value: value.to_string(),
-                    expected: match spec.var {
-                        RakeVar::AgeGroup => format!("an age within the scheme's bands or one of {:?}", spec.missing),
-                        _ => format!("one of the codes {:?} or DK/refused {:?}", spec.codes, spec.missing),
+                    expected: match &comp.kind {
+                        Kind::Banded { set } => {
+                            let b = &ctx.plan.bands[*set];
+                            format!("a value from {} to {} or DK/refused {:?}", b.min, b.max, b.missing)
+                        }
+                        Kind::Coded { codes, missing } => {
+                            format!("one of the codes {codes:?} or DK/refused {missing:?}")
+                        }
                     },
                 });
             };
@@ -361,76 +362,160 @@ fn process_group(
         }
         codes.push(col);
     }
+    Ok(codes)
+}
 
-    // Targets per variable and category (None = no row).
-    let tfile = ctx.targets_path.display().to_string();
-    let mut tshares: Vec<Vec<Option<(f64, u64)>>> = Vec::with_capacity(ctx.specs.len());
-    for spec in ctx.specs {
-        let list = targets.get(&spec.var).ok_or_else(|| WeightError::NoTargets {
-            file: tfile.clone(),
+/// A margin's target per category: (share, line), `None` = no row.
+type MarginTargets = Vec<Option<(f64, u64)>>;
+
+/// Phase 3: the targets of every margin, each row's category parsed
+/// component by component (`1*15-29`: each part written as it is alone).
+fn margin_targets(g: &Group, targets: &GroupTargets, ctx: &Context<'_>) -> Result<Vec<MarginTargets>, WeightError> {
+    let plan = ctx.plan;
+    let mut out = Vec::with_capacity(plan.margins.len());
+    for m in &plan.margins {
+        let list = targets.get(&m.name).ok_or_else(|| WeightError::NoTargets {
+            file: ctx.targets_path.display().to_string(),
             country: g.country.clone(),
             wave: g.wave,
-            variable: Some(spec.var.name().to_string()),
+            variable: Some(m.name.clone()),
         })?;
-        let mut v = vec![None; spec.labels.len()];
+        let mut v: MarginTargets = vec![None; m.levels()];
         for t in list {
-            let j = match spec.var {
-                RakeVar::AgeGroup => spec.labels.iter().position(|l| *l == t.category),
-                _ => t
-                    .category
-                    .parse::<i8>()
-                    .ok()
-                    .and_then(|c| spec.codes.iter().position(|&x| x == c)),
-            };
-            let Some(j) = j else {
-                return Err(WeightError::Target(Box::new(error::TargetError {
-                    file: tfile.clone(),
-                    line: Some(t.line),
-                    country: g.country.clone(),
-                    wave: g.wave,
-                    variable: spec.var.name().into(),
-                    category: t.category.clone(),
-                    problem: format!(
-                        "is not a category of {} (expected one of {})",
-                        spec.var.name(),
-                        spec.labels.join(", ")
-                    ),
-                })));
+            let parts: Vec<&str> = t.category.split('*').map(str::trim).collect();
+            let cell = (parts.len() == m.comps.len())
+                .then(|| {
+                    m.comps.iter().zip(&parts).try_fold(0usize, |acc, (&k, part)| {
+                        let comp = &plan.components[k];
+                        let j = match &comp.kind {
+                            Kind::Banded { .. } => comp.labels.iter().position(|l| l == part),
+                            Kind::Coded { codes, .. } => {
+                                part.parse::<i8>().ok().and_then(|c| codes.iter().position(|&x| x == c))
+                            }
+                        }?;
+                        Some(acc * comp.labels.len() + j)
+                    })
+                })
+                .flatten();
+            let Some(j) = cell else {
+                let expected = if m.comps.len() == 1 {
+                    format!("expected one of {}", m.labels.join(", "))
+                } else {
+                    let each: Vec<String> = m
+                        .comps
+                        .iter()
+                        .map(|&k| {
+                            let c = &plan.components[k];
+                            format!("{} one of {}", c.name, c.labels.join(", "))
+                        })
+                        .collect();
+                    format!(
+                        "expected a cell `{}` written as its components joined by `*` in that order: {}",
+                        m.name,
+                        each.join("; ")
+                    )
+                };
+                return Err(ctx.target_error(
+                    g,
+                    Some(t.line),
+                    &m.name,
+                    &t.category,
+                    format!("is not a category of {} ({expected})", m.name),
+                ));
             };
             v[j] = Some((t.share, t.line));
         }
-        tshares.push(v);
+        out.push(v);
     }
-    let fallback: Vec<Vec<f64>> = tshares
-        .iter()
+    Ok(out)
+}
+
+/// Target shares with 0 for categories without a row.
+fn shares(t: &[MarginTargets]) -> Vec<Vec<f64>> {
+    t.iter()
         .map(|v| v.iter().map(|t| t.map_or(0.0, |x| x.0)).collect())
+        .collect()
+}
+
+/// Phase 4: imputes DK/refused components in place; returns the flags.
+/// When no one in the (country, wave) reported a component, its category
+/// is drawn from the target shares of the first margin it is part of,
+/// summed over the margin's other components.
+fn impute_missing(
+    g: &Group,
+    codes: &mut [Vec<u8>],
+    base: &[f64],
+    targets: &[Vec<f64>],
+    ctx: &Context<'_>,
+) -> Vec<Vec<bool>> {
+    let plan = ctx.plan;
+    let levels: Vec<usize> = plan.components.iter().map(|c| c.labels.len()).collect();
+    let fallback: Vec<Vec<f64>> = (0..levels.len())
+        .map(|k| {
+            let mut f = vec![0.0; levels[k]];
+            if let Some((m, mt)) = plan.margins.iter().zip(targets).find(|(m, _)| m.comps.contains(&k)) {
+                if m.comps.len() == 1 {
+                    f.copy_from_slice(mt);
+                } else {
+                    let pos = m.comps.iter().position(|&c| c == k).unwrap_or(0);
+                    let inner: usize = m.comps[pos + 1..].iter().map(|&c| levels[c]).product();
+                    for (cell, &t) in mt.iter().enumerate() {
+                        f[(cell / inner) % levels[k]] += t;
+                    }
+                }
+            }
+            f
+        })
         .collect();
-    let levels: Vec<usize> = ctx.specs.iter().map(|s| s.labels.len()).collect();
+    impute::impute(codes, &levels, base, &fallback, |row, k| {
+        impute::hash_finish(ctx.cols.key(g.rows[row]), &plan.components[k].name)
+    })
+}
 
-    // Impute DK/refused.
-    let imputed = impute::impute(&mut codes, &levels, &base, &fallback, |row, k| {
-        impute::hash_finish(cols.key(g.rows[row]), ctx.specs[k].var.name())
-    });
+/// Respondents per category of every margin.
+fn margin_counts(codes: &[Vec<u8>], plan: &Plan) -> Vec<Vec<usize>> {
+    plan.margins
+        .iter()
+        .map(|m| {
+            let mut count = vec![0usize; m.levels()];
+            let n = codes.first().map_or(0, Vec::len);
+            for i in 0..n {
+                count[margin_code(codes, m, plan, i)] += 1;
+            }
+            count
+        })
+        .collect()
+}
 
-    // Sample categories vs targets.
-    for (k, spec) in ctx.specs.iter().enumerate() {
-        let mut count = vec![0usize; levels[k]];
-        codes[k].iter().for_each(|&c| count[c as usize] += 1);
-        for j in 0..levels[k] {
-            let err = |line, problem: String| {
-                WeightError::Target(Box::new(error::TargetError {
-                    file: tfile.clone(),
-                    line,
-                    country: g.country.clone(),
-                    wave: g.wave,
-                    variable: spec.var.name().into(),
-                    category: spec.labels[j].clone(),
-                    problem,
-                }))
-            };
-            match (count[j], tshares[k][j]) {
+/// Category of row `i` in margin `m` (mixed radix of its components).
+#[inline]
+fn margin_code(codes: &[Vec<u8>], m: &MarginPlan, plan: &Plan, i: usize) -> usize {
+    m.comps.iter().fold(0usize, |acc, &k| {
+        acc * plan.components[k].labels.len() + usize::from(codes[k][i])
+    })
+}
+
+/// Phase 5: every category with respondents has a positive target, and
+/// every positive target has respondents.
+fn check_targets(
+    g: &Group,
+    counts: &[Vec<usize>],
+    targets: &[MarginTargets],
+    ctx: &Context<'_>,
+) -> Result<(), WeightError> {
+    for (k, m) in ctx.plan.margins.iter().enumerate() {
+        for j in 0..m.levels() {
+            let err = |line, problem: String| ctx.target_error(g, line, &m.name, &m.labels[j], problem);
+            match (counts[k][j], targets[k][j]) {
                 (c, None) if c > 0 => {
-                    return Err(err(None, format!("has {c} respondents but no target row")));
+                    let lines: Vec<u64> = targets[k].iter().flatten().map(|t| t.1).collect();
+                    let (lo, hi) = (lines.iter().min(), lines.iter().max());
+                    let where_ = match (lo, hi) {
+                        (Some(lo), Some(hi)) if lo == hi => format!(" (the targets of {} are on line {lo})", m.name),
+                        (Some(lo), Some(hi)) => format!(" (the targets of {} are on lines {lo}-{hi})", m.name),
+                        _ => String::new(),
+                    };
+                    return Err(err(None, format!("has {c} respondents but no target row{where_}")));
                 }
                 (c, Some((s, line))) if c > 0 && s <= 0.0 => {
                     return Err(err(Some(line), format!("has {c} respondents but a zero target share")));
@@ -445,24 +530,38 @@ fn process_group(
             }
         }
     }
+    Ok(())
+}
 
-    // Rake (and trim).
+/// Phase 6: rakes (and trims); an unconverged raking is an error unless
+/// the scheme says `warn`.
+fn rake_and_trim(
+    g: &Group,
+    base: &[f64],
+    codes: &[Vec<u8>],
+    targets: &[Vec<f64>],
+    ctx: &Context<'_>,
+) -> Result<(rake::RakeOutcome, WorstMargin), WeightError> {
+    let (scheme, plan) = (ctx.scheme, ctx.plan);
     let settings = RakeSettings {
-        tolerance: scheme.raking.tolerance,
-        max_iterations: scheme.raking.max_iterations,
-        trimming: scheme.trimming.as_ref().map(|t| (t.lower, t.upper, t.max_rounds)),
+        tolerance: scheme.raking().tolerance,
+        max_iterations: scheme.raking().max_iterations,
+        trimming: scheme.trimming().map(|t| (t.lower, t.upper, t.max_rounds)),
     };
+    let levels: Vec<usize> = plan.components.iter().map(|c| c.labels.len()).collect();
+    let margins: Vec<Vec<usize>> = plan.margins.iter().map(|m| m.comps.clone()).collect();
     let problem = RakeProblem {
-        codes: &codes,
+        codes,
         levels: &levels,
-        targets: &fallback,
+        margins: &margins,
+        targets,
     };
-    let out = rake::rake(&base, &problem, &settings);
+    let out = rake::rake(base, &problem, &settings);
     let worst = WorstMargin {
-        variable: ctx.specs[out.worst.0].var.name().to_string(),
-        category: ctx.specs[out.worst.0].labels[out.worst.1].clone(),
+        variable: plan.margins[out.worst.0].name.clone(),
+        category: plan.margins[out.worst.0].labels[out.worst.1].clone(),
     };
-    if !out.converged && scheme.raking.on_nonconvergence == OnNonConvergence::Error {
+    if !out.converged && scheme.raking().on_nonconvergence == OnNonConvergence::Error {
         return Err(if out.trimming_feasible {
             WeightError::NotConverged {
                 country: g.country.clone(),
@@ -470,8 +569,8 @@ fn process_group(
                 variable: worst.variable,
                 category: worst.category,
                 error: out.max_margin_error,
-                tolerance: scheme.raking.tolerance,
-                iterations: scheme.raking.max_iterations,
+                tolerance: scheme.raking().tolerance,
+                iterations: scheme.raking().max_iterations,
             }
         } else {
             WeightError::TrimInfeasible {
@@ -481,47 +580,89 @@ fn process_group(
                 variable: worst.variable,
                 category: worst.category,
                 error: out.max_margin_error,
-                tolerance: scheme.raking.tolerance,
+                tolerance: scheme.raking().tolerance,
             }
         });
     }
+    Ok((out, worst))
+}
 
-    let ws = WeightSummary::of(&out.weights);
+/// Phase 7: the diagnostics of one (country, wave).
+struct Phases<'a> {
+    bw: &'a BaseWeights,
+    out: &'a rake::RakeOutcome,
+    worst: WorstMargin,
+    imputed: &'a [Vec<bool>],
+    codes: &'a [Vec<u8>],
+    counts: &'a [Vec<usize>],
+    targets: &'a [Vec<f64>],
+}
+
+fn diagnostics(g: &Group, p: Phases<'_>, ctx: &Context<'_>) -> Diagnostics {
+    let (scheme, plan, n) = (ctx.scheme, ctx.plan, g.n());
+    let ws = WeightSummary::of(&p.out.weights);
     let kish = ws.kish_deff;
     let mut stratum_n = vec![0usize; g.strata.len()];
     g.stratum.iter().for_each(|&s| stratum_n[s as usize] += 1);
-    let diagnostics = Diagnostics {
+    let margins = plan
+        .margins
+        .iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let mut acc = vec![swvr_core::sum::Neumaier::new(); m.levels()];
+            let mut total = swvr_core::sum::Neumaier::new();
+            for (i, &w) in p.out.weights.iter().enumerate() {
+                acc[margin_code(p.codes, m, plan, i)].add(w);
+                total.add(w);
+            }
+            let total = total.total();
+            let tsum = swvr_core::sum::sum(&p.targets[k]);
+            MarginDiagnostics {
+                variable: m.name.clone(),
+                categories: m
+                    .labels
+                    .iter()
+                    .enumerate()
+                    .map(|(j, l)| CategoryDiagnostics {
+                        category: l.clone(),
+                        n: p.counts[k][j],
+                        target: p.targets[k][j] / tsum,
+                        share: acc[j].total() / total,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let count = |f: &[bool]| f.iter().filter(|&&x| x).count();
+    Diagnostics {
         country: g.country.clone(),
         wave: g.wave,
         n,
-        converged: out.converged,
-        iterations: out.iterations,
-        max_margin_error: out.max_margin_error,
-        worst_margin: worst,
-        trimmed: out.trimmed,
-        trim_rounds: out.trim_rounds,
-        trimming_feasible: out.trimming_feasible,
+        converged: p.out.converged,
+        iterations: p.out.iterations,
+        max_margin_error: p.out.max_margin_error,
+        worst_margin: p.worst,
+        trimmed: p.out.trimmed,
+        trim_rounds: p.out.trim_rounds,
+        trimming_feasible: p.out.trimming_feasible,
         min_weight: ws.min,
         max_weight: ws.max,
         kish_deff: kish,
         effective_n: n as f64 / kish,
         moe95: 1.96 * (kish * 0.25 / n as f64).sqrt(),
-        method: match scheme.base.method {
-            Method::Multiplicity => "multiplicity".into(),
-            Method::Hartley => "hartley".into(),
-        },
-        base_weight: WeightSummary::of(&base),
-        frames,
-        imputed: ctx
-            .specs
+        method: scheme.base().method.as_str().into(),
+        base_weight: WeightSummary::of(&p.bw.base),
+        frames: p.bw.frames.clone(),
+        imputed: plan
+            .components
             .iter()
-            .zip(&imputed)
-            .map(|(s, f)| (s.var.name().to_string(), f.iter().filter(|&&x| x).count()))
+            .zip(p.imputed)
+            .map(|(c, f)| (c.name.clone(), count(f)))
             .collect(),
         counts_imputed: CountsImputed {
-            n_adults: counts_imputed[0].iter().filter(|&&x| x).count(),
-            n_landlines: counts_imputed[1].iter().filter(|&&x| x).count(),
-            n_mobiles: counts_imputed[2].iter().filter(|&&x| x).count(),
+            n_adults: count(&p.bw.counts_imputed[0]),
+            n_landlines: count(&p.bw.counts_imputed[1]),
+            n_mobiles: count(&p.bw.counts_imputed[2]),
         },
         strata: g.strata.len(),
         lonely_strata: g
@@ -531,40 +672,83 @@ fn process_group(
             .filter(|&(_, &c)| c == 1)
             .map(|(s, _)| s.clone())
             .collect(),
-    };
+        margins,
+    }
+}
+
+/// Weights one (country, wave): the phases in order.
+fn process_group(
+    g: &Group,
+    design: Option<&Design>,
+    targets: Option<&GroupTargets>,
+    ctx: &Context<'_>,
+) -> Result<GroupResult, WeightError> {
+    let design = design.ok_or_else(|| WeightError::NoDesign {
+        file: ctx.design_path.display().to_string(),
+        country: g.country.clone(),
+        wave: g.wave,
+    })?;
+    let targets = targets.ok_or_else(|| WeightError::NoTargets {
+        file: ctx.targets_path.display().to_string(),
+        country: g.country.clone(),
+        wave: g.wave,
+        variable: None,
+    })?;
+    let bw = base_weights(g, design, ctx)?;
+    let mut codes = categories(g, ctx)?;
+    let tlines = margin_targets(g, targets, ctx)?;
+    let tshares = shares(&tlines);
+    let imputed = impute_missing(g, &mut codes, &bw.base, &tshares, ctx);
+    let counts = margin_counts(&codes, ctx.plan);
+    check_targets(g, &counts, &tlines, ctx)?;
+    let (out, worst) = rake_and_trim(g, &bw.base, &codes, &tshares, ctx)?;
+    let diagnostics = diagnostics(
+        g,
+        Phases {
+            bw: &bw,
+            out: &out,
+            worst,
+            imputed: &imputed,
+            codes: &codes,
+            counts: &counts,
+            targets: &tshares,
+        },
+        ctx,
+    );
     Ok(GroupResult {
         diagnostics,
-        base,
+        base: bw.base,
         weight: out.weights,
         codes,
         imputed,
-        counts_imputed,
+        counts_imputed: bw.counts_imputed,
     })
 }
 
 /// Reads `out/ingest/respondents.arrow` and `data/{design,targets}.csv`,
-/// weights every selected (country, wave) and writes `out/weight/`.
-/// Returns the diagnostics in (country, wave) order.
+/// weights every selected (country, wave) with `scheme` bound to the run's
+/// questionnaire `q`, and writes `out/weight/`. Returns the diagnostics in
+/// (country, wave) order.
 pub fn weight(
     data: &Path,
     out: &Path,
     scheme: &Scheme,
+    q: &Questionnaire,
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<Vec<Diagnostics>, WeightError> {
+    let plan = Plan::new(scheme, q)?;
     let resp_path: PathBuf = out.join("ingest").join("respondents.arrow");
     let design_path = data.join("design.csv");
     let targets_path = data.join("targets.csv");
     let design = inputs::read_design(&design_path)?;
-    let targets = inputs::read_targets(&targets_path)?;
-    let q = Questionnaire::default_2021();
-    let specs = var_specs(scheme, &q);
+    let targets = inputs::read_targets(&targets_path, &plan, q)?;
     // Only the columns the computation needs, batch by batch into compact
     // vectors; weighted.arrow is then streamed from the file (output.rs).
-    let (groups, cols, total_rows) = columns::read(&resp_path, scheme, &specs, sel)?;
+    let (groups, cols, total_rows) = columns::read(&resp_path, &plan, sel)?;
     let ctx = Context {
         scheme,
-        specs: &specs,
+        plan: &plan,
         cols: &cols,
         resp_path: &resp_path,
         design_path: &design_path,
@@ -589,8 +773,7 @@ pub fn weight(
         &groups,
         results,
         &diagnostics,
-        scheme,
-        &specs,
+        &plan,
         &cols,
         total_rows,
     )?;

@@ -16,7 +16,8 @@ use arrow_schema::{DataType, Field, Schema};
 use swvr_core::groups::Group;
 
 use crate::columns::Columns;
-use crate::{GroupResult, RakeVar, Scheme, VarSpec, WeightError};
+use crate::plan::{Kind, Plan};
+use crate::{GroupResult, WeightError};
 
 fn arrow_err(path: &Path, source: arrow_schema::ArrowError) -> WeightError {
     WeightError::Io(swvr_core::io::IoError::Arrow {
@@ -25,24 +26,27 @@ fn arrow_err(path: &Path, source: arrow_schema::ArrowError) -> WeightError {
     })
 }
 
-/// The fields weight appends to respondents.arrow, in order.
-pub(crate) fn added_fields(scheme: &Scheme) -> Vec<Field> {
-    let levels: Vec<&str> = scheme.bands.iter().map(|b| b.label.as_str()).collect();
-    let mut md = HashMap::new();
-    md.insert(swvr_core::LEVELS_KEY.to_string(), levels.join(","));
-    let mut f = vec![
-        Field::new("age_group", DataType::Utf8, true).with_metadata(md),
-        Field::new("base_weight", DataType::Float64, false),
-        Field::new("weight", DataType::Float64, false),
-    ];
-    for v in &scheme.raking.variables {
-        f.push(Field::new(format!("{}_imputed", v.name()), DataType::Boolean, false));
-        let ty = if *v == RakeVar::AgeGroup {
-            DataType::Utf8
-        } else {
-            DataType::Int8
+/// The fields weight appends to respondents.arrow, in order: each banded
+/// numeric demographic `D_group` (Utf8, field metadata `swvr.levels` = the
+/// bands), `base_weight`, `weight`, per raking component `C_imputed` and
+/// `C_weighting`, per count `_imputed`.
+pub(crate) fn added_fields(plan: &Plan) -> Vec<Field> {
+    let mut f = Vec::new();
+    for b in &plan.bands {
+        let levels: Vec<&str> = b.set.bands.iter().map(|b| b.label.as_str()).collect();
+        let mut md = HashMap::new();
+        md.insert(swvr_core::LEVELS_KEY.to_string(), levels.join(","));
+        f.push(Field::new(&b.variable, DataType::Utf8, true).with_metadata(md));
+    }
+    f.push(Field::new("base_weight", DataType::Float64, false));
+    f.push(Field::new("weight", DataType::Float64, false));
+    for c in &plan.components {
+        f.push(Field::new(format!("{}_imputed", c.name), DataType::Boolean, false));
+        let ty = match c.kind {
+            Kind::Banded { .. } => DataType::Utf8,
+            Kind::Coded { .. } => DataType::Int8,
         };
-        f.push(Field::new(format!("{}_weighting", v.name()), ty, false));
+        f.push(Field::new(format!("{}_weighting", c.name), ty, false));
     }
     for c in swvr_core::schema::COUNT_COLUMNS {
         f.push(Field::new(format!("{c}_imputed"), DataType::Boolean, false));
@@ -60,8 +64,7 @@ struct Appender<'a> {
     row_group: &'a [u32],
     results: &'a [GroupResult],
     cursor: Vec<usize>,
-    scheme: &'a Scheme,
-    specs: &'a [VarSpec],
+    plan: &'a Plan,
     cols: &'a Columns,
 }
 
@@ -69,9 +72,9 @@ impl Appender<'_> {
     /// Appends the computed columns of input rows `rows` (ascending, all
     /// in selected groups) to `columns`.
     fn append(&mut self, columns: &mut Vec<ArrayRef>, rows: &[u32]) {
-        let scheme = self.scheme;
+        let plan = self.plan;
         let m = rows.len();
-        let nv = self.specs.len();
+        let nv = plan.components.len();
         let mut base = Vec::with_capacity(m);
         let mut weight = Vec::with_capacity(m);
         let mut codes: Vec<Vec<u8>> = vec![Vec::with_capacity(m); nv];
@@ -94,30 +97,29 @@ impl Appender<'_> {
                 dst.push(src[i]);
             }
         }
-        // Band of the reported age; DK/refused codes (998, 999) lie outside
-        // the questionnaire's age range and give null.
-        let age_group: StringArray = rows
-            .iter()
-            .map(|&r| {
-                let age = self.cols.age[r as usize];
-                (crate::scheme::AGE_MIN..=crate::scheme::AGE_MAX)
-                    .contains(&age)
-                    .then(|| scheme.band_of(age).map(|b| scheme.bands[b].label.as_str()))
-                    .flatten()
-            })
-            .collect();
-        columns.push(Arc::new(age_group));
+        // Band of each reported value; DK/refused codes (998, 999) lie
+        // outside the questionnaire's range and give null.
+        for (b, values) in plan.bands.iter().zip(&self.cols.numeric) {
+            let a: StringArray = rows
+                .iter()
+                .map(|&r| b.band_of(values[r as usize]).map(|j| b.set.bands[j].label.as_str()))
+                .collect();
+            columns.push(Arc::new(a));
+        }
         columns.push(Arc::new(Float64Array::from(base)));
         columns.push(Arc::new(Float64Array::from(weight)));
-        for ((spec, codes), imputed) in self.specs.iter().zip(codes).zip(imputed) {
+        for ((comp, codes), imputed) in plan.components.iter().zip(codes).zip(imputed) {
             columns.push(Arc::new(BooleanArray::from(imputed)));
-            if spec.var == RakeVar::AgeGroup {
-                let a: StringArray = codes.iter().map(|&c| Some(spec.labels[c as usize].as_str())).collect();
-                columns.push(Arc::new(a));
-            } else {
-                // Built from options (with an all-valid null buffer), as before: same bytes.
-                let a: Int8Array = codes.iter().map(|&c| Some(spec.codes[c as usize])).collect();
-                columns.push(Arc::new(a));
+            match &comp.kind {
+                Kind::Banded { .. } => {
+                    let a: StringArray = codes.iter().map(|&c| Some(comp.labels[c as usize].as_str())).collect();
+                    columns.push(Arc::new(a));
+                }
+                Kind::Coded { codes: valid, .. } => {
+                    // Built from options (with an all-valid null buffer), as before: same bytes.
+                    let a: Int8Array = codes.iter().map(|&c| Some(valid[c as usize])).collect();
+                    columns.push(Arc::new(a));
+                }
             }
         }
         for c in cimp {
@@ -133,8 +135,7 @@ pub(crate) fn write(
     groups: &[Group],
     results: Vec<GroupResult>,
     diags: &[crate::Diagnostics],
-    scheme: &Scheme,
-    specs: &[VarSpec],
+    plan: &Plan,
     cols: &Columns,
     total_rows: usize,
 ) -> Result<(), WeightError> {
@@ -160,8 +161,7 @@ pub(crate) fn write(
         row_group: &row_group,
         results: &results,
         cursor: vec![0; groups.len()],
-        scheme,
-        specs,
+        plan,
         cols,
     };
 
@@ -174,7 +174,7 @@ pub(crate) fn write(
     let reader = FileReader::try_new(std::io::BufReader::new(file), None).map_err(|e| arrow_err(resp_path, e))?;
     let input_schema = reader.schema();
     let mut fields: Vec<Field> = input_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.extend(added_fields(scheme));
+    fields.extend(added_fields(plan));
     let schema = swvr_core::io::with_version(Schema::new_with_metadata(fields, input_schema.metadata().clone()));
     let schema_ref = Arc::new(schema.clone());
     let changed = || {

@@ -1,14 +1,18 @@
 //! Raking (iterative proportional fitting) on the cell table, and trimming.
 //!
 //! # Method
-//! The raking adjustment is a product of one factor per variable and
+//! The raking adjustment is a product of one factor per margin and
 //! category (Deming & Stephan 1940), hence constant within each cell of the
-//! cross-classification of the raking variables. So each round
+//! cross-classification of the raking components (the variables the
+//! margins are made of). An interaction margin such as `sex*age_group` is
+//! one margin whose categories are the (sex, age group) combinations: each
+//! of its categories is a union of cells like any other margin's. So each round
 //! 1. sums the current weights per cell in one pass over compact `u32` cell
 //!    codes (Neumaier-compensated, in row order),
 //! 2. runs IPF on the small cell table: sweep the variables in scheme order,
 //!    multiplying the cells of category `j` of variable `k` by
-//!    `target_kj · n / margin_kj`; a sweep costs O(cells), not O(rows),
+//!    `target_kj · n / margin_kj`, margins in scheme order; a sweep costs
+//!    O(cells × margins), not O(rows),
 //! 3. applies each cell's final factor to its rows in one pass.
 //!
 //! Convergence: after a sweep, `max |weighted share − target share|` over
@@ -30,11 +34,14 @@ pub const BOUND_SLACK: f64 = 1e-6;
 /// A raking problem over the rows of one (country, wave).
 #[derive(Debug, Clone)]
 pub struct RakeProblem<'a> {
-    /// Per variable, per row: category index (`0..levels[k]`).
+    /// Per component, per row: category index (`0..levels[c]`).
     pub codes: &'a [Vec<u8>],
-    /// Number of categories per variable.
+    /// Number of categories per component.
     pub levels: &'a [usize],
-    /// Per variable, target share of each category (sums to 1 up to 1e-6).
+    /// Per margin, its components (indices into `codes`), first slowest:
+    /// category of a row = mixed-radix number of its components' categories.
+    pub margins: &'a [Vec<usize>],
+    /// Per margin, target share of each category (sums to 1 up to 1e-6).
     pub targets: &'a [Vec<f64>],
 }
 
@@ -60,7 +67,7 @@ pub struct RakeOutcome {
     pub iterations: u32,
     /// max |weighted share − target share| of the final weights.
     pub max_margin_error: f64,
-    /// (variable index, category index) of that maximum.
+    /// (margin index, category index) of that maximum.
     pub worst: (usize, usize),
     /// Rake–trim rounds run (0 without trimming).
     pub trim_rounds: u32,
@@ -85,14 +92,18 @@ fn cell_codes(p: &RakeProblem<'_>, n: usize) -> (Vec<u32>, usize) {
     (code, cells)
 }
 
-/// Category of variable `k` in each cell.
-fn cell_categories(levels: &[usize], cells: usize) -> Vec<Vec<u8>> {
-    let mut out = vec![vec![0u8; cells]; levels.len()];
+/// Category of margin `k` in each cell.
+fn cell_categories(levels: &[usize], margins: &[Vec<usize>], cells: usize) -> Vec<Vec<u32>> {
+    let mut comp = vec![0usize; levels.len()];
+    let mut out = vec![vec![0u32; cells]; margins.len()];
     for c in 0..cells {
         let mut rest = c;
-        for (col, &l) in out.iter_mut().zip(levels).rev() {
-            col[c] = (rest % l) as u8;
+        for (v, &l) in comp.iter_mut().zip(levels).rev() {
+            *v = rest % l;
             rest /= l;
+        }
+        for (col, m) in out.iter_mut().zip(margins) {
+            col[c] = m.iter().fold(0usize, |acc, &k| acc * levels[k] + comp[k]) as u32;
         }
     }
     out
@@ -107,8 +118,8 @@ fn cell_totals(w: &[f64], cell: &[u32], cells: usize) -> Vec<f64> {
     acc.iter().map(Neumaier::total).collect()
 }
 
-/// Margins of every variable from cell values.
-fn margins(vals: &[f64], cat: &[Vec<u8>], levels: &[usize]) -> Vec<Vec<f64>> {
+/// Totals of every margin's categories from cell values.
+fn margins(vals: &[f64], cat: &[Vec<u32>], levels: &[usize]) -> Vec<Vec<f64>> {
     cat.iter()
         .zip(levels)
         .map(|(cats, &l)| {
@@ -152,7 +163,7 @@ pub fn normalise_targets(targets: &[Vec<f64>]) -> Vec<Vec<f64>> {
 /// IPF on cell totals `tot`; returns (cell factors, sweeps, converged).
 fn ipf(
     tot: &[f64],
-    cat: &[Vec<u8>],
+    cat: &[Vec<u32>],
     levels: &[usize],
     targets: &[Vec<f64>],
     n: f64,
@@ -294,7 +305,8 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
     let n = base.len();
     let targets = normalise_targets(p.targets);
     let (cell, cells) = cell_codes(p, n);
-    let cat = cell_categories(p.levels, cells);
+    let cat = cell_categories(p.levels, p.margins, cells);
+    let mlevels: Vec<usize> = targets.iter().map(Vec::len).collect();
     let mut w = base.to_vec();
     let mut iterations = 0u32;
     let mut rounds = 0u32;
@@ -303,7 +315,7 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
     let mut stalled;
     loop {
         let tot = cell_totals(&w, &cell, cells);
-        let (factors, sweeps, ok) = ipf(&tot, &cat, p.levels, &targets, n as f64, s);
+        let (factors, sweeps, ok) = ipf(&tot, &cat, &mlevels, &targets, n as f64, s);
         iterations += sweeps;
         stalled = !ok;
         let total = apply_factors(&mut w, &cell, &factors);
@@ -325,7 +337,7 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
         trimmed = trim(&mut w, lower, upper, scan.total).0;
     }
     let tot = cell_totals(&w, &cell, cells);
-    let (err, worst) = margin_error(&margins(&tot, &cat, p.levels), &targets);
+    let (err, worst) = margin_error(&margins(&tot, &cat, &mlevels), &targets);
     RakeOutcome {
         weights: w,
         converged: !stalled && feasible && err <= s.tolerance,
@@ -353,6 +365,7 @@ mod tests {
         let p = RakeProblem {
             codes: &codes,
             levels: &levels,
+            margins: &[vec![0], vec![1]],
             targets: &targets,
         };
         let s = RakeSettings {

@@ -1,16 +1,24 @@
-//! The weighting scheme (contract section 3): read from TOML, validated once
-//! into [`Scheme`]; code past [`Scheme::from_path`] trusts it.
+//! The weighting scheme (docs/weighting.md): read from TOML and validated
+//! once into [`Scheme`], whose fields are private so that no unvalidated
+//! scheme exists; code past [`Scheme::from_path`] trusts it.
+//!
+//! A scheme file is checked on its own here (types, ranges, band syntax,
+//! margin syntax), every mistake of the file reported at once with its
+//! line. What depends on the questionnaire (that a raking variable is a
+//! demographic of it, that bands cover its valid range) is checked when the
+//! weight stage binds the scheme to the run's questionnaire, before any data
+//! is read (`crate::plan`).
+//!
+//! No demographic is named here except in the defaults: the default scheme
+//! rakes on `sex`, `age_group` and `education`, and `[age_groups]` is the
+//! traditional spelling of `[bands.age]`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::WeightError;
-
-/// Youngest age of the questionnaire's age range (the bands must start here).
-pub const AGE_MIN: i16 = 15;
-/// Oldest valid age of the questionnaire (the bands must reach it).
-pub const AGE_MAX: i16 = 120;
 
 /// Base-weight estimator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +28,16 @@ pub enum Method {
     Multiplicity,
     /// Hartley's composite: dual users get `lambda/pL` (from L) or `(1-lambda)/pM` (from M).
     Hartley,
+}
+
+impl Method {
+    /// The name used in the scheme and in diagnostics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Multiplicity => "multiplicity",
+            Method::Hartley => "hartley",
+        }
+    }
 }
 
 /// What a raking that stops at `max_iterations` above tolerance does.
@@ -32,72 +50,77 @@ pub enum OnNonConvergence {
     Warn,
 }
 
-/// A raking dimension (a column of targets.csv `variable`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RakeVar {
-    /// `sex` (1 male, 2 female).
-    Sex,
-    /// `age_group`: the band of `age` (scheme bands).
-    AgeGroup,
-    /// `education` (1–3).
-    Education,
-    /// `employment` (1–2).
-    Employment,
-    /// `urbanicity` (1–4).
-    Urbanicity,
-}
-
-impl RakeVar {
-    /// Every raking dimension the contract allows.
-    pub const ALL: [RakeVar; 5] = [
-        RakeVar::Sex,
-        RakeVar::AgeGroup,
-        RakeVar::Education,
-        RakeVar::Employment,
-        RakeVar::Urbanicity,
-    ];
-
-    /// Name as in targets.csv and in output column prefixes.
-    pub fn name(self) -> &'static str {
-        match self {
-            RakeVar::Sex => "sex",
-            RakeVar::AgeGroup => "age_group",
-            RakeVar::Education => "education",
-            RakeVar::Employment => "employment",
-            RakeVar::Urbanicity => "urbanicity",
-        }
-    }
-
-    /// The variable called `name`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.name() == name)
-    }
-
-    /// Column of respondents.arrow the variable is derived from.
-    pub fn source_column(self) -> &'static str {
-        match self {
-            RakeVar::AgeGroup => "age",
-            v => v.name(),
-        }
-    }
-}
-
-/// An age band: `lo-hi` or `lo+` (hi = None).
+/// A band of a numeric demographic: `lo-hi` or `lo+` (hi = None).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Band {
     /// Label as written in the scheme and in targets.csv (`15-29`, `60+`).
     pub label: String,
-    /// Youngest age in the band.
+    /// Smallest value in the band.
     pub lo: i16,
-    /// Oldest age in the band; `None` for an open band.
+    /// Largest value in the band; `None` for an open band.
     pub hi: Option<i16>,
 }
 
 impl Band {
-    /// True when `age` falls in the band.
-    pub fn contains(&self, age: i16) -> bool {
-        age >= self.lo && self.hi.is_none_or(|h| age <= h)
+    /// True when `value` falls in the band.
+    pub fn contains(&self, value: i16) -> bool {
+        value >= self.lo && self.hi.is_none_or(|h| value <= h)
+    }
+}
+
+/// The bands of one numeric demographic (`[bands.D]`, or `[age_groups]`
+/// for `age`): the banded variable is called `D_group`.
+#[derive(Debug, Clone, Eq)]
+pub struct BandSet {
+    /// The numeric demographic banded (a column of respondents.csv).
+    pub demographic: String,
+    /// Contiguous bands in order.
+    pub bands: Vec<Band>,
+    /// True when the set was not written in the file (the default age bands).
+    pub(crate) default: bool,
+}
+
+impl PartialEq for BandSet {
+    /// Same demographic and bands (whether they were written or defaulted is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.demographic == other.demographic && self.bands == other.bands
+    }
+}
+
+impl BandSet {
+    /// The banded variable's name: `D_group` (`age_group`).
+    pub fn variable(&self) -> String {
+        format!("{}_group", self.demographic)
+    }
+
+    /// The scheme key the set was declared under.
+    pub fn key(&self) -> String {
+        if self.demographic == "age" {
+            "age_groups.bands".into()
+        } else {
+            format!("bands.{}.bands", self.demographic)
+        }
+    }
+
+    /// Index of the band holding `value`, if any.
+    pub fn band_of(&self, value: i16) -> Option<usize> {
+        self.bands.iter().position(|b| b.contains(value))
+    }
+}
+
+/// A raking margin: one variable (`education`) or an interaction of
+/// several (`sex*age_group`), whose categories are the cells of the
+/// components' cross-classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Margin {
+    /// Component variables in the order written.
+    pub components: Vec<String>,
+}
+
+impl Margin {
+    /// The margin's name as in targets.csv `variable`: components joined by `*`.
+    pub fn name(&self) -> String {
+        self.components.join("*")
     }
 }
 
@@ -108,22 +131,22 @@ pub struct BaseScheme {
     pub method: Method,
     /// Hartley's landline-frame share for dual users (0 < λ < 1).
     pub lambda: f64,
-    /// Cap on `n_adults` (≥ 1).
+    /// Cap on `n_adults` (1 to 65535).
     pub cap_adults: u32,
-    /// Cap on `n_landlines` (≥ 1).
+    /// Cap on `n_landlines` (1 to 65535).
     pub cap_landlines: u32,
-    /// Cap on `n_mobiles` (≥ 1).
+    /// Cap on `n_mobiles` (1 to 65535).
     pub cap_mobiles: u32,
 }
 
 /// Raking settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RakingScheme {
-    /// Variables raked to, in scheme order (no repeats).
-    pub variables: Vec<RakeVar>,
+    /// Margins raked to, in scheme order (no repeats).
+    pub variables: Vec<Margin>,
     /// Convergence: max |weighted share − target share| ≤ tolerance.
     pub tolerance: f64,
-    /// Iteration limit (sweeps over all variables).
+    /// Iteration limit (sweeps over all margins).
     pub max_iterations: u32,
     /// Error or warning when the limit is reached above tolerance.
     pub on_nonconvergence: OnNonConvergence,
@@ -140,75 +163,129 @@ pub struct TrimmingScheme {
     pub max_rounds: u32,
 }
 
-/// A validated weighting scheme.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated weighting scheme (built only by parsing; read through accessors).
+#[derive(Debug, Clone)]
 pub struct Scheme {
-    /// `[base]`.
-    pub base: BaseScheme,
-    /// `[age_groups] bands`, in order.
-    pub bands: Vec<Band>,
-    /// `[raking]`.
-    pub raking: RakingScheme,
-    /// `[trimming]`; `None` = no trimming.
-    pub trimming: Option<TrimmingScheme>,
+    base: BaseScheme,
+    bands: Vec<BandSet>,
+    raking: RakingScheme,
+    trimming: Option<TrimmingScheme>,
+    fieldwork: Option<toml::Table>,
+    source: String,
+    /// Line of each raking margin in the file (for errors found later).
+    margin_lines: Vec<Option<usize>>,
+    /// Line of each band set in the file.
+    band_lines: Vec<Option<usize>>,
 }
 
-// ---- raw TOML form -------------------------------------------------------
+impl PartialEq for Scheme {
+    /// Equal settings (the source name is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.base == other.base
+            && self.bands == other.bands
+            && self.raking == other.raking
+            && self.trimming == other.trimming
+            && self.fieldwork == other.fieldwork
+    }
+}
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// One mistake in a scheme file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeMistake {
+    /// Line of the file (1-based), when the mistake is at a place in it.
+    pub line: Option<usize>,
+    /// Dotted key (`raking.tolerance`).
+    pub key: String,
+    /// Value found (`(missing)` for a required key left out).
+    pub value: String,
+    /// What is allowed.
+    pub expected: String,
+}
+
+impl std::fmt::Display for SchemeMistake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(l) = self.line {
+            write!(f, "line {l}: ")?;
+        }
+        write!(
+            f,
+            "weighting scheme key `{}` = {}: expected {}",
+            self.key, self.value, self.expected
+        )
+    }
+}
+
+/// Every mistake of a scheme file (or of the scheme against the questionnaire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeMistakes {
+    /// The scheme file (or `default scheme`).
+    pub path: String,
+    /// The mistakes in file order.
+    pub mistakes: Vec<SchemeMistake>,
+}
+
+impl std::fmt::Display for SchemeMistakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.mistakes.as_slice() {
+            [one] => write!(f, "{}: {one}", self.path),
+            many => {
+                write!(f, "{}: {} mistakes in the weighting scheme:", self.path, many.len())?;
+                for m in many {
+                    write!(f, "\n  {m}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SchemeMistakes {}
+
+// ---- canonical TOML form (written by `to_toml`) -------------------------
+
+#[derive(Debug, Default, Serialize)]
 struct RawScheme {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     base: Option<RawBase>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    age_groups: Option<RawAgeGroups>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_groups: Option<RawBands>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bands: Option<BTreeMap<String, RawBands>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     raking: Option<RawRaking>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     trimming: Option<RawTrimming>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fieldwork: Option<toml::Table>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Serialize)]
 struct RawBase {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    lambda: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    cap_adults: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    cap_landlines: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    cap_mobiles: Option<i64>,
+    method: String,
+    lambda: f64,
+    cap_adults: i64,
+    cap_landlines: i64,
+    cap_mobiles: i64,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct RawAgeGroups {
+#[derive(Debug, Default, Serialize)]
+struct RawBands {
     bands: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Serialize)]
 struct RawRaking {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    variables: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tolerance: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    max_iterations: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    on_nonconvergence: Option<String>,
+    variables: Vec<String>,
+    tolerance: f64,
+    max_iterations: i64,
+    on_nonconvergence: String,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Serialize)]
 struct RawTrimming {
     lower: f64,
     upper: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    max_rounds: Option<i64>,
+    max_rounds: i64,
 }
 
 /// The documented default scheme, as TOML (see docs/weighting.md for the reasoning).
@@ -234,14 +311,8 @@ upper = 5.0
 max_rounds = 50
 "#;
 
-fn invalid(path: &str, key: &str, value: impl std::fmt::Display, expected: &str) -> WeightError {
-    WeightError::SchemeValue {
-        path: path.to_string(),
-        key: key.to_string(),
-        value: value.to_string(),
-        expected: expected.to_string(),
-    }
-}
+/// Largest count cap (`cap_*`): counts are stored as 16-bit numbers.
+pub const CAP_MAX: i64 = u16::MAX as i64;
 
 /// Parses a band label `a-b` or `a+`.
 fn parse_band(label: &str) -> Option<Band> {
@@ -264,6 +335,189 @@ fn parse_band(label: &str) -> Option<Band> {
     })
 }
 
+/// A variable name: a letter or `_`, then letters, digits, `_`.
+fn is_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_') && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// Line numbers of keys and array elements, from the spanned parse.
+struct Lines<'a> {
+    text: &'a str,
+    root: Option<toml::de::DeTable<'a>>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            root: toml::de::DeTable::parse(text).ok().map(|t| t.into_inner()),
+        }
+    }
+
+    fn line_at(&self, offset: usize) -> usize {
+        self.text.get(..offset).unwrap_or(self.text).matches('\n').count() + 1
+    }
+
+    fn value(&self, path: &[&str]) -> Option<&toml::Spanned<toml::de::DeValue<'a>>> {
+        let mut table = self.root.as_ref()?;
+        let (last, parents) = path.split_last()?;
+        for p in parents {
+            table = table.get(*p)?.get_ref().as_table()?;
+        }
+        table.get(*last)
+    }
+
+    /// Line of the value at `path` (or of its table header).
+    fn of(&self, path: &[&str]) -> Option<usize> {
+        self.value(path).map(|v| self.line_at(v.span().start))
+    }
+
+    /// Line of element `i` of the array at `path`.
+    fn of_item(&self, path: &[&str], i: usize) -> Option<usize> {
+        let v = self.value(path)?;
+        match v.get_ref().as_array().and_then(|a| a.get(i)) {
+            Some(e) => Some(self.line_at(e.span().start)),
+            None => Some(self.line_at(v.span().start)),
+        }
+    }
+}
+
+/// Collects the mistakes of one file.
+struct Check<'a> {
+    lines: Lines<'a>,
+    mistakes: Vec<SchemeMistake>,
+}
+
+impl Check<'_> {
+    fn push(&mut self, line: Option<usize>, key: &str, value: impl std::fmt::Display, expected: &str) {
+        self.mistakes.push(SchemeMistake {
+            line,
+            key: key.to_string(),
+            value: value.to_string(),
+            expected: expected.to_string(),
+        });
+    }
+
+    fn bad(&mut self, path: &[&str], value: impl std::fmt::Display, expected: &str) {
+        // The key's line, else (a required key left out) its table's.
+        let line = (1..=path.len()).rev().find_map(|k| self.lines.of(&path[..k]));
+        self.push(line, &path.join("."), value, expected);
+    }
+
+    /// The table at `key` of `t` with only `allowed` keys; unknown keys are mistakes.
+    fn table<'t>(&mut self, t: &'t toml::Table, path: &[&str], allowed: &[&str]) -> Option<&'t toml::Table> {
+        let (last, _) = path.split_last()?;
+        let v = t.get(*last)?;
+        let Some(table) = v.as_table() else {
+            self.bad(path, show(v), "a table");
+            return None;
+        };
+        for k in table.keys() {
+            if !allowed.contains(&k.as_str()) {
+                let mut p: Vec<&str> = path.to_vec();
+                p.push(k);
+                self.bad(&p, show(&table[k]), &format!("one of the keys {}", allowed.join(", ")));
+            }
+        }
+        Some(table)
+    }
+
+    fn int(&mut self, t: Option<&toml::Table>, path: &[&str], range: (i64, i64), dflt: i64) -> i64 {
+        let Some(v) = t.and_then(|t| path.last().and_then(|k| t.get(*k))) else {
+            return dflt;
+        };
+        let expected = format!("an integer from {} to {}", range.0, range.1);
+        match v.as_integer() {
+            Some(x) if (range.0..=range.1).contains(&x) => x,
+            _ => {
+                self.bad(path, show(v), &expected);
+                dflt
+            }
+        }
+    }
+
+    fn float(&mut self, t: Option<&toml::Table>, path: &[&str], ok: fn(f64) -> bool, expected: &str) -> Option<f64> {
+        let v = t.and_then(|t| path.last().and_then(|k| t.get(*k)))?;
+        let x = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+        match x {
+            Some(x) if ok(x) => Some(x),
+            _ => {
+                self.bad(path, show(v), expected);
+                None
+            }
+        }
+    }
+
+    fn choice(&mut self, t: Option<&toml::Table>, path: &[&str], choices: &[&str]) -> Option<String> {
+        let v = t.and_then(|t| path.last().and_then(|k| t.get(*k)))?;
+        match v.as_str() {
+            Some(s) if choices.contains(&s) => Some(s.to_string()),
+            _ => {
+                let expected = choices
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or ");
+                self.bad(path, show(v), &expected);
+                None
+            }
+        }
+    }
+
+    /// Bands at `path` (an array of labels), checked for syntax and contiguity.
+    fn bands(&mut self, v: &toml::Value, path: &[&str]) -> Option<Vec<Band>> {
+        let key = path.join(".");
+        let Some(items) = v.as_array() else {
+            self.bad(path, show(v), "an array of band labels such as [\"15-29\", \"30+\"]");
+            return None;
+        };
+        if items.is_empty() {
+            self.bad(path, "[]", "at least one band");
+            return None;
+        }
+        let mut bands: Vec<Band> = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let line = self.lines.of_item(path, i);
+            let Some(b) = item.as_str().and_then(parse_band) else {
+                self.push(line, &key, show(item), "a band \"a-b\" (a <= b) or \"a+\"");
+                ok = false;
+                continue;
+            };
+            if let Some(prev) = bands.last() {
+                match prev.hi {
+                    None => {
+                        self.push(line, &key, &b.label, "no band after an open band \"a+\"");
+                        ok = false;
+                    }
+                    Some(h) if i32::from(b.lo) != i32::from(h) + 1 => {
+                        let want = format!("contiguous bands: this band to start at {}", i32::from(h) + 1);
+                        self.push(line, &key, &b.label, &want);
+                        ok = false;
+                    }
+                    _ => {}
+                }
+            }
+            bands.push(b);
+        }
+        if bands.len() > 250 {
+            self.bad(path, bands.len(), "at most 250 bands");
+            ok = false;
+        }
+        ok.then_some(bands)
+    }
+}
+
+/// A value as it would be written in TOML (strings quoted).
+fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("\"{s}\""),
+        toml::Value::Table(_) => "a table".into(),
+        other => other.to_string(),
+    }
+}
+
 impl Scheme {
     /// The documented default scheme (docs/weighting.md).
     pub fn default_scheme() -> Self {
@@ -280,6 +534,9 @@ impl Scheme {
             lo,
             hi,
         };
+        let margin = |name: &str| Margin {
+            components: vec![name.to_string()],
+        };
         Scheme {
             base: BaseScheme {
                 method: Method::Multiplicity,
@@ -288,14 +545,18 @@ impl Scheme {
                 cap_landlines: 3,
                 cap_mobiles: 3,
             },
-            bands: vec![
-                band("15-29", 15, Some(29)),
-                band("30-44", 30, Some(44)),
-                band("45-59", 45, Some(59)),
-                band("60+", 60, None),
-            ],
+            bands: vec![BandSet {
+                demographic: "age".into(),
+                bands: vec![
+                    band("15-29", 15, Some(29)),
+                    band("30-44", 30, Some(44)),
+                    band("45-59", 45, Some(59)),
+                    band("60+", 60, None),
+                ],
+                default: true,
+            }],
             raking: RakingScheme {
-                variables: vec![RakeVar::Sex, RakeVar::AgeGroup, RakeVar::Education],
+                variables: vec![margin("sex"), margin("age_group"), margin("education")],
                 tolerance: 1e-10,
                 max_iterations: 1000,
                 on_nonconvergence: OnNonConvergence::Error,
@@ -305,6 +566,10 @@ impl Scheme {
                 upper: 5.0,
                 max_rounds: 50,
             }),
+            fieldwork: None,
+            source: "default scheme".into(),
+            margin_lines: vec![None; 3],
+            band_lines: vec![None],
         }
     }
 
@@ -319,8 +584,9 @@ impl Scheme {
     }
 
     /// Parses and validates scheme TOML; `path` names the source in errors.
+    /// Every mistake of the text is reported in one error.
     pub fn from_toml_str(text: &str, path: &str) -> Result<Self, WeightError> {
-        let raw: RawScheme = toml::from_str(text).map_err(|e| WeightError::SchemeToml {
+        let root: toml::Table = toml::from_str(text).map_err(|e| WeightError::SchemeToml {
             path: path.to_string(),
             message: match e.span() {
                 Some(span) => {
@@ -332,89 +598,153 @@ impl Scheme {
                 None => e.message().to_string(),
             },
         })?;
-        let d = Self::fallback();
-        let b = raw.base.unwrap_or_default();
-        let method = match b.method.as_deref() {
-            None => d.base.method,
-            Some("multiplicity") => Method::Multiplicity,
-            Some("hartley") => Method::Hartley,
-            Some(other) => return Err(invalid(path, "base.method", other, "\"multiplicity\" or \"hartley\"")),
-        };
-        let lambda = b.lambda.unwrap_or(d.base.lambda);
-        if !(lambda > 0.0 && lambda < 1.0) {
-            return Err(invalid(
-                path,
-                "base.lambda",
-                lambda,
-                "a number strictly between 0 and 1",
-            ));
+        if root.is_empty() {
+            return Err(WeightError::SchemeEmpty { path: path.to_string() });
         }
-        let cap = |key: &str, v: Option<i64>, dflt: u32| -> Result<u32, WeightError> {
-            match v {
-                None => Ok(dflt),
-                Some(c) if (1..=i64::from(u16::MAX)).contains(&c) => Ok(c as u32),
-                Some(c) => Err(invalid(path, key, c, "an integer >= 1")),
-            }
+        let mut c = Check {
+            lines: Lines::new(text),
+            mistakes: Vec::new(),
         };
+        const SECTIONS: [&str; 6] = ["base", "age_groups", "bands", "raking", "trimming", "fieldwork"];
+        for k in root.keys() {
+            if !SECTIONS.contains(&k.as_str()) {
+                c.bad(
+                    &[k],
+                    show(&root[k]),
+                    &format!("one of the sections [{}]", SECTIONS.join("], [")),
+                );
+            }
+        }
+        let d = Self::fallback();
+
+        // [base]
+        let b = c.table(
+            &root,
+            &["base"],
+            &["method", "lambda", "cap_adults", "cap_landlines", "cap_mobiles"],
+        );
+        let method = match c
+            .choice(b, &["base", "method"], &["multiplicity", "hartley"])
+            .as_deref()
+        {
+            Some("hartley") => Method::Hartley,
+            Some(_) => Method::Multiplicity,
+            None => d.base.method,
+        };
+        let lambda = c
+            .float(
+                b,
+                &["base", "lambda"],
+                |x| x > 0.0 && x < 1.0,
+                "a number strictly between 0 and 1",
+            )
+            .unwrap_or(d.base.lambda);
+        let mut cap = |key: &str, dflt: u32| c.int(b, &["base", key], (1, CAP_MAX), i64::from(dflt)) as u32;
         let base = BaseScheme {
             method,
             lambda,
-            cap_adults: cap("base.cap_adults", b.cap_adults, d.base.cap_adults)?,
-            cap_landlines: cap("base.cap_landlines", b.cap_landlines, d.base.cap_landlines)?,
-            cap_mobiles: cap("base.cap_mobiles", b.cap_mobiles, d.base.cap_mobiles)?,
+            cap_adults: cap("cap_adults", d.base.cap_adults),
+            cap_landlines: cap("cap_landlines", d.base.cap_landlines),
+            cap_mobiles: cap("cap_mobiles", d.base.cap_mobiles),
         };
 
-        let bands = match raw.age_groups {
-            None => d.bands,
-            Some(ag) => validate_bands(&ag.bands, path)?,
-        };
-
-        let r = raw.raking.unwrap_or_default();
-        let variables = match r.variables {
-            None => d.raking.variables,
-            Some(vs) => {
-                if vs.is_empty() {
-                    return Err(invalid(path, "raking.variables", "[]", "at least one raking variable"));
-                }
-                let mut out: Vec<RakeVar> = Vec::new();
-                for v in &vs {
-                    let var = RakeVar::from_name(v).ok_or_else(|| {
-                        invalid(
-                            path,
-                            "raking.variables",
-                            v,
-                            "one of sex, age_group, education, employment, urbanicity",
-                        )
-                    })?;
-                    if out.contains(&var) {
-                        return Err(invalid(path, "raking.variables", v, "each variable listed once"));
+        // [age_groups] and [bands.D]
+        let mut bands: Vec<BandSet> = Vec::new();
+        let age_written = root.contains_key("age_groups");
+        if let Some(ag) = c.table(&root, &["age_groups"], &["bands"]) {
+            match ag.get("bands") {
+                Some(v) => {
+                    if let Some(bs) = c.bands(v, &["age_groups", "bands"]) {
+                        bands.push(BandSet {
+                            demographic: "age".into(),
+                            bands: bs,
+                            default: false,
+                        });
                     }
-                    out.push(var);
                 }
-                out
+                None => c.bad(&["age_groups"], "a table without `bands`", "a `bands` array"),
             }
-        };
-        let tolerance = r.tolerance.unwrap_or(d.raking.tolerance);
-        if !(tolerance > 0.0 && tolerance < 1.0) {
-            return Err(invalid(path, "raking.tolerance", tolerance, "a number > 0 (and < 1)"));
         }
-        let max_iterations = match r.max_iterations {
-            None => d.raking.max_iterations,
-            Some(m) if (1..=1_000_000).contains(&m) => m as u32,
-            Some(m) => {
-                return Err(invalid(
-                    path,
-                    "raking.max_iterations",
-                    m,
-                    "an integer from 1 to 1000000",
-                ));
+        let all = match root.get("bands") {
+            None => None,
+            Some(toml::Value::Table(t)) => Some(t),
+            Some(v) => {
+                c.bad(
+                    &["bands"],
+                    show(v),
+                    "a table of tables [bands.D] with a `bands` array each",
+                );
+                None
             }
         };
-        let on_nonconvergence = match r.on_nonconvergence.as_deref() {
-            None => d.raking.on_nonconvergence,
-            Some("error") => OnNonConvergence::Error,
+        if let Some(all) = all {
+            for dem in all.keys() {
+                let p = ["bands", dem.as_str()];
+                if !is_name(dem) {
+                    c.bad(
+                        &p,
+                        format!("[bands.{dem}]"),
+                        "a demographic name (letters, digits, `_`)",
+                    );
+                    continue;
+                }
+                if dem == "age" && age_written {
+                    c.bad(
+                        &p,
+                        "[bands.age]",
+                        "bands of age in one place: [age_groups] or [bands.age], not both",
+                    );
+                    continue;
+                }
+                let Some(t) = c.table(all, &p, &["bands"]) else {
+                    continue;
+                };
+                match t.get("bands") {
+                    Some(v) => {
+                        if let Some(bs) = c.bands(v, &["bands", dem, "bands"]) {
+                            bands.push(BandSet {
+                                demographic: dem.clone(),
+                                bands: bs,
+                                default: false,
+                            });
+                        }
+                    }
+                    None => c.bad(&p, "a table without `bands`", "a `bands` array"),
+                }
+            }
+        }
+        let age_declared = age_written || bands.iter().any(|s| s.demographic == "age");
+        if !age_declared && !c.mistakes.iter().any(|m| m.key.starts_with("age_groups")) {
+            // The default age bands (used only when the questionnaire has `age`).
+            bands.insert(0, d.bands[0].clone());
+        }
+
+        // [raking]
+        let r = c.table(
+            &root,
+            &["raking"],
+            &["variables", "tolerance", "max_iterations", "on_nonconvergence"],
+        );
+        let variables = match r.and_then(|r| r.get("variables")) {
+            None => d.raking.variables.clone(),
+            Some(v) => c.margins(v),
+        };
+        let tolerance = c
+            .float(
+                r,
+                &["raking", "tolerance"],
+                |x| x > 0.0 && x < 1.0,
+                "a number > 0 and < 1",
+            )
+            .unwrap_or(d.raking.tolerance);
+        let max_iterations = c.int(r, &["raking", "max_iterations"], (1, 1_000_000), 1000) as u32;
+        let on_nonconvergence = match c
+            .choice(r, &["raking", "on_nonconvergence"], &["error", "warn"])
+            .as_deref()
+        {
             Some("warn") => OnNonConvergence::Warn,
-            Some(o) => return Err(invalid(path, "raking.on_nonconvergence", o, "\"error\" or \"warn\"")),
+            Some(_) => OnNonConvergence::Error,
+            None => d.raking.on_nonconvergence,
         };
         let raking = RakingScheme {
             variables,
@@ -423,129 +753,248 @@ impl Scheme {
             on_nonconvergence,
         };
 
-        let trimming = match raw.trimming {
+        // [trimming]
+        let t = c.table(&root, &["trimming"], &["lower", "upper", "max_rounds"]);
+        let trimming = t.map(|_| {
+            let mut required = |key: &str, ok: fn(f64) -> bool, expected: &str| {
+                if t.and_then(|t| t.get(key)).is_none() {
+                    c.bad(
+                        &["trimming", key],
+                        "(missing)",
+                        &format!("{expected} (required in [trimming])"),
+                    );
+                    return None;
+                }
+                c.float(t, &["trimming", key], ok, expected)
+            };
+            let lower = required("lower", |x| x > 0.0 && x < 1.0, "a number strictly between 0 and 1");
+            let upper = required("upper", |x| x > 1.0 && x.is_finite(), "a finite number > 1");
+            let max_rounds = c.int(t, &["trimming", "max_rounds"], (1, 10_000), 50) as u32;
+            TrimmingScheme {
+                lower: lower.unwrap_or(0.2),
+                upper: upper.unwrap_or(5.0),
+                max_rounds,
+            }
+        });
+
+        // [fieldwork]: validated by the fieldwork stage; kept verbatim.
+        let fieldwork = match root.get("fieldwork") {
             None => None,
-            Some(t) => {
-                if !(t.lower > 0.0 && t.lower < 1.0) {
-                    return Err(invalid(
-                        path,
-                        "trimming.lower",
-                        t.lower,
-                        "a number strictly between 0 and 1",
-                    ));
-                }
-                if !(t.upper > 1.0 && t.upper.is_finite()) {
-                    return Err(invalid(path, "trimming.upper", t.upper, "a finite number > 1"));
-                }
-                let max_rounds = match t.max_rounds {
-                    None => 50,
-                    Some(m) if (1..=10_000).contains(&m) => m as u32,
-                    Some(m) => return Err(invalid(path, "trimming.max_rounds", m, "an integer from 1 to 10000")),
-                };
-                Some(TrimmingScheme {
-                    lower: t.lower,
-                    upper: t.upper,
-                    max_rounds,
-                })
+            Some(toml::Value::Table(t)) => Some(t.clone()),
+            Some(v) => {
+                c.bad(&["fieldwork"], show(v), "a table");
+                None
             }
         };
+
+        if !c.mistakes.is_empty() {
+            let mut mistakes = c.mistakes;
+            mistakes.sort_by_key(|m| m.line.unwrap_or(usize::MAX));
+            return Err(WeightError::Scheme(Box::new(SchemeMistakes {
+                path: path.to_string(),
+                mistakes,
+            })));
+        }
+        let margin_lines = match r.and_then(|r| r.get("variables")) {
+            None => vec![None; raking.variables.len()],
+            Some(_) => {
+                let written: Vec<String> = r
+                    .and_then(|r| r.get("variables"))
+                    .and_then(|v| v.as_array())
+                    .map(|a| a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect())
+                    .unwrap_or_default();
+                raking
+                    .variables
+                    .iter()
+                    .map(|m| {
+                        let i = written
+                            .iter()
+                            .position(|w| w.split('*').map(str::trim).collect::<Vec<_>>() == m.components);
+                        i.and_then(|i| c.lines.of_item(&["raking", "variables"], i))
+                    })
+                    .collect()
+            }
+        };
+        let band_lines = bands
+            .iter()
+            .map(|b| {
+                if b.default {
+                    None
+                } else if b.demographic == "age" && age_written {
+                    c.lines.of(&["age_groups", "bands"])
+                } else {
+                    c.lines.of(&["bands", &b.demographic, "bands"])
+                }
+            })
+            .collect();
         Ok(Scheme {
             base,
             bands,
             raking,
             trimming,
+            fieldwork,
+            source: path.to_string(),
+            margin_lines,
+            band_lines,
         })
+    }
+
+    /// `[base]`.
+    pub fn base(&self) -> &BaseScheme {
+        &self.base
+    }
+
+    /// Band sets of numeric demographics (`[age_groups]`, `[bands.D]`), in
+    /// file order; the default age bands first when the file declares none.
+    pub fn band_sets(&self) -> &[BandSet] {
+        &self.bands
+    }
+
+    /// The band set of numeric demographic `demographic`.
+    pub fn band_set(&self, demographic: &str) -> Option<&BandSet> {
+        self.bands.iter().find(|b| b.demographic == demographic)
+    }
+
+    /// `[raking]`.
+    pub fn raking(&self) -> &RakingScheme {
+        &self.raking
+    }
+
+    /// `[trimming]`; `None` = no trimming.
+    pub fn trimming(&self) -> Option<&TrimmingScheme> {
+        self.trimming.as_ref()
+    }
+
+    /// `[fieldwork]` verbatim: the weight stage does not read it (the
+    /// fieldwork stage validates its keys).
+    pub fn fieldwork(&self) -> Option<&toml::Table> {
+        self.fieldwork.as_ref()
+    }
+
+    /// Line of raking margin `i` in the file, if written there.
+    pub(crate) fn margin_line(&self, i: usize) -> Option<usize> {
+        self.margin_lines.get(i).copied().flatten()
+    }
+
+    /// Line of band set `i` in the file, if written there.
+    pub(crate) fn band_line(&self, i: usize) -> Option<usize> {
+        self.band_lines.get(i).copied().flatten()
+    }
+
+    /// The file the scheme was read from (or `default scheme`).
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The effective scheme as canonical TOML (every key written; hashed into the manifest).
     pub fn to_toml(&self) -> String {
+        let raw_bands = |s: &BandSet| RawBands {
+            bands: s.bands.iter().map(|b| b.label.clone()).collect(),
+        };
+        let others: BTreeMap<String, RawBands> = self
+            .bands
+            .iter()
+            .filter(|s| s.demographic != "age")
+            .map(|s| (s.demographic.clone(), raw_bands(s)))
+            .collect();
         let raw = RawScheme {
             base: Some(RawBase {
-                method: Some(
-                    match self.base.method {
-                        Method::Multiplicity => "multiplicity",
-                        Method::Hartley => "hartley",
-                    }
-                    .into(),
-                ),
-                lambda: Some(self.base.lambda),
-                cap_adults: Some(i64::from(self.base.cap_adults)),
-                cap_landlines: Some(i64::from(self.base.cap_landlines)),
-                cap_mobiles: Some(i64::from(self.base.cap_mobiles)),
+                method: self.base.method.as_str().into(),
+                lambda: self.base.lambda,
+                cap_adults: i64::from(self.base.cap_adults),
+                cap_landlines: i64::from(self.base.cap_landlines),
+                cap_mobiles: i64::from(self.base.cap_mobiles),
             }),
-            age_groups: Some(RawAgeGroups {
-                bands: self.bands.iter().map(|b| b.label.clone()).collect(),
-            }),
+            age_groups: self.band_set("age").map(raw_bands),
+            bands: (!others.is_empty()).then_some(others),
             raking: Some(RawRaking {
-                variables: Some(self.raking.variables.iter().map(|v| v.name().to_string()).collect()),
-                tolerance: Some(self.raking.tolerance),
-                max_iterations: Some(i64::from(self.raking.max_iterations)),
-                on_nonconvergence: Some(
-                    match self.raking.on_nonconvergence {
-                        OnNonConvergence::Error => "error",
-                        OnNonConvergence::Warn => "warn",
-                    }
-                    .into(),
-                ),
+                variables: self.raking.variables.iter().map(Margin::name).collect(),
+                tolerance: self.raking.tolerance,
+                max_iterations: i64::from(self.raking.max_iterations),
+                on_nonconvergence: match self.raking.on_nonconvergence {
+                    OnNonConvergence::Error => "error",
+                    OnNonConvergence::Warn => "warn",
+                }
+                .into(),
             }),
             trimming: self.trimming.as_ref().map(|t| RawTrimming {
                 lower: t.lower,
                 upper: t.upper,
-                max_rounds: Some(i64::from(t.max_rounds)),
+                max_rounds: i64::from(t.max_rounds),
             }),
+            fieldwork: self.fieldwork.clone(),
         };
         toml::to_string(&raw).unwrap_or_default()
     }
-
-    /// Index of the band holding `age`, if any.
-    pub fn band_of(&self, age: i16) -> Option<usize> {
-        self.bands.iter().position(|b| b.contains(age))
-    }
 }
 
-fn validate_bands(labels: &[String], path: &str) -> Result<Vec<Band>, WeightError> {
-    let key = "age_groups.bands";
-    if labels.is_empty() {
-        return Err(invalid(path, key, "[]", "at least one band"));
-    }
-    let mut bands: Vec<Band> = Vec::with_capacity(labels.len());
-    for l in labels {
-        let b = parse_band(l).ok_or_else(|| invalid(path, key, l, "a band \"a-b\" (a <= b) or \"a+\""))?;
-        match bands.last() {
-            None if b.lo != AGE_MIN => {
-                return Err(invalid(
-                    path,
-                    key,
-                    l,
-                    &format!("the first band to start at {AGE_MIN}, the youngest age"),
-                ));
-            }
-            Some(prev) => match prev.hi {
-                None => return Err(invalid(path, key, l, "no band after an open band \"a+\"")),
-                Some(h) if b.lo != h + 1 => {
-                    return Err(invalid(
-                        path,
-                        key,
-                        l,
-                        &format!("contiguous bands: this band to start at {}", h + 1),
-                    ));
-                }
-                _ => {}
-            },
-            _ => {}
+impl Check<'_> {
+    /// `raking.variables`: margins `a` or `a*b*…`, each listed once.
+    fn margins(&mut self, v: &toml::Value) -> Vec<Margin> {
+        let path = ["raking", "variables"];
+        let key = "raking.variables";
+        let Some(items) = v.as_array() else {
+            self.bad(
+                &path,
+                show(v),
+                "an array of variable names such as [\"sex\", \"age_group\"]",
+            );
+            return Vec::new();
+        };
+        if items.is_empty() {
+            self.bad(&path, "[]", "at least one raking variable");
         }
-        bands.push(b);
+        let mut out: Vec<Margin> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let line = self.lines.of_item(&path, i);
+            let Some(s) = item.as_str() else {
+                self.push(line, key, show(item), "a variable name (a string)");
+                continue;
+            };
+            let components: Vec<String> = s.split('*').map(|c| c.trim().to_string()).collect();
+            if let Some(bad) = components.iter().find(|c| !is_name(c)) {
+                let what = if bad.is_empty() { "(empty)" } else { bad };
+                self.push(
+                    line,
+                    key,
+                    show(item),
+                    &format!("a demographic name or an interaction `a*b` of names (letters, digits, `_`); `{what}` is not one"),
+                );
+                continue;
+            }
+            if let Some(rep) = components
+                .iter()
+                .enumerate()
+                .find(|(j, c)| components[..*j].contains(c))
+            {
+                self.push(
+                    line,
+                    key,
+                    show(item),
+                    &format!("each component once (`{}` is repeated)", rep.1),
+                );
+                continue;
+            }
+            let mut sorted = components.clone();
+            sorted.sort();
+            let same = out.iter().find(|m| {
+                let mut o = m.components.clone();
+                o.sort();
+                o == sorted
+            });
+            if let Some(m) = same {
+                self.push(
+                    line,
+                    key,
+                    show(item),
+                    &format!("each margin listed once (same as \"{}\")", m.name()),
+                );
+                continue;
+            }
+            out.push(Margin { components });
+        }
+        out
     }
-    let last = bands.last().filter(|b| b.hi.is_some_and(|h| h < AGE_MAX));
-    if let Some(b) = last {
-        return Err(invalid(
-            path,
-            key,
-            &b.label,
-            &format!("the last band to reach {AGE_MAX} (write it as \"a+\")"),
-        ));
-    }
-    Ok(bands)
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ pub fn bundle_raw(rows: &[Resp], design: &str, targets: &str) -> Bundle {
 }
 
 pub fn run(b: &Bundle, scheme: &Scheme) -> Result<Vec<Diagnostics>, WeightError> {
-    swvr_weight::weight(&b.data, &b.out, scheme, &Selection::default(), &NoProgress)
+    swvr_weight::weight(&b.data, &b.out, scheme, &q2021(), &Selection::default(), &NoProgress)
 }
 
 pub fn scheme(toml: &str) -> Scheme {
@@ -212,4 +212,9 @@ pub fn assert_contains(msg: &str, parts: &[&str]) {
     for p in parts {
         assert!(msg.contains(p), "message lacks {p:?}: {msg}");
     }
+}
+
+/// The built-in 2021 questionnaire.
+pub fn q2021() -> swvr_core::questionnaire::Questionnaire {
+    swvr_core::questionnaire::Questionnaire::default_2021()
 }

@@ -309,7 +309,7 @@ fn same_bytes_whatever_the_thread_count() {
         countries: vec!["UZB".into()],
         waves: vec![],
     };
-    let d = swvr_weight::weight(&b.data, &b.out, &plain(), &sel, &NoProgress).unwrap();
+    let d = swvr_weight::weight(&b.data, &b.out, &plain(), &q2021(), &sel, &NoProgress).unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(weighted(&b).num_rows(), 90);
 }
@@ -424,10 +424,12 @@ fn tolerance_1e12_is_reached_on_many_rows() {
         base.push(1000.0 + 3000.0 * next(1000) as f64 / 1000.0);
     }
     let levels = [2usize, 4, 3];
+    let margins = vec![vec![0], vec![1], vec![2]];
     let targets = vec![vec![0.49, 0.51], vec![0.35, 0.3, 0.2, 0.15], vec![0.3, 0.5, 0.2]];
     let p = RakeProblem {
         codes: &codes,
         levels: &levels,
+        margins: &margins,
         targets: &targets,
     };
     let s = RakeSettings {
@@ -478,8 +480,8 @@ fn input_in_many_batches_gives_the_same_table() {
         countries: vec!["SEN".into()],
         waves: vec![],
     };
-    swvr_weight::weight(&one.data, &one.out, &plain(), &sel, &NoProgress).unwrap();
-    swvr_weight::weight(&many.data, &many.out, &plain(), &sel, &NoProgress).unwrap();
+    swvr_weight::weight(&one.data, &one.out, &plain(), &q2021(), &sel, &NoProgress).unwrap();
+    swvr_weight::weight(&many.data, &many.out, &plain(), &q2021(), &sel, &NoProgress).unwrap();
     let w = weighted(&many);
     assert_eq!(weighted(&one), w);
     assert_eq!(w.num_rows(), 60);
