@@ -4,6 +4,7 @@
 mod base;
 mod errors;
 mod harness;
+mod margins;
 mod raking;
 mod reference;
 mod scheme;

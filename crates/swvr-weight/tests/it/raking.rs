@@ -31,7 +31,7 @@ fn strings(b: &arrow_array::RecordBatch, name: &str) -> Vec<Option<String>> {
 }
 
 /// Row-level IPF written independently of the library (no cells).
-fn hand_ipf(base: &[f64], vars: &[Vec<usize>], targets: &[Vec<f64>], sweeps: usize) -> Vec<f64> {
+pub fn hand_ipf(base: &[f64], vars: &[Vec<usize>], targets: &[Vec<f64>], sweeps: usize) -> Vec<f64> {
     let n = base.len() as f64;
     let mut w = base.to_vec();
     for _ in 0..sweeps {
