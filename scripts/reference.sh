@@ -2,6 +2,8 @@
 # Recompute the R reference values committed under fixtures/reference/.
 # Needs R with the survey package (apt-get install -y r-base-core r-cran-survey)
 # and Python 3 with pyarrow (pip install pyarrow) for the input exports.
+# scripts/r/wave2025_reference.R reads the bundle fixtures/wave2025/ (made by
+# scripts/wave2025_bundle.py) directly.
 #
 #   scripts/reference.sh           # inputs from a fresh fixture run, then R
 #   scripts/reference.sh --r-only  # R on the committed inputs only
@@ -23,6 +25,7 @@ if [ "${1:-}" != "--r-only" ]; then
   python3 scripts/tabulate_make_input.py
   python3 scripts/tabulate_export.py "$out"
   python3 scripts/model_make_input.py --weighted "$out/weight/weighted.arrow"
+  python3 scripts/wave2025_bundle.py
 fi
 for s in scripts/r/*.R; do
   echo "reference: $s"

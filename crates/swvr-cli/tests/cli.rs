@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arrow_array::{Array, RecordBatch, StringArray};
+
+#[path = "cli/wave2025.rs"]
+mod wave2025;
 use swvr_core::io::read_arrow;
 
 fn swvr(args: &[&str]) -> Output {

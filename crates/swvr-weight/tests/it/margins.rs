@@ -66,7 +66,9 @@ fn region_of(i: usize) -> i8 {
 fn random_rows(n: usize) -> Vec<Resp> {
     let mut state: u64 = 2025;
     let mut next = |m: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % m
     };
     (0..n)
@@ -106,7 +108,9 @@ fn interaction_margin_and_a_new_region_match_row_level_ipf() {
     let w = weighted(&b);
     let base = f64_col(&w, "base_weight");
     let vars = vec![
-        rows.iter().map(|r| (r.sex as usize - 1) * 4 + band(r.age)).collect::<Vec<_>>(),
+        rows.iter()
+            .map(|r| (r.sex as usize - 1) * 4 + band(r.age))
+            .collect::<Vec<_>>(),
         rows.iter().map(|r| r.education as usize - 1).collect(),
         (0..rows.len()).map(|i| region_of(i) as usize - 1).collect(),
     ];
@@ -122,7 +126,13 @@ fn interaction_margin_and_a_new_region_match_row_level_ipf() {
         assert!((a - b).abs() <= 1e-9 * b, "{a} vs {b}");
     }
     // Components get the imputation columns; the interaction is not a column.
-    for c in ["sex_weighting", "age_group_weighting", "education_weighting", "region_weighting", "region_imputed"] {
+    for c in [
+        "sex_weighting",
+        "age_group_weighting",
+        "education_weighting",
+        "region_weighting",
+        "region_imputed",
+    ] {
         assert!(w.column_by_name(c).is_some(), "{c}");
     }
     assert!(w.column_by_name("sex*age_group_weighting").is_none());
@@ -131,7 +141,12 @@ fn interaction_margin_and_a_new_region_match_row_level_ipf() {
     let names: Vec<&str> = m.iter().map(|m| m.variable.as_str()).collect();
     assert_eq!(names, ["sex*age_group", "education", "region"]);
     let cells: Vec<&str> = m[0].categories.iter().map(|c| c.category.as_str()).collect();
-    assert_eq!(cells, ["1*15-29", "1*30-44", "1*45-59", "1*60+", "2*15-29", "2*30-44", "2*45-59", "2*60+"]);
+    assert_eq!(
+        cells,
+        [
+            "1*15-29", "1*30-44", "1*45-59", "1*60+", "2*15-29", "2*30-44", "2*45-59", "2*60+"
+        ]
+    );
     for (c, t) in m[0].categories.iter().zip(&targets[0]) {
         assert!((c.share - t).abs() < 1e-12 && (c.target - t).abs() < 1e-15, "{c:?}");
     }
@@ -148,7 +163,7 @@ fn refused_region_is_imputed_and_flagged() {
     let mut region: Vec<i8> = (0..80).map(region_of).collect();
     region[3] = 9;
     region[40] = 9;
-    add_columns(&b, &region, &vec![10; 80]);
+    add_columns(&b, &region, &[10; 80]);
     let s = scheme("[raking]\nvariables = [\"sex\", \"age_group\", \"education\", \"region\"]\n");
     let d = run_q(&b, &s, &q_region()).unwrap();
     assert_eq!(d[0].imputed.get("region"), Some(&2));
@@ -164,12 +179,13 @@ fn refused_region_is_imputed_and_flagged() {
     assert!((1..=4).contains(&rw.value(3)) && (1..=4).contains(&rw.value(40)));
     // A code that is neither valid nor DK/refused is an error naming the column.
     region[5] = 7;
-    add_columns(&b, &region, &vec![10; 80]);
     let b2 = bundle(&rows, DESIGN, &targets_for("KEN", &format!("{TARGETS_3}{REGION}")));
-    add_columns(&b2, &region, &vec![10; 80]);
+    add_columns(&b2, &region, &[10; 80]);
     assert_contains(
         &err_q(&b2, &s, &q_region()),
-        &["respondents.arrow: row 6, column `region`: found `7`, expected one of the codes [1, 2, 3, 4] or DK/refused [9]"],
+        &[
+            "respondents.arrow: row 6, column `region`: found `7`, expected one of the codes [1, 2, 3, 4] or DK/refused [9]",
+        ],
     );
 }
 
@@ -184,7 +200,10 @@ fn any_numeric_demographic_can_be_banded() {
     assert!(d[0].converged);
     let w = weighted(&b);
     let f = w.schema().field_with_name("hours_group").unwrap().clone();
-    assert_eq!(f.metadata().get("swvr.levels").map(String::as_str), Some("0-9,10-39,40+"));
+    assert_eq!(
+        f.metadata().get("swvr.levels").map(String::as_str),
+        Some("0-9,10-39,40+")
+    );
     assert!(w.column_by_name("age_group").is_some());
     assert!(w.column_by_name("hours_group_weighting").is_some());
     assert_eq!(d[0].margins[2].variable, "hours_group");
@@ -220,7 +239,10 @@ fn scheme_that_does_not_fit_the_questionnaire_lists_every_mismatch() {
     assert!(run_q(&b, &ok, &q_region()).is_ok());
     // A coded demographic cannot be banded.
     let s = scheme("[bands.sex]\nbands = [\"1+\"]\n");
-    assert_contains(&err_q(&b, &s, &q2021()), &["`bands.sex.bands`", "`sex` is coded: rake on it directly"]);
+    assert_contains(
+        &err_q(&b, &s, &q2021()),
+        &["`bands.sex.bands`", "`sex` is coded: rake on it directly"],
+    );
 }
 
 fn interaction_err(targets: &str) -> String {
@@ -231,7 +253,9 @@ fn interaction_err(targets: &str) -> String {
 
 #[test]
 fn interaction_cell_with_respondents_but_no_target() {
-    let t = SEX_AGE_CELLS.replace("sex*age_group,2*60+,0.08\n", "").replace("2*45-59,0.1", "2*45-59,0.18");
+    let t = SEX_AGE_CELLS
+        .replace("sex*age_group,2*60+,0.08\n", "")
+        .replace("2*45-59,0.1", "2*45-59,0.18");
     let m = interaction_err(&format!("{t}{EDU}"));
     assert_contains(
         &m,
@@ -244,7 +268,12 @@ fn interaction_cell_with_respondents_but_no_target() {
 
 #[test]
 fn interaction_target_for_a_cell_that_does_not_exist() {
-    for (bad, want) in [("3*15-29", "3*15-29"), ("1*15-30", "1*15-30"), ("1", "1"), ("1*15-29*2", "1*15-29*2")] {
+    for (bad, want) in [
+        ("3*15-29", "3*15-29"),
+        ("1*15-30", "1*15-30"),
+        ("1", "1"),
+        ("1*15-29*2", "1*15-29*2"),
+    ] {
         let t = SEX_AGE_CELLS.replacen("1*15-29", bad, 1);
         let m = interaction_err(&format!("{t}{EDU}"));
         assert_contains(
@@ -262,7 +291,14 @@ fn interaction_target_for_a_cell_that_does_not_exist() {
 fn interaction_shares_must_sum_to_one() {
     let t = SEX_AGE_CELLS.replace("2*60+,0.08", "2*60+,0.18");
     let m = interaction_err(&format!("{t}{EDU}"));
-    assert_contains(&m, &["targets.csv: line 2", "KEN 2021 `sex*age_group`", "sum of 1 within 1e-6"]);
+    assert_contains(
+        &m,
+        &[
+            "targets.csv: line 2",
+            "KEN 2021 `sex*age_group`",
+            "sum of 1 within 1e-6",
+        ],
+    );
 }
 
 #[test]
