@@ -72,6 +72,9 @@ enum Command {
         /// Questionnaire definition (TOML); default: the built-in 2021 definition.
         #[arg(long)]
         questionnaire: Option<PathBuf>,
+        /// Also export in this format into OUT/export/ (sav, dta, parquet, csv, xlsx); repeatable.
+        #[arg(long = "export", value_name = "FORMAT")]
+        export: Vec<swvr_export::Format>,
         #[command(flatten)]
         select: Select,
     },
@@ -127,6 +130,18 @@ enum Command {
         spec: Option<PathBuf>,
         #[command(flatten)]
         select: Select,
+    },
+    /// Labelled exports into OUT/export/: weighted.{sav,dta,parquet,csv}, tables and odds ratios, topline.xlsx.
+    Export {
+        /// Output folder holding weight/, tabulate/ and model/.
+        #[arg(long)]
+        out: PathBuf,
+        /// Format: sav, dta, parquet, csv or xlsx; repeatable.
+        #[arg(long = "format", value_name = "FORMAT", required = true)]
+        formats: Vec<swvr_export::Format>,
+        /// Questionnaire definition (TOML) the labels come from.
+        #[arg(long)]
+        questionnaire: Option<PathBuf>,
     },
     /// Write a deterministic synthetic wave bundle.
     Synth {
@@ -192,6 +207,7 @@ pub fn main() -> Result<()> {
             scheme: scheme_path,
             spec: spec_path,
             questionnaire: qpath,
+            export,
             select,
         } => crate::run::run(crate::run::RunArgs {
             data,
@@ -200,6 +216,7 @@ pub fn main() -> Result<()> {
             spec: spec_path,
             questionnaire: qpath,
             selection: select.selection(),
+            export,
             quiet: cli.quiet,
             bars: &bars,
         }),
@@ -244,6 +261,18 @@ pub fn main() -> Result<()> {
             let s = spec(spec_path.as_deref())?;
             need(&out, "weight/weighted.arrow", "swvr weight --data DIR --out OUT")?;
             swvr_model::model(&out, &s, &select.selection(), &bars)?;
+            Ok(())
+        }
+        Command::Export {
+            out,
+            formats,
+            questionnaire: qpath,
+        } => {
+            let q = questionnaire(qpath.as_deref())?;
+            let files = swvr_export::export(&out, &q, &formats)?;
+            if !cli.quiet {
+                eprintln!("swvr: wrote {} files to {}", files.len(), out.join("export").display());
+            }
             Ok(())
         }
         Command::Synth {

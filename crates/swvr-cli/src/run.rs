@@ -18,6 +18,8 @@ pub struct RunArgs<'a> {
     pub spec: Option<PathBuf>,
     pub questionnaire: Option<PathBuf>,
     pub selection: Selection,
+    /// Export formats written into OUT/export/ as part of the run.
+    pub export: Vec<swvr_export::Format>,
     pub quiet: bool,
     pub bars: &'a Bars,
 }
@@ -91,9 +93,22 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     swvr_tabulate::tabulate_into(&work, &batch, &weighted, &q, sel, args.bars)?;
     swvr_model::model_into(&work, &batch, &weighted, &m, sel, args.bars)?;
     drop(batch);
+    if !args.export.is_empty() {
+        swvr_export::export(&work, &q, &args.export)?;
+    }
 
     // All stages succeeded: move their folders into place.
-    for stage in STAGES {
+    // A run without --export removes an earlier export: it would describe other outputs.
+    let exported = if args.export.is_empty() {
+        let old = args.out.join("export");
+        if old.exists() {
+            std::fs::remove_dir_all(&old).with_context(|| format!("{}: cannot remove stale export", old.display()))?;
+        }
+        None
+    } else {
+        Some("export")
+    };
+    for stage in STAGES.into_iter().chain(exported) {
         let from = work.join(stage);
         let to = args.out.join(stage);
         if to.exists() {

@@ -4,6 +4,7 @@
 //!   drives validation and tabulation (`questionnaire/*.toml`).
 //! - [`schema`]: the typed columns of `ingest/respondents.arrow`, declared once.
 //! - [`io`]: atomic file writes and Arrow IPC file read/write.
+//! - [`labels`]: variable and value labels from the questionnaire (Arrow metadata, exports).
 //! - [`groups`]: rows grouped by (country, wave), with stratum codes.
 //! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
 //! - [`progress`]: the progress callback stages report to.
@@ -17,6 +18,7 @@
 
 pub mod groups;
 pub mod io;
+pub mod labels;
 pub mod progress;
 pub mod questionnaire;
 pub mod schema;

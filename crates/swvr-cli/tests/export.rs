@@ -1,0 +1,190 @@
+//! End-to-end tests of `swvr export` and `swvr run --export` (issue 11):
+//! every exported file is read back by independent readers
+//! (`scripts/check_export.py`: pyreadstat, pandas, PSPP, pyarrow, DuckDB,
+//! openpyxl) and compared with the Arrow outputs. A separate test binary
+//! from `cli.rs` so that the export tests can be run alone
+//! (`cargo test -p swvr-cli --test export`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn swvr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_swvr"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("swvr runs")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("swvr-export-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "swvr failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const ALL: [&str; 10] = [
+    "--export", "sav", "--export", "dta", "--export", "parquet", "--export", "csv", "--export", "xlsx",
+];
+
+const FILES: [&str; 11] = [
+    "weighted.sav",
+    "weighted.dta",
+    "weighted.parquet",
+    "tables.parquet",
+    "odds_ratios.parquet",
+    "weighted.csv",
+    "tables.csv",
+    "odds_ratios.csv",
+    "tables.xlsx",
+    "odds_ratios.xlsx",
+    "topline.xlsx",
+];
+
+/// Python with the reader modules, or `None` (the caller prints SKIPPED).
+fn python() -> Option<&'static str> {
+    let probe = Command::new("python3")
+        .args(["-c", "import pyreadstat, pandas, pyarrow, duckdb, openpyxl"])
+        .output()
+        .ok()?;
+    probe.status.success().then_some("python3")
+}
+
+#[test]
+fn run_export_writes_every_format_and_independent_readers_agree() {
+    let dir = tempdir("all");
+    let out = dir.join("out");
+    let mut args = vec!["run", "--quiet", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(&ALL);
+    ok(&swvr(&args));
+    for f in FILES {
+        assert!(out.join("export").join(f).is_file(), "{f} missing");
+    }
+    // The staging folder is gone and the export is listed in the manifest.
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("export/weighted.sav"), "{manifest}");
+    let Some(py) = python() else {
+        println!("SKIPPED: python3 with pyreadstat, pandas, pyarrow, duckdb, openpyxl not found");
+        return;
+    };
+    let res = Command::new(py)
+        .arg(root().join("scripts/check_export.py"))
+        .arg(&out)
+        .arg(root().join("questionnaire/unv_gallup_2021.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    if !stdout.contains("ok: sav: pspp reads the file") {
+        println!("SKIPPED: pspp not found (the .sav was read by pyreadstat and pandas only)");
+    }
+    assert!(
+        stdout.contains("export check:") && stdout.contains(", 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn export_command_gives_the_bytes_of_run_export_and_a_rerun_without_export_removes_them() {
+    let dir = tempdir("cmd");
+    let a = dir.join("a");
+    let b = dir.join("b");
+    let mut args = vec!["run", "--quiet", "--out", a.to_str().unwrap()];
+    args.extend_from_slice(&ALL);
+    ok(&swvr(&args));
+    ok(&swvr(&["run", "--quiet", "--out", b.to_str().unwrap()]));
+    assert!(!b.join("export").exists());
+    let mut args = vec!["export", "--quiet", "--out", b.to_str().unwrap()];
+    for f in ["xlsx", "csv", "parquet", "dta", "sav", "csv"] {
+        args.extend_from_slice(&["--format", f]);
+    }
+    ok(&swvr(&args));
+    for f in FILES {
+        let x = std::fs::read(a.join("export").join(f)).unwrap();
+        let y = std::fs::read(b.join("export").join(f)).unwrap();
+        assert!(x == y, "{f}: bytes differ between run --export and export");
+    }
+    // A later run without --export removes the stale export.
+    ok(&swvr(&["run", "--quiet", "--out", a.to_str().unwrap()]));
+    assert!(!a.join("export").exists());
+}
+
+#[test]
+fn export_before_the_stages_names_the_command_to_run() {
+    let dir = tempdir("missing");
+    let res = swvr(&["export", "--out", dir.to_str().unwrap(), "--format", "parquet"]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("weight/weighted.arrow: not found; run `swvr weight --data DIR --out OUT` first"),
+        "{err}"
+    );
+    let res = swvr(&["export", "--out", dir.to_str().unwrap(), "--format", "spss"]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success()
+            && err.contains("unknown export format `spss`; expected one of sav, dta, parquet, csv, xlsx"),
+        "{err}"
+    );
+}
+
+/// The README's combine example (DuckDB over runs/*/export/*.parquet) runs
+/// as written on two runs.
+#[test]
+fn readme_parquet_combine_example_runs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- combine-example -->")
+        .expect("README marks the combine example");
+    let block = &readme[start..];
+    let sql_start = block.find("```sql\n").unwrap() + 7;
+    let sql = &block[sql_start..sql_start + block[sql_start..].find("```").unwrap()];
+    let dir = tempdir("combine");
+    for (name, country) in [("2021-ken", "KEN"), ("2021-sen", "SEN")] {
+        let out = dir.join("runs").join(name);
+        ok(&swvr(&[
+            "run",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "--country",
+            country,
+            "--export",
+            "parquet",
+        ]));
+    }
+    let Some(py) = python() else {
+        println!("SKIPPED: python3 with duckdb not found");
+        return;
+    };
+    let res = Command::new(py)
+        .current_dir(&dir)
+        .args([
+            "-c",
+            "import duckdb, sys; print(duckdb.sql(sys.argv[1]).fetchall())",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(res.status.success(), "{sql}\n{}", String::from_utf8_lossy(&res.stderr));
+    assert!(stdout.contains("'SEN'") && stdout.contains("'KEN'"), "{stdout}");
+}

@@ -1,0 +1,229 @@
+//! `swvr export`: the weighted microdata, the tables and the model in the
+//! formats survey people open — SPSS `.sav`, Stata `.dta`, Parquet, CSV and
+//! Excel — with the questionnaire's labels.
+//!
+//! [`export`] reads `OUT/weight/weighted.arrow` (and, when present,
+//! `OUT/weight/replicates.arrow`), `OUT/tabulate/tables.arrow` and
+//! `OUT/model/odds_ratios.arrow`, and writes into `OUT/export/`:
+//!
+//! | format | files |
+//! |---|---|
+//! | `sav` | `weighted.sav` (SPSS: labels, DK/refused user-missing, `WEIGHT BY weight`) |
+//! | `dta` | `weighted.dta` (Stata 118: labels, DK/refused as `.d`/`.r`) |
+//! | `parquet` | `weighted.parquet`, `tables.parquet`, `odds_ratios.parquet` |
+//! | `csv` | `weighted.csv`, `tables.csv`, `odds_ratios.csv` |
+//! | `xlsx` | `tables.xlsx`, `odds_ratios.xlsx`, `topline.xlsx` |
+//!
+//! Every file is written atomically and its bytes depend only on the
+//! inputs (no timestamps). The `.sav` and `.dta` writers are written by
+//! hand in one module each ([`sav`](crate) and [`dta`](crate) internals),
+//! after the formats' published descriptions.
+//!
+//! ```no_run
+//! use swvr_export::{Format, export};
+//! let q = swvr_core::questionnaire::Questionnaire::default_2021();
+//! let files = export(std::path::Path::new("out"), &q, &[Format::Parquet, Format::Sav]).unwrap();
+//! assert!(files.iter().any(|f| f.ends_with("weighted.sav")));
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::Schema;
+use swvr_core::io::IoError;
+use swvr_core::labels::{Provenance, label_schema};
+use swvr_core::questionnaire::Questionnaire;
+
+mod dict;
+mod dta;
+mod sav;
+mod tabular;
+mod topline;
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// SPSS system file.
+    Sav,
+    /// Stata 118 data file.
+    Dta,
+    /// Apache Parquet.
+    Parquet,
+    /// Comma-separated values.
+    Csv,
+    /// Excel workbook (tables, odds ratios, topline).
+    Xlsx,
+}
+
+impl Format {
+    /// Every format, in the order files are written.
+    pub const ALL: [Format; 5] = [Format::Sav, Format::Dta, Format::Parquet, Format::Csv, Format::Xlsx];
+
+    /// The file extension and command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Sav => "sav",
+            Format::Dta => "dta",
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown export format `{s}`; expected one of sav, dta, parquet, csv, xlsx"))
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading an input or writing an output failed.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// An input file of an earlier stage is missing.
+    #[error("{}: not found; run `{make}` first (or `swvr run`)", path.display())]
+    Missing {
+        /// The missing file.
+        path: PathBuf,
+        /// The command that makes it.
+        make: String,
+    },
+    /// An input file does not have the expected shape.
+    #[error("{}: {message}", path.display())]
+    Input {
+        /// The input file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data cannot be written in the format.
+    #[error("{}: {message}", path.display())]
+    Format {
+        /// The output file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+fn need(path: PathBuf, make: &str) -> Result<PathBuf, ExportError> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(ExportError::Missing {
+            path,
+            make: make.to_string(),
+        })
+    }
+}
+
+/// weighted.arrow with the replicate weights of replicates.arrow (when the
+/// file exists) appended: its Float64 columns that weighted.arrow lacks,
+/// row for row.
+fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
+    let path = need(out.join("weight/weighted.arrow"), "swvr weight --data DIR --out OUT")?;
+    let batch = swvr_core::io::read_arrow(&path)?;
+    let rep_path = out.join("weight/replicates.arrow");
+    if !rep_path.is_file() {
+        return Ok((batch, path));
+    }
+    let rep = swvr_core::io::read_arrow(&rep_path)?;
+    if rep.num_rows() != batch.num_rows() {
+        return Err(ExportError::Input {
+            path: rep_path,
+            message: format!(
+                "{} rows, but weighted.arrow has {}; replicate weights must be row for row",
+                rep.num_rows(),
+                batch.num_rows()
+            ),
+        });
+    }
+    let schema = batch.schema();
+    let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+    let mut cols = batch.columns().to_vec();
+    for (f, c) in rep.schema().fields().iter().zip(rep.columns()) {
+        if *f.data_type() == arrow_schema::DataType::Float64 && schema.index_of(f.name()).is_err() {
+            fields.push(f.clone());
+            cols.push(c.clone());
+        }
+    }
+    let merged = Schema::new_with_metadata(fields, schema.metadata().clone());
+    let batch = RecordBatch::try_new(Arc::new(merged), cols).map_err(|e| ExportError::Input {
+        path: rep_path,
+        message: format!("cannot append replicate weights: {e}"),
+    })?;
+    Ok((batch, path))
+}
+
+/// Writes the files of `formats` into `OUT/export/` and returns their paths.
+pub fn export(out: &Path, q: &Questionnaire, formats: &[Format]) -> Result<Vec<PathBuf>, ExportError> {
+    let mut formats = formats.to_vec();
+    formats.sort_unstable();
+    formats.dedup();
+    let dir = out.join("export");
+    let mut written = Vec::new();
+    let needs_micro = formats.iter().any(|f| *f != Format::Xlsx);
+    let micro = if needs_micro { Some(microdata(out)?) } else { None };
+    let tables_path = need(out.join("tabulate/tables.arrow"), "swvr tabulate --out OUT")?;
+    let odds_path = need(out.join("model/odds_ratios.arrow"), "swvr model --out OUT")?;
+    let prov = Provenance::default();
+    let label = |b: &RecordBatch| tabular::relabel(b, label_schema(b.schema().as_ref().clone(), q, &prov));
+    let tables = label(&swvr_core::io::read_arrow(&tables_path)?)?;
+    let odds = label(&swvr_core::io::read_arrow(&odds_path)?)?;
+    let file_label = format!("swvr weighted microdata: {}", q.name);
+    let svyset = "svyset [pweight=weight], strata(stratum) vce(linearized) singleunit(centered)";
+    for f in formats {
+        let mut put = |name: &str| {
+            let p = dir.join(name);
+            written.push(p.clone());
+            p
+        };
+        match f {
+            Format::Sav | Format::Dta => {
+                if let Some((batch, src)) = &micro {
+                    let d = dict::Dict::new(batch, q, src)?;
+                    if f == Format::Sav {
+                        sav::write(&put("weighted.sav"), &d, &file_label)?;
+                    } else {
+                        let data_label = format!("{file_label}; weight: weight [pweight]");
+                        dta::write(&put("weighted.dta"), &d, &data_label, svyset)?;
+                    }
+                }
+            }
+            Format::Parquet => {
+                if let Some((batch, _)) = &micro {
+                    tabular::write_parquet(&put("weighted.parquet"), &label(batch)?)?;
+                }
+                tabular::write_parquet(&put("tables.parquet"), &tables)?;
+                tabular::write_parquet(&put("odds_ratios.parquet"), &odds)?;
+            }
+            Format::Csv => {
+                if let Some((batch, _)) = &micro {
+                    tabular::write_csv(&put("weighted.csv"), batch)?;
+                }
+                tabular::write_csv(&put("tables.csv"), &tables)?;
+                tabular::write_csv(&put("odds_ratios.csv"), &odds)?;
+            }
+            Format::Xlsx => {
+                tabular::write_xlsx(&put("tables.xlsx"), &[("tables", &tables)])?;
+                tabular::write_xlsx(&put("odds_ratios.xlsx"), &[("odds_ratios", &odds)])?;
+                topline::write(&put("topline.xlsx"), &tables, &tables_path, q)?;
+            }
+        }
+    }
+    Ok(written)
+}

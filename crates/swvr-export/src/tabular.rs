@@ -1,0 +1,202 @@
+//! Parquet, CSV and Excel copies of an Arrow batch (weighted microdata,
+//! tables, odds ratios), column for column.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
+use swvr_core::io::AtomicFile;
+
+use crate::ExportError;
+use crate::dict::{Col, col_of};
+
+/// Rows per Parquet row group.
+const ROW_GROUP: usize = 256 * 1024;
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
+    move |source| {
+        ExportError::Io(swvr_core::io::IoError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Writes `batch` as Parquet (Snappy, the Arrow schema with its metadata
+/// stored in the file so pyarrow and polars restore labels and types).
+pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> {
+    let perr = |e: parquet::errors::ParquetError| ExportError::Format {
+        path: path.to_path_buf(),
+        message: format!("Parquet: {e}"),
+    };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP))
+        .set_created_by(format!("swvr {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let file = AtomicFile::create(path)?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(perr)?;
+    w.write(batch).map_err(perr)?;
+    let file = w.into_inner().map_err(perr)?;
+    file.commit()?;
+    Ok(())
+}
+
+/// Writes `batch` as CSV: a header row, RFC 4180 quoting, empty = null,
+/// floats in shortest round-trip notation, booleans `true`/`false`.
+pub(crate) fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> {
+    let cols = columns(batch, path)?;
+    let mut file = AtomicFile::create(path)?;
+    {
+        let mut w = csv::WriterBuilder::new().from_writer(&mut file);
+        let cerr = |e: csv::Error| ExportError::Format {
+            path: path.to_path_buf(),
+            message: format!("CSV: {e}"),
+        };
+        let schema = batch.schema();
+        w.write_record(schema.fields().iter().map(|f| f.name().as_str()))
+            .map_err(cerr)?;
+        let mut rec: Vec<String> = vec![String::new(); cols.len()];
+        for row in 0..batch.num_rows() {
+            for (c, cell) in cols.iter().zip(rec.iter_mut()) {
+                cell.clear();
+                match c {
+                    Col::Str(_) => cell.push_str(c.text(row)),
+                    Col::Bool(a) => {
+                        if let Some(v) = c.int(row) {
+                            cell.push_str(if v == 1 { "true" } else { "false" });
+                        }
+                        let _ = a;
+                    }
+                    Col::Int(_) => {
+                        if let Some(v) = c.int(row) {
+                            cell.push_str(&v.to_string());
+                        }
+                    }
+                    Col::Float(_) => {
+                        if let Some(v) = c.num(row) {
+                            cell.push_str(&v.to_string());
+                        }
+                    }
+                }
+            }
+            w.write_record(&rec).map_err(cerr)?;
+        }
+        w.flush().map_err(io_err(path))?;
+    }
+    file.commit()?;
+    Ok(())
+}
+
+fn columns<'a>(batch: &'a RecordBatch, path: &Path) -> Result<Vec<Col<'a>>, ExportError> {
+    (0..batch.num_columns())
+        .map(|i| {
+            col_of(batch, i).map_err(|message| ExportError::Input {
+                path: path.to_path_buf(),
+                message: format!("column `{}`: {message}", batch.schema().field(i).name()),
+            })
+        })
+        .collect()
+}
+
+/// A workbook whose bytes do not depend on the clock.
+pub(crate) fn workbook() -> Result<Workbook, rust_xlsxwriter::XlsxError> {
+    let mut wb = Workbook::new();
+    let date = ExcelDateTime::from_ymd(2000, 1, 1)?;
+    wb.set_properties(&DocProperties::new().set_creation_datetime(&date).set_author("swvr"));
+    Ok(wb)
+}
+
+pub(crate) fn xerr(path: &Path) -> impl Fn(rust_xlsxwriter::XlsxError) -> ExportError + '_ {
+    move |e| ExportError::Format {
+        path: path.to_path_buf(),
+        message: format!("Excel: {e}"),
+    }
+}
+
+/// Excel number format of a column by name: shares and their errors with
+/// four decimals, design effects two, counts as integers.
+fn num_format(name: &str, col: &Col<'_>) -> &'static str {
+    match (name, col) {
+        (_, Col::Int(_)) => "0",
+        ("deff", _) => "0.00",
+        ("p_value", _) => "0.0000",
+        _ => "0.0000",
+    }
+}
+
+/// Writes one sheet per batch: a bold, frozen header row; numbers as
+/// numbers with a number format; null as an empty cell. No formulas.
+pub(crate) fn write_xlsx(path: &Path, sheets: &[(&str, &RecordBatch)]) -> Result<(), ExportError> {
+    let mut wb = workbook().map_err(xerr(path))?;
+    let bold = Format::new().set_bold();
+    for (name, batch) in sheets {
+        if batch.num_rows() >= 1_048_576 {
+            return Err(ExportError::Format {
+                path: path.to_path_buf(),
+                message: format!("{} rows do not fit in one Excel sheet", batch.num_rows()),
+            });
+        }
+        let cols = columns(batch, path)?;
+        let ws: &mut Worksheet = wb.add_worksheet();
+        ws.set_name(*name).map_err(xerr(path))?;
+        let schema = batch.schema();
+        let formats: Vec<Format> = schema
+            .fields()
+            .iter()
+            .zip(&cols)
+            .map(|(f, c)| Format::new().set_num_format(num_format(f.name(), c)))
+            .collect();
+        for (j, f) in schema.fields().iter().enumerate() {
+            ws.write_string_with_format(0, j as u16, f.name(), &bold)
+                .map_err(xerr(path))?;
+            ws.set_column_width(j as u16, (f.name().len() as f64 + 2.0).max(10.0))
+                .map_err(xerr(path))?;
+        }
+        ws.set_freeze_panes(1, 0).map_err(xerr(path))?;
+        for row in 0..batch.num_rows() {
+            let r = row as u32 + 1;
+            for (j, c) in cols.iter().enumerate() {
+                let j = j as u16;
+                match c {
+                    Col::Str(_) => {
+                        ws.write_string(r, j, c.text(row)).map_err(xerr(path))?;
+                    }
+                    Col::Bool(_) => {
+                        if let Some(v) = c.int(row) {
+                            ws.write_boolean(r, j, v == 1).map_err(xerr(path))?;
+                        }
+                    }
+                    Col::Int(_) | Col::Float(_) => {
+                        if let Some(v) = c.num(row).filter(|v| v.is_finite()) {
+                            ws.write_number_with_format(r, j, v, &formats[j as usize])
+                                .map_err(xerr(path))?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    save(path, &mut wb)
+}
+
+pub(crate) fn save(path: &Path, wb: &mut Workbook) -> Result<(), ExportError> {
+    let bytes = wb.save_to_buffer().map_err(xerr(path))?;
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(&bytes).map_err(io_err(path))?;
+    f.commit()?;
+    Ok(())
+}
+
+/// `batch` with a labelled schema (same columns).
+pub(crate) fn relabel(batch: &RecordBatch, schema: arrow_schema::Schema) -> Result<RecordBatch, ExportError> {
+    RecordBatch::try_new(Arc::new(schema), batch.columns().to_vec()).map_err(|e| ExportError::Format {
+        path: std::path::PathBuf::new(),
+        message: format!("Arrow: {e}"),
+    })
+}
