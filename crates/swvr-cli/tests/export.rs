@@ -188,3 +188,64 @@ fn readme_parquet_combine_example_runs() {
     assert!(res.status.success(), "{sql}\n{}", String::from_utf8_lossy(&res.stderr));
     assert!(stdout.contains("'SEN'") && stdout.contains("'KEN'"), "{stdout}");
 }
+
+/// Labelled Arrow (issue 11): every Arrow output carries the questionnaire
+/// and the scheme hash in its schema metadata; respondents.arrow and
+/// weighted.arrow carry question texts and value labels in field metadata;
+/// the scheme hash is the manifest's hash of the effective scheme.
+#[test]
+fn arrow_outputs_carry_labels_and_provenance() {
+    use swvr_core::labels::{LABEL_KEY, MISSING_KEY, QUESTIONNAIRE_KEY, SCHEME_HASH_KEY, VALUE_LABELS_KEY};
+    let dir = tempdir("labels");
+    let out = dir.join("out");
+    ok(&swvr(&["run", "--quiet", "--out", out.to_str().unwrap()]));
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let scheme_hash = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "scheme (effective)")
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for f in [
+        "ingest/respondents.arrow",
+        "weight/weighted.arrow",
+        "tabulate/tables.arrow",
+        "model/odds_ratios.arrow",
+    ] {
+        let b = swvr_core::io::read_arrow(&out.join(f)).unwrap();
+        let md = b.schema().metadata().clone();
+        assert_eq!(
+            md.get(QUESTIONNAIRE_KEY).map(String::as_str),
+            Some("UNV-Gallup Volunteering in the Global South, 2021"),
+            "{f}"
+        );
+        if f != "ingest/respondents.arrow" {
+            assert_eq!(md.get(SCHEME_HASH_KEY), Some(&scheme_hash), "{f}");
+        }
+    }
+    for f in ["ingest/respondents.arrow", "weight/weighted.arrow"] {
+        let b = swvr_core::io::read_arrow(&out.join(f)).unwrap();
+        let schema = b.schema();
+        let q7 = schema.field_with_name("Q7").unwrap().metadata();
+        assert_eq!(
+            q7[LABEL_KEY],
+            "In the next 12 months, do you plan to volunteer or give unpaid help in any way?"
+        );
+        assert_eq!(q7[VALUE_LABELS_KEY], r#"{"1":"yes","2":"no","8":"dk","9":"refused"}"#);
+        assert_eq!(q7[MISSING_KEY], "[8,9]");
+        assert_eq!(
+            *schema.field_with_name("Q7").unwrap().data_type(),
+            arrow_schema::DataType::Int8
+        );
+    }
+    let t = swvr_core::io::read_arrow(&out.join("tabulate/tables.arrow")).unwrap();
+    let item = t.schema().field_with_name("item").unwrap().metadata()[VALUE_LABELS_KEY].clone();
+    assert!(
+        item.contains(r#""Q4B_net":"Net change in civic participation"#),
+        "{item}"
+    );
+}

@@ -193,6 +193,61 @@ pub struct Provenance {
     pub scheme_sha256: Option<String>,
 }
 
+impl Provenance {
+    /// The provenance of outputs computed with the weighting scheme whose
+    /// effective TOML is `scheme_toml` (its SHA-256 is recorded).
+    pub fn for_scheme(scheme_toml: &str) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(scheme_toml.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            scheme_sha256: Some(hex),
+        }
+    }
+}
+
+/// The provenance keys of [`label_schema`] (swvr version, questionnaire
+/// name and wave, scheme hash).
+pub const PROVENANCE_KEYS: [&str; 4] = [
+    SWVR_VERSION_KEY,
+    QUESTIONNAIRE_KEY,
+    QUESTIONNAIRE_WAVE_KEY,
+    SCHEME_HASH_KEY,
+];
+
+/// `schema` with the provenance keys of `input` (the schema of the file
+/// a stage read) copied into its metadata: the tables and the model carry
+/// the questionnaire and scheme of the weighted data they came from.
+pub fn inherit(schema: Schema, input: &Schema) -> Schema {
+    let mut md = schema.metadata().clone();
+    for k in PROVENANCE_KEYS {
+        if let Some(v) = input.metadata().get(k) {
+            md.insert(k.to_string(), v.clone());
+        }
+    }
+    schema.with_metadata(md)
+}
+
+/// JSON object item → question text (items, then derived indicators with
+/// their descriptions): the value labels of a column holding item names,
+/// like `item` in tables.arrow.
+pub fn item_texts_json(q: &Questionnaire) -> String {
+    let mut pairs: Vec<String> = q
+        .items
+        .iter()
+        .map(|i| format!("{}:{}", json_string(&i.id), json_string(&i.text)))
+        .collect();
+    for d in &q.derived {
+        let text = match d {
+            crate::questionnaire::Derived::AnyYes { text, .. } | crate::questionnaire::Derived::Net { text, .. } => {
+                text
+            }
+        };
+        pairs.push(format!("{}:{}", json_string(d.id()), json_string(text)));
+    }
+    format!("{{{}}}", pairs.join(","))
+}
+
 /// `schema` with the questionnaire's labels in the metadata of every field
 /// it describes (existing field metadata is kept) and, in the schema
 /// metadata, the swvr version, the questionnaire name and wave and, when

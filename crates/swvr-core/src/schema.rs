@@ -51,7 +51,13 @@ pub fn respondent_fields(q: &Questionnaire, extras: &[String]) -> Vec<Field> {
     fields
 }
 
-/// The schema of respondents.arrow, with the swvr schema version in its metadata.
+/// The schema of respondents.arrow, with the swvr schema version and the
+/// questionnaire's labels in its metadata ([`crate::labels::label_schema`]).
 pub fn respondent_schema(q: &Questionnaire, extras: &[String]) -> Arc<Schema> {
-    Arc::new(crate::io::with_version(Schema::new(respondent_fields(q, extras))))
+    let labelled = crate::labels::label_schema(
+        Schema::new(respondent_fields(q, extras)),
+        q,
+        &crate::labels::Provenance::default(),
+    );
+    Arc::new(crate::io::with_version(labelled))
 }

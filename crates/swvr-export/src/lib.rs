@@ -169,6 +169,43 @@ fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
     Ok((batch, path))
 }
 
+const SVYSET: &str = "svyset [pweight=weight], strata(stratum) vce(linearized) singleunit(centered)";
+
+fn file_label(q: &Questionnaire) -> String {
+    format!("swvr weighted microdata: {}", q.name)
+}
+
+/// Writes the weighted microdata `batch` (read from `source`, replicate
+/// weights appended) as `dir/weighted.<format>` and returns the path; the
+/// `xlsx` format has no microdata file (`None`). [`export`] calls this for
+/// each format; benchmarks call it on one batch.
+pub fn write_weighted(
+    batch: &RecordBatch,
+    source: &Path,
+    q: &Questionnaire,
+    format: Format,
+    dir: &Path,
+) -> Result<Option<PathBuf>, ExportError> {
+    let path = dir.join(format!("weighted.{format}"));
+    match format {
+        Format::Sav => sav::write(&path, &dict::Dict::new(batch, q, source)?, &file_label(q))?,
+        Format::Dta => {
+            let data_label = format!("{}; weight: weight [pweight]", file_label(q));
+            dta::write(&path, &dict::Dict::new(batch, q, source)?, &data_label, SVYSET)?
+        }
+        Format::Parquet => {
+            let labelled = tabular::relabel(
+                batch,
+                label_schema(batch.schema().as_ref().clone(), q, &Provenance::default()),
+            )?;
+            tabular::write_parquet(&path, &labelled)?
+        }
+        Format::Csv => tabular::write_csv(&path, batch)?,
+        Format::Xlsx => return Ok(None),
+    }
+    Ok(Some(path))
+}
+
 /// Writes the files of `formats` into `OUT/export/` and returns their paths.
 pub fn export(out: &Path, q: &Questionnaire, formats: &[Format]) -> Result<Vec<PathBuf>, ExportError> {
     let mut formats = formats.to_vec();
@@ -184,37 +221,24 @@ pub fn export(out: &Path, q: &Questionnaire, formats: &[Format]) -> Result<Vec<P
     let label = |b: &RecordBatch| tabular::relabel(b, label_schema(b.schema().as_ref().clone(), q, &prov));
     let tables = label(&swvr_core::io::read_arrow(&tables_path)?)?;
     let odds = label(&swvr_core::io::read_arrow(&odds_path)?)?;
-    let file_label = format!("swvr weighted microdata: {}", q.name);
-    let svyset = "svyset [pweight=weight], strata(stratum) vce(linearized) singleunit(centered)";
     for f in formats {
+        if let Some((batch, src)) = &micro
+            && let Some(p) = write_weighted(batch, src, q, f, &dir)?
+        {
+            written.push(p);
+        }
         let mut put = |name: &str| {
             let p = dir.join(name);
             written.push(p.clone());
             p
         };
         match f {
-            Format::Sav | Format::Dta => {
-                if let Some((batch, src)) = &micro {
-                    let d = dict::Dict::new(batch, q, src)?;
-                    if f == Format::Sav {
-                        sav::write(&put("weighted.sav"), &d, &file_label)?;
-                    } else {
-                        let data_label = format!("{file_label}; weight: weight [pweight]");
-                        dta::write(&put("weighted.dta"), &d, &data_label, svyset)?;
-                    }
-                }
-            }
+            Format::Sav | Format::Dta => {}
             Format::Parquet => {
-                if let Some((batch, _)) = &micro {
-                    tabular::write_parquet(&put("weighted.parquet"), &label(batch)?)?;
-                }
                 tabular::write_parquet(&put("tables.parquet"), &tables)?;
                 tabular::write_parquet(&put("odds_ratios.parquet"), &odds)?;
             }
             Format::Csv => {
-                if let Some((batch, _)) = &micro {
-                    tabular::write_csv(&put("weighted.csv"), batch)?;
-                }
                 tabular::write_csv(&put("tables.csv"), &tables)?;
                 tabular::write_csv(&put("odds_ratios.csv"), &odds)?;
             }

@@ -351,7 +351,16 @@ pub fn model_into(
         path: arrow_path.clone(),
         source,
     })?;
-    swvr_core::io::write_arrow(&arrow_path, &output_schema(), &[rb])?;
+    // The provenance (questionnaire, scheme hash) of the weighted data.
+    let schema = Arc::new(swvr_core::labels::inherit(
+        output_schema().as_ref().clone(),
+        &batch.schema(),
+    ));
+    let rb = RecordBatch::try_new(schema.clone(), rb.columns().to_vec()).map_err(|source| IoError::Arrow {
+        path: arrow_path.clone(),
+        source,
+    })?;
+    swvr_core::io::write_arrow(&arrow_path, &schema, &[rb])?;
     let published = report::Published::builtin();
     let md = report::markdown(&result, spec, &published);
     swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;

@@ -675,7 +675,7 @@ pub fn tabulate_into(
     let estimates = tabulate_batch_from(batch, q, sel, input, progress)?;
     let def = report::ReportDef::default_2021()?;
     let dir = out.join("tabulate");
-    output::write_arrow(&dir.join("tables.arrow"), &estimates)?;
+    output::write_arrow(&dir.join("tables.arrow"), &estimates, q, &batch.schema())?;
     output::write_csv(&dir.join("tables.csv"), &estimates)?;
     let (md, within) = report::render(&def, &estimates);
     swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;

@@ -57,13 +57,50 @@ pub fn to_batch(est: &[Estimate]) -> Result<RecordBatch, arrow_schema::ArrowErro
     RecordBatch::try_new(Arc::new(schema()), cols)
 }
 
-/// Writes tables.arrow atomically.
-pub fn write_arrow(path: &Path, est: &[Estimate]) -> Result<(), IoError> {
-    let batch = to_batch(est).map_err(|source| IoError::Arrow {
+/// [`schema`] with labels: `item` carries the question texts as its value
+/// labels (JSON item → text), and the schema the provenance (swvr version,
+/// questionnaire, scheme hash) of `input`, the weighted data's schema.
+pub fn labelled_schema(q: &swvr_core::questionnaire::Questionnaire, input: &Schema) -> Schema {
+    use swvr_core::labels;
+    let base = schema();
+    let fields: Vec<Field> = base
+        .fields()
+        .iter()
+        .map(|f| {
+            let f = f.as_ref().clone();
+            if f.name() == "item" {
+                let md = [
+                    (
+                        labels::LABEL_KEY.to_string(),
+                        "Questionnaire item or derived indicator".to_string(),
+                    ),
+                    (labels::VALUE_LABELS_KEY.to_string(), labels::item_texts_json(q)),
+                ];
+                f.with_metadata(md.into_iter().collect::<std::collections::HashMap<String, String>>())
+            } else {
+                f
+            }
+        })
+        .collect();
+    let s = Schema::new_with_metadata(fields, base.metadata().clone());
+    labels::inherit(labels::label_schema(s, q, &labels::Provenance::default()), input)
+}
+
+/// Writes tables.arrow atomically, with [`labelled_schema`].
+pub fn write_arrow(
+    path: &Path,
+    est: &[Estimate],
+    q: &swvr_core::questionnaire::Questionnaire,
+    input: &Schema,
+) -> Result<(), IoError> {
+    let err = |source| IoError::Arrow {
         path: path.to_path_buf(),
         source,
-    })?;
-    swvr_core::io::write_arrow(path, &schema(), &[batch])
+    };
+    let schema = Arc::new(labelled_schema(q, input));
+    let batch = to_batch(est).map_err(err)?;
+    let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec()).map_err(err)?;
+    swvr_core::io::write_arrow(path, &schema, &[batch])
 }
 
 fn field(s: &str) -> std::borrow::Cow<'_, str> {

@@ -776,6 +776,7 @@ pub fn weight(
         &plan,
         &cols,
         total_rows,
+        (q, &swvr_core::labels::Provenance::for_scheme(&scheme.to_toml())),
     )?;
     Ok(diagnostics)
 }

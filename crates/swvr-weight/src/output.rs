@@ -138,6 +138,7 @@ pub(crate) fn write(
     plan: &Plan,
     cols: &Columns,
     total_rows: usize,
+    labels: (&swvr_core::questionnaire::Questionnaire, &swvr_core::labels::Provenance),
 ) -> Result<(), WeightError> {
     let dir = out.join("weight");
     let arrow_path = dir.join("weighted.arrow");
@@ -176,6 +177,7 @@ pub(crate) fn write(
     let mut fields: Vec<Field> = input_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(added_fields(plan));
     let schema = swvr_core::io::with_version(Schema::new_with_metadata(fields, input_schema.metadata().clone()));
+    let schema = swvr_core::labels::label_schema(schema, labels.0, labels.1);
     let schema_ref = Arc::new(schema.clone());
     let changed = || {
         arrow_err(
