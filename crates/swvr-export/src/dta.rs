@@ -300,72 +300,68 @@ pub(crate) fn write(path: &Path, dict: &Dict<'_>, data_label: &str, svyset: &str
         })
     };
     file.write_all(&h).map_err(io)?;
-    let mut out: Vec<u8> = Vec::with_capacity((1 << 20) + row_width);
-    for row in 0..dict.rows {
-        for (v, p) in dict.vars.iter().zip(&plans) {
+    // Rows, fixed width, encoded in parallel chunks (column by column).
+    let mut offsets = Vec::with_capacity(plans.len());
+    let mut at = 0usize;
+    for p in &plans {
+        offsets.push(at);
+        at += p.size;
+    }
+    let encode = |s: usize, e: usize| -> Vec<u8> {
+        let n = e - s;
+        let mut buf = vec![0u8; n * row_width];
+        for ((v, p), &off) in dict.vars.iter().zip(&plans).zip(&offsets) {
+            let cells = (0..n).map(|k| (k * row_width + off, s + k));
             match v.col {
                 Col::Str(_) => {
-                    let s = v.col.text(row).as_bytes();
-                    out.extend_from_slice(s);
-                    out.resize(out.len() + p.size - s.len(), 0);
+                    for (at, row) in cells {
+                        let b = v.col.text(row).as_bytes();
+                        buf[at..at + b.len()].copy_from_slice(b);
+                    }
                 }
                 Col::Float(_) => {
-                    let bits = match v.col.num(row) {
-                        Some(x) if x.is_finite() => x.to_bits(),
-                        _ => MISS_DOUBLE,
-                    };
-                    out.extend_from_slice(&bits.to_le_bytes());
+                    for (at, row) in cells {
+                        let bits = match v.col.num(row) {
+                            Some(x) if x.is_finite() => x.to_bits(),
+                            _ => MISS_DOUBLE,
+                        };
+                        buf[at..at + 8].copy_from_slice(&bits.to_le_bytes());
+                    }
                 }
                 Col::Int(_) | Col::Bool(_) => {
-                    let letter = v
-                        .col
-                        .int(row)
-                        .and_then(|x| p.letters.iter().find(|(c, _)| *c == x).map(|(_, l)| i64::from(*l)));
-                    let value = v.col.int(row);
-                    match p.ty {
-                        T_BYTE => {
-                            let x = match (letter, value) {
-                                (Some(l), _) => MISS_BYTE + l,
-                                (None, Some(x)) => x,
-                                (None, None) => MISS_BYTE,
-                            };
-                            out.push(x as i8 as u8);
-                        }
-                        T_INT => {
-                            let x = match (letter, value) {
-                                (Some(l), _) => MISS_INT + l,
-                                (None, Some(x)) => x,
-                                (None, None) => MISS_INT,
-                            };
-                            out.extend_from_slice(&(x as i16).to_le_bytes());
-                        }
-                        T_LONG => {
-                            let x = match (letter, value) {
-                                (Some(l), _) => MISS_LONG + l,
-                                (None, Some(x)) => x,
-                                (None, None) => MISS_LONG,
-                            };
-                            out.extend_from_slice(&(x as i32).to_le_bytes());
-                        }
-                        _ => {
+                    let missing = match p.ty {
+                        T_BYTE => MISS_BYTE,
+                        T_INT => MISS_INT,
+                        _ => MISS_LONG,
+                    };
+                    for (at, row) in cells {
+                        let value = v.col.int(row);
+                        let letter =
+                            value.and_then(|x| p.letters.iter().find(|(c, _)| *c == x).map(|(_, l)| i64::from(*l)));
+                        if p.ty == T_DOUBLE {
                             let bits = match (letter, value) {
                                 (Some(l), _) => MISS_DOUBLE + MISS_DOUBLE_STEP * l as u64,
                                 (None, Some(x)) => (x as f64).to_bits(),
                                 (None, None) => MISS_DOUBLE,
                             };
-                            out.extend_from_slice(&bits.to_le_bytes());
+                            buf[at..at + 8].copy_from_slice(&bits.to_le_bytes());
+                        } else {
+                            let x = match (letter, value) {
+                                (Some(l), _) => missing + l,
+                                (None, Some(x)) => x,
+                                (None, None) => missing,
+                            };
+                            // Little-endian truncation = the two's complement of i8/i16/i32.
+                            buf[at..at + p.size].copy_from_slice(&x.to_le_bytes()[..p.size]);
                         }
                     }
                 }
             }
         }
-        if out.len() >= 1 << 20 {
-            file.write_all(&out).map_err(io)?;
-            out.clear();
-        }
-    }
-    out.extend_from_slice(&t);
-    file.write_all(&out).map_err(io)?;
+        buf
+    };
+    crate::chunks::for_each_chunk(dict.rows, encode, |buf| file.write_all(&buf).map_err(io))?;
+    file.write_all(&t).map_err(io)?;
     file.commit()?;
     Ok(())
 }

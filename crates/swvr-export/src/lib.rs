@@ -35,6 +35,7 @@ use swvr_core::io::IoError;
 use swvr_core::labels::{Provenance, label_schema};
 use swvr_core::questionnaire::Questionnaire;
 
+mod chunks;
 mod dict;
 mod dta;
 mod sav;

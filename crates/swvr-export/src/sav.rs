@@ -274,58 +274,76 @@ pub(crate) fn write(path: &Path, dict: &Dict<'_>, file_label: &str) -> Result<()
     file.write_all(&h).map_err(io)?;
 
     // Cases, bytecode-compressed: blocks of 8 command bytes, each followed
-    // by the 8-byte raw values its 253 codes announce.
-    let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
-    let mut cmds = [0u8; 8];
-    let mut ncmd = 0usize;
-    let mut raw: Vec<u8> = Vec::with_capacity(64);
-    let mut push = |out: &mut Vec<u8>, code: u8, data: Option<[u8; 8]>, cmds: &mut [u8; 8], raw: &mut Vec<u8>| {
-        cmds[ncmd] = code;
-        if let Some(d) = data {
-            raw.extend_from_slice(&d);
-        }
-        ncmd += 1;
-        if ncmd == 8 {
-            out.extend_from_slice(cmds);
-            out.extend_from_slice(raw);
-            raw.clear();
-            *cmds = [0u8; 8];
-            ncmd = 0;
-        }
-    };
-    for row in 0..dict.rows {
+    // by the 8-byte raw values its 253 codes announce. Chunks of rows are
+    // coded in parallel (column by column: a code per slot and the raw
+    // bytes where the code is 253), then packed into blocks in row order.
+    let encode = |s: usize, e: usize| -> (Vec<u8>, Vec<[u8; 8]>) {
+        let n = e - s;
+        let mut codes = vec![0u8; n * case_size];
+        let mut raw = vec![[0u8; 8]; n * case_size];
         for (v, l) in dict.vars.iter().zip(&layouts) {
+            let first = l.index - 1;
             if let Col::Str(_) = v.col {
-                let s = v.col.text(row).as_bytes();
-                for k in 0..l.slots {
-                    let mut chunk = [b' '; 8];
-                    let from = (k * 8).min(s.len());
-                    let to = (k * 8 + 8).min(s.len());
-                    chunk[..to - from].copy_from_slice(&s[from..to]);
-                    if chunk == [b' '; 8] {
-                        push(&mut out, 254, None, &mut cmds, &mut raw);
-                    } else {
-                        push(&mut out, 253, Some(chunk), &mut cmds, &mut raw);
+                for k in 0..n {
+                    let b = v.col.text(s + k).as_bytes();
+                    for slot in 0..l.slots {
+                        let mut chunk = [b' '; 8];
+                        let from = (slot * 8).min(b.len());
+                        let to = (slot * 8 + 8).min(b.len());
+                        chunk[..to - from].copy_from_slice(&b[from..to]);
+                        let at = k * case_size + first + slot;
+                        if chunk == [b' '; 8] {
+                            codes[at] = 254;
+                        } else {
+                            codes[at] = 253;
+                            raw[at] = chunk;
+                        }
                     }
                 }
             } else {
-                match v.col.num(row) {
-                    None => push(&mut out, 255, None, &mut cmds, &mut raw),
-                    Some(x) if x.fract() == 0.0 && (-99.0..=151.0).contains(&x) => {
-                        push(&mut out, (x + BIAS) as u8, None, &mut cmds, &mut raw)
+                for k in 0..n {
+                    let at = k * case_size + first;
+                    match v.col.num(s + k) {
+                        None => codes[at] = 255,
+                        Some(x) if x.fract() == 0.0 && (-99.0..=151.0).contains(&x) => codes[at] = (x + BIAS) as u8,
+                        Some(x) => {
+                            codes[at] = 253;
+                            raw[at] = x.to_le_bytes();
+                        }
                     }
-                    Some(x) => push(&mut out, 253, Some(x.to_le_bytes()), &mut cmds, &mut raw),
                 }
+            }
+        }
+        (codes, raw)
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(2 << 20);
+    let mut cmds = [0u8; 8];
+    let mut ncmd = 0usize;
+    let mut pending: Vec<u8> = Vec::with_capacity(64);
+    crate::chunks::for_each_chunk(dict.rows, encode, |(codes, raw)| {
+        for (code, data) in codes.iter().zip(&raw) {
+            cmds[ncmd] = *code;
+            if *code == 253 {
+                pending.extend_from_slice(data);
+            }
+            ncmd += 1;
+            if ncmd == 8 {
+                out.extend_from_slice(&cmds);
+                out.extend_from_slice(&pending);
+                pending.clear();
+                cmds = [0u8; 8];
+                ncmd = 0;
             }
         }
         if out.len() >= 1 << 20 {
             file.write_all(&out).map_err(io)?;
             out.clear();
         }
-    }
+        Ok::<(), ExportError>(())
+    })?;
     if ncmd > 0 {
         out.extend_from_slice(&cmds);
-        out.extend_from_slice(&raw);
+        out.extend_from_slice(&pending);
     }
     file.write_all(&out).map_err(io)?;
     file.commit()?;

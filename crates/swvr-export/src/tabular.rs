@@ -47,50 +47,86 @@ pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), Expo
     Ok(())
 }
 
-/// Writes `batch` as CSV: a header row, RFC 4180 quoting, empty = null,
-/// floats in shortest round-trip notation, booleans `true`/`false`.
+/// Writes `batch` as CSV: a header row, RFC 4180 quoting (a field with a
+/// comma, quote or line break is quoted, quotes doubled), empty = null,
+/// floats in shortest round-trip notation, booleans `true`/`false`. Chunks
+/// of rows are formatted in parallel, column by column, and written in order.
 pub(crate) fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> {
     let cols = columns(batch, path)?;
     let mut file = AtomicFile::create(path)?;
-    {
-        let mut w = csv::WriterBuilder::new().from_writer(&mut file);
-        let cerr = |e: csv::Error| ExportError::Format {
-            path: path.to_path_buf(),
-            message: format!("CSV: {e}"),
-        };
-        let schema = batch.schema();
-        w.write_record(schema.fields().iter().map(|f| f.name().as_str()))
-            .map_err(cerr)?;
-        let mut rec: Vec<String> = vec![String::new(); cols.len()];
-        for row in 0..batch.num_rows() {
-            for (c, cell) in cols.iter().zip(rec.iter_mut()) {
-                cell.clear();
+    let schema = batch.schema();
+    let mut head = Vec::new();
+    for (j, f) in schema.fields().iter().enumerate() {
+        if j > 0 {
+            head.push(b',');
+        }
+        csv_field(&mut head, f.name());
+    }
+    head.push(b'\n');
+    file.write_all(&head).map_err(io_err(path))?;
+    let encode = |s: usize, e: usize| -> Vec<u8> {
+        // Each column's cells of the chunk, then interleaved row by row.
+        let mut cells: Vec<(Vec<u8>, Vec<usize>)> = Vec::with_capacity(cols.len());
+        for c in &cols {
+            let mut buf: Vec<u8> = Vec::with_capacity((e - s) * 8);
+            let mut ends = Vec::with_capacity(e - s);
+            for row in s..e {
                 match c {
-                    Col::Str(_) => cell.push_str(c.text(row)),
-                    Col::Bool(a) => {
+                    Col::Str(_) => csv_field(&mut buf, c.text(row)),
+                    Col::Bool(_) => {
                         if let Some(v) = c.int(row) {
-                            cell.push_str(if v == 1 { "true" } else { "false" });
+                            buf.extend_from_slice(if v == 1 { b"true" } else { b"false" });
                         }
-                        let _ = a;
                     }
                     Col::Int(_) => {
                         if let Some(v) = c.int(row) {
-                            cell.push_str(&v.to_string());
+                            let _ = write!(buf, "{v}");
                         }
                     }
                     Col::Float(_) => {
                         if let Some(v) = c.num(row) {
-                            cell.push_str(&v.to_string());
+                            let _ = write!(buf, "{v}");
                         }
                     }
                 }
+                ends.push(buf.len());
             }
-            w.write_record(&rec).map_err(cerr)?;
+            cells.push((buf, ends));
         }
-        w.flush().map_err(io_err(path))?;
-    }
+        let total: usize = cells.iter().map(|(b, _)| b.len()).sum::<usize>() + (e - s) * cols.len();
+        let mut out = Vec::with_capacity(total);
+        for k in 0..e - s {
+            for (j, (buf, ends)) in cells.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                let from = if k == 0 { 0 } else { ends[k - 1] };
+                out.extend_from_slice(&buf[from..ends[k]]);
+            }
+            out.push(b'\n');
+        }
+        out
+    };
+    crate::chunks::for_each_chunk(batch.num_rows(), encode, |buf| {
+        file.write_all(&buf).map_err(io_err(path))
+    })?;
     file.commit()?;
     Ok(())
+}
+
+fn csv_field(buf: &mut Vec<u8>, s: &str) {
+    if s.contains([',', '"', '\n', '\r']) {
+        buf.push(b'"');
+        for b in s.bytes() {
+            if b == b'"' {
+                buf.push(b'"');
+            }
+            buf.push(b);
+        }
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(s.as_bytes());
+    }
 }
 
 fn columns<'a>(batch: &'a RecordBatch, path: &Path) -> Result<Vec<Col<'a>>, ExportError> {
