@@ -143,6 +143,28 @@ enum Command {
         #[arg(long)]
         questionnaire: Option<PathBuf>,
     },
+    /// The HTML report of a run: OUT/report/index.html (also written by `swvr run`).
+    Report {
+        /// Run folder (holding tabulate/, weight/, model/).
+        #[arg(long)]
+        out: PathBuf,
+        /// Wave bundle the run was made from (its targets.csv is shown beside the raking margins).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Two run folders side by side: DIR/comparison.arrow and DIR/comparison.html, a summary on stdout.
+    Compare {
+        /// Run folder A (the reference).
+        a: PathBuf,
+        /// Run folder B.
+        b: PathBuf,
+        /// Folder for comparison.arrow and comparison.html (default: the current folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Exit non-zero when any estimate moves by more than this many percentage points.
+        #[arg(long, value_name = "POINTS")]
+        fail_above: Option<f64>,
+    },
     /// Write a deterministic synthetic wave bundle.
     Synth {
         /// Output folder.
@@ -275,6 +297,8 @@ pub fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Report { out, data } => crate::report::report(&out, data.as_deref(), cli.quiet),
+        Command::Compare { a, b, out, fail_above } => crate::report::compare(&a, &b, out, fail_above, cli.quiet),
         Command::Synth {
             out,
             respondents,

@@ -4,6 +4,7 @@
 mod cli;
 mod manifest;
 mod progress;
+mod report;
 mod run;
 
 use std::io::Write;

@@ -25,7 +25,7 @@ pub struct RunArgs<'a> {
 }
 
 /// Stage folders under OUT, in pipeline order.
-const STAGES: [&str; 4] = ["ingest", "weight", "tabulate", "model"];
+const STAGES: [&str; 5] = ["ingest", "weight", "tabulate", "model", "report"];
 
 /// Removes the staging folder on every exit path.
 struct Staging(PathBuf);
@@ -96,6 +96,7 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     if !args.export.is_empty() {
         swvr_export::export(&work, &q, &args.export)?;
     }
+    crate::report::write(&work, &work, Some(&data))?;
 
     // All stages succeeded: move their folders into place.
     // A run without --export removes an earlier export: it would describe other outputs.

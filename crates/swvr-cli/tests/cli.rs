@@ -12,6 +12,9 @@ use arrow_array::{Array, RecordBatch, StringArray};
 mod wave2025;
 use swvr_core::io::read_arrow;
 
+#[path = "cli/report.rs"]
+mod report;
+
 fn swvr(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swvr"))
         .args(args)

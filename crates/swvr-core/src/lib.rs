@@ -8,6 +8,7 @@
 //! - [`groups`]: rows grouped by (country, wave), with stratum codes.
 //! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
 //! - [`progress`]: the progress callback stages report to.
+//! - [`published`]: the published figures outputs are compared with (report views, Table A2).
 //! - [`sum`]: compensated (Neumaier) summation.
 //! - [`sys`]: peak memory of the process, for benchmarks and diagnostics.
 //!
@@ -20,6 +21,7 @@ pub mod groups;
 pub mod io;
 pub mod labels;
 pub mod progress;
+pub mod published;
 pub mod questionnaire;
 pub mod schema;
 pub mod sum;

@@ -1,0 +1,61 @@
+//! `swvr report` and `swvr compare`, and the report step of `swvr run`
+//! (the work is in `swvr-report`; here only arguments and terminal output).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Writes `dest/report/index.html` from the run folder `out`; `data` is the
+/// bundle (for the targets of the raking margins), when known.
+pub fn write(out: &Path, dest: &Path, data: Option<&Path>) -> Result<swvr_report::ReportSummary> {
+    let opts = swvr_report::ReportOptions {
+        load: swvr_report::LoadOptions {
+            targets: data.map(|d| d.join("targets.csv")),
+            ..Default::default()
+        },
+        views: None,
+    };
+    let run = swvr_report::Run::load(out, &opts.load)?;
+    Ok(swvr_report::report_into_dir(&run, dest, &opts)?)
+}
+
+/// `swvr report --out OUT [--data DIR]`.
+pub fn report(out: &Path, data: Option<&Path>, quiet: bool) -> Result<()> {
+    let s = write(out, out, data).with_context(|| format!("report of {}", out.display()))?;
+    if !quiet {
+        eprintln!(
+            "swvr: wrote {} ({:.1} MiB, {} country-waves; {} of {} published figures outside the computed intervals)",
+            s.path.display(),
+            s.bytes as f64 / (1024.0 * 1024.0),
+            s.groups,
+            s.agreement.outside,
+            s.agreement.compared
+        );
+    }
+    Ok(())
+}
+
+/// `swvr compare A B [--out DIR] [--fail-above POINTS]`: the summary goes to
+/// stdout (it is the command's result); exit non-zero only with
+/// `--fail-above` when a shift exceeds it.
+pub fn compare(a: &Path, b: &Path, out: Option<PathBuf>, fail_above: Option<f64>, quiet: bool) -> Result<()> {
+    let dest = out.unwrap_or_else(|| PathBuf::from("."));
+    let opts = swvr_report::CompareOptions { top: 10 };
+    let cmp = swvr_report::compare(a, b, &dest, &opts)?;
+    if !quiet {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(cmp.summary(opts.top).as_bytes())?;
+        stdout.flush()?;
+    }
+    if let Some(limit) = fail_above {
+        let max = cmp.max_shift();
+        if max > limit {
+            anyhow::bail!(
+                "largest shift {max:.2} points exceeds --fail-above {limit} (comparison written to {})",
+                dest.display()
+            );
+        }
+    }
+    Ok(())
+}

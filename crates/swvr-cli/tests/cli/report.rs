@@ -1,0 +1,472 @@
+//! Issue 12: the HTML report (content, determinism, a real browser) and
+//! `swvr compare`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use swvr_core::io::read_arrow;
+use swvr_core::questionnaire::Questionnaire;
+
+use super::{fixture_run, ok, swvr, tempdir};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn page(out: &Path) -> String {
+    std::fs::read_to_string(out.join("report/index.html")).unwrap()
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+#[test]
+fn run_writes_the_report_and_report_rewrites_the_same_bytes() {
+    let out = fixture_run("report-bytes", &[]);
+    let first = std::fs::read(out.join("report/index.html")).unwrap();
+    let res = swvr(&[
+        "report",
+        "--out",
+        out.to_str().unwrap(),
+        "--data",
+        fixtures().to_str().unwrap(),
+    ]);
+    ok(&res);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("report/index.html") && err.contains("8 country-waves") && err.contains("published figures"),
+        "{err}"
+    );
+    assert!(first == std::fs::read(out.join("report/index.html")).unwrap());
+}
+
+#[test]
+fn the_report_holds_every_item_with_its_text_and_every_country_wave() {
+    let out = fixture_run("report-content", &[]);
+    let html = page(&out);
+    let q = Questionnaire::default_2021();
+    for item in &q.items {
+        let text = item.text.replace('\'', "&#39;");
+        assert!(html.contains(&text), "{}: question text missing", item.id);
+    }
+    for d in ["volunteer_action", "formal", "informal", "Q4B_net"] {
+        assert!(html.contains(&format!("<b>{d}</b>")), "{d} missing");
+    }
+    for c in ["BOL", "IND", "KEN", "LBN", "SEN", "THA", "TUR", "UZB"] {
+        for part in ["", "-fieldwork", "-weighting", "-items", "-model"] {
+            assert!(html.contains(&format!("id=\"cw-{c}-2021{part}\"")), "{c}{part}");
+        }
+        assert!(html.contains(&format!("data-chart=\"cw-{c}-2021-hist-base\"")));
+        assert!(html.contains(&format!("data-chart=\"cw-{c}-2021-forest\"")));
+    }
+    // The views: 8 countries × (2 + 3 + 6) published figures, a diamond each.
+    // and the 18 numeric cells of Table A2 in the forest plots; 3 legends.
+    assert_eq!(html.matches("class=\"published\"").count() - 3, 88 + 18, "diamonds");
+    assert!(html.contains("Altogether 2 of 88 published figures lie outside"));
+    assert!(html.contains("TUR 2021 net: published -29"));
+    // Targets from the bundle beside the margins.
+    assert!(!html.contains("(not shown: run with the bundle"));
+    // Self-contained: nothing to fetch.
+    for bad in ["http://", "https://", "<link", "src=", "@import", "url(http"] {
+        let n = html.matches(bad).count();
+        let allowed = if bad == "http://" {
+            html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        } else {
+            0
+        };
+        assert_eq!(n, allowed, "{bad}");
+    }
+}
+
+#[test]
+fn a_country_the_report_did_not_publish_gets_no_published_figures() {
+    let dir = tempdir("report-fra");
+    let data = dir.join("bundle");
+    ok(&swvr(&[
+        "synth",
+        "--quiet",
+        "--out",
+        data.to_str().unwrap(),
+        "--respondents",
+        "400",
+        "--countries",
+        "FRA",
+    ]));
+    let out = dir.join("out");
+    ok(&swvr(&[
+        "run",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let html = page(&out);
+    assert!(html.contains("id=\"cw-FRA-2021\""));
+    assert!(
+        !html.contains("published figure"),
+        "legend or note about published figures"
+    );
+    assert!(!html.contains("0 of 0"));
+    assert!(!html.contains("class=\"published\""));
+    // Small bases (n < 50) are marked.
+    assert!(html.contains(" †</td>"));
+}
+
+#[test]
+fn report_without_a_run_names_the_missing_file() {
+    let dir = tempdir("report-none");
+    let res = swvr(&["report", "--out", dir.to_str().unwrap()]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("tabulate/tables.arrow: not found; run `swvr run (or swvr tabulate)` first"),
+        "{err}"
+    );
+}
+
+/// Runs headless Chromium on `harness` (a page in the report folder that
+/// loads the report in frames) and returns the JSON it wrote and the
+/// console lines of every frame.
+fn chromium(harness: &Path, profile: &Path) -> (serde_json::Value, Vec<String>) {
+    let url = format!("file://{}", harness.display());
+    let out = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--allow-file-access-from-files",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1800,1000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("<pre id=\"result\">").expect("result element") + "<pre id=\"result\">".len();
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let json = dom[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let value: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("harness result not JSON ({e}): {json:.300}"));
+    let console = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect();
+    (value, console)
+}
+
+fn harness_for(dir: &Path, page: &str) -> PathBuf {
+    let text = include_str!("harness.html").replace("PAGE", page);
+    let p = dir.join("harness.html");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}", 100.0 * x)
+}
+
+#[test]
+fn the_report_in_a_real_browser() {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} not found (browser checks of the report)");
+        return;
+    }
+    let out = fixture_run("report-browser", &[]);
+    let dir = out.join("report");
+    let profile = tempdir("report-browser-profile");
+
+    // The checks can fail: a page wider than the phone frame, with a console error.
+    std::fs::write(
+        dir.join("wide.html"),
+        "<!DOCTYPE html><html><body><div style=\"width:600px\">wide</div><figure class=\"chart\"><svg><g class=\"mark\"></g></svg>\
+         <table><tbody></tbody></table></figure><script>console.error('planted')</script></body></html>",
+    )
+    .unwrap();
+    let (v, console) = chromium(&harness_for(&dir, "wide.html"), &profile);
+    let w = &v["widths"]["w390"];
+    assert!(w["scroll"].as_u64().unwrap() > w["client"].as_u64().unwrap(), "{v}");
+    assert!(console.iter().any(|l| l.contains("planted")), "{console:?}");
+    assert_eq!(v["charts"][0][1], 1);
+    assert_eq!(v["charts"][0][2], 0);
+
+    // The report.
+    let (v, console) = chromium(&harness_for(&dir, "index.html"), &profile);
+    assert!(v.get("error").is_none(), "{}", v["error"]);
+    assert!(console.is_empty(), "console messages: {console:?}");
+    // No request leaves the file.
+    let resources: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(resources.iter().all(|r| r.starts_with("file:")), "{resources:?}");
+    assert!(v["links"].as_array().unwrap().is_empty(), "{}", v["links"]);
+    // No horizontal overflow at 1280 and 390 px.
+    for id in ["w1280", "w390"] {
+        let w = &v["widths"][id];
+        let (scroll, client) = (w["scroll"].as_u64().unwrap(), w["client"].as_u64().unwrap());
+        assert!(
+            scroll <= client,
+            "{id}: page {scroll} px wide in a {client} px viewport"
+        );
+    }
+    // Every chart has as many marks as its table has rows.
+    let charts = v["charts"].as_array().unwrap();
+    // 4 views; per country-wave 21 items and indicators, 2 histograms, margins, forest plot.
+    assert_eq!(charts.len(), 4 + 8 * (21 + 4), "charts");
+    for c in charts {
+        assert!(c[1] == c[2], "chart {}: {} marks, {} table rows", c[0], c[1], c[2]);
+    }
+    // The numbers shown equal tables.arrow at the printed precision, and every estimate is shown.
+    let b = read_arrow(&out.join("tabulate/tables.arrow")).unwrap();
+    let shown: std::collections::HashMap<String, (String, String, String)> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |i: usize| r[i].as_str().unwrap_or("").to_string();
+            (s(0), (s(1), s(2), s(3)))
+        })
+        .collect();
+    let col = |name: &str| b.column_by_name(name).unwrap().clone();
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type, Int64Type};
+    let text = |name: &str| col(name).as_string::<i32>().clone();
+    let (country, item, domain, level, category) = (
+        text("country"),
+        text("item"),
+        text("domain"),
+        text("domain_level"),
+        text("category"),
+    );
+    let wave = col("wave").as_primitive::<Int32Type>().clone();
+    let n = col("n").as_primitive::<Int64Type>().clone();
+    let est = col("estimate").as_primitive::<Float64Type>().clone();
+    let lo = col("ci_low").as_primitive::<Float64Type>().clone();
+    let hi = col("ci_high").as_primitive::<Float64Type>().clone();
+    for r in 0..b.num_rows() {
+        let key = format!(
+            "{}|{}|{}|{}|{}|{}",
+            country.value(r),
+            wave.value(r),
+            item.value(r),
+            domain.value(r),
+            level.value(r),
+            category.value(r)
+        );
+        let (sn, se, sci) = shown.get(&key).unwrap_or_else(|| panic!("{key} not shown"));
+        assert_eq!(sn, &n.value(r).to_string(), "{key} n");
+        let dagger = if n.value(r) < 50 { " †" } else { "" };
+        assert_eq!(se, &format!("{}{dagger}", pct(est.value(r))), "{key} estimate");
+        let want = if lo.is_valid(r) && hi.is_valid(r) {
+            format!("{} – {}", pct(lo.value(r)), pct(hi.value(r)))
+        } else {
+            "–".to_string()
+        };
+        assert_eq!(sci, &want, "{key} interval");
+    }
+}
+
+fn hartley_scheme(dir: &Path) -> PathBuf {
+    let p = dir.join("hartley.toml");
+    std::fs::write(
+        &p,
+        "[base]\nmethod = \"hartley\"\nlambda = 0.5\n\n[trimming]\nlower = 0.2\nupper = 5.0\n",
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn compare_two_schemes_on_the_same_sample() {
+    let a = fixture_run("cmp-a", &[]);
+    let dir = tempdir("cmp-b");
+    let scheme = hartley_scheme(&dir);
+    let b = fixture_run("cmp-b2", &["--scheme", scheme.to_str().unwrap()]);
+    let dest = dir.join("cmp");
+    let res = swvr(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        dest.to_str().unwrap(),
+    ]);
+    ok(&res);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        stdout.contains("same sample: shifts in standard errors of A"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("9408 in both, 0 only in A, 0 only in B"), "{stdout}");
+    assert!(stdout.contains("largest shifts (B − A):"), "{stdout}");
+    assert!(stdout.contains("scheme"), "scheme difference not reported: {stdout}");
+    assert!(stdout.lines().count() <= 30, "more than one screen:\n{stdout}");
+    let html = std::fs::read_to_string(dest.join("comparison.html")).unwrap();
+    assert!(html.contains("Inputs and options that differ") && html.contains("Weight diagnostics"));
+
+    let t = read_arrow(&dest.join("comparison.arrow")).unwrap();
+    assert_eq!(t.num_rows(), 9408);
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    let shift = t
+        .column_by_name("shift_points")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    let se_diff = t
+        .column_by_name("se_diff_points")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    let in_se = t
+        .column_by_name("shift_se")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    let ea = t
+        .column_by_name("estimate_a")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    let eb = t
+        .column_by_name("estimate_b")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    let sa = t.column_by_name("se_a").unwrap().as_primitive::<Float64Type>().clone();
+    let basis = t.column_by_name("se_basis").unwrap().as_string::<i32>().clone();
+    assert!(shift.value(0).abs() > 0.5, "hartley moved nothing? {}", shift.value(0));
+    for r in 0..t.num_rows() {
+        if r > 0 {
+            assert!(shift.value(r - 1).abs() >= shift.value(r).abs(), "row {r} not sorted");
+        }
+        assert!((shift.value(r) - 100.0 * (eb.value(r) - ea.value(r))).abs() < 1e-9);
+        assert!((se_diff.value(r) - 100.0 * sa.value(r)).abs() < 1e-9);
+        if se_diff.value(r) > 0.0 {
+            assert!((in_se.value(r) - shift.value(r) / se_diff.value(r)).abs() < 1e-9);
+        }
+        assert_eq!(basis.value(r), "same_sample_se_a");
+    }
+
+    // --fail-above: non-zero when a shift exceeds it, 0 otherwise.
+    let largest = shift.value(0).abs();
+    let fail = swvr(&[
+        "compare",
+        "--quiet",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        dest.to_str().unwrap(),
+        "--fail-above",
+        &format!("{}", largest / 2.0),
+    ]);
+    assert!(!fail.status.success());
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(
+        err.contains(&format!("largest shift {largest:.2} points exceeds --fail-above")),
+        "{err}"
+    );
+    ok(&swvr(&[
+        "compare",
+        "--quiet",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        dest.to_str().unwrap(),
+        "--fail-above",
+        &format!("{}", largest + 1.0),
+    ]));
+}
+
+#[test]
+fn compare_independent_samples_uses_the_se_of_the_difference() {
+    let dir = tempdir("cmp-ind");
+    let mut outs = Vec::new();
+    for seed in ["1", "2"] {
+        let data = dir.join(format!("bundle{seed}"));
+        ok(&swvr(&[
+            "synth",
+            "--quiet",
+            "--out",
+            data.to_str().unwrap(),
+            "--respondents",
+            "1000",
+            "--countries",
+            "KEN,SEN",
+            "--seed",
+            seed,
+        ]));
+        let out = dir.join(format!("out{seed}"));
+        ok(&swvr(&[
+            "run",
+            "--quiet",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        outs.push(out);
+    }
+    let dest = dir.join("cmp");
+    let res = swvr(&[
+        "compare",
+        outs[0].to_str().unwrap(),
+        outs[1].to_str().unwrap(),
+        "--out",
+        dest.to_str().unwrap(),
+    ]);
+    ok(&res);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(stdout.contains("independent samples"), "{stdout}");
+    assert!(
+        stdout.contains("respondents.csv"),
+        "differing input not reported: {stdout}"
+    );
+    let t = read_arrow(&dest.join("comparison.arrow")).unwrap();
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    let g = |c: &str| t.column_by_name(c).unwrap().as_primitive::<Float64Type>().clone();
+    let (sa, sb, sd) = (g("se_a"), g("se_b"), g("se_diff_points"));
+    for r in 0..t.num_rows() {
+        if sa.is_valid(r) && sb.is_valid(r) {
+            let want = 100.0 * (sa.value(r).powi(2) + sb.value(r).powi(2)).sqrt();
+            assert!((sd.value(r) - want).abs() < 1e-9, "row {r}");
+        }
+    }
+    use arrow_array::Array;
+    assert_eq!(
+        t.column_by_name("se_basis").unwrap().as_string::<i32>().value(0),
+        "independent"
+    );
+}
+
+#[test]
+fn compare_of_a_folder_without_a_run_names_the_file() {
+    let a = fixture_run("cmp-err", &[]);
+    let dir = tempdir("cmp-err-none");
+    let res = swvr(&[
+        "compare",
+        a.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("tabulate/tables.arrow: not found"), "{err}");
+}

@@ -1,0 +1,720 @@
+//! Reading a run folder: the Arrow and JSON outputs of the stages, each
+//! optional except `tabulate/tables.arrow`, read by column name so that
+//! extra columns and files written by later versions are tolerated.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use serde_json::Value;
+use swvr_core::groups::{Selection, group_by_country_wave};
+use swvr_core::questionnaire::Questionnaire;
+use swvr_core::sum::Neumaier;
+
+use crate::ReportError;
+
+/// One row of `tabulate/tables.arrow`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// Country code.
+    pub country: String,
+    /// Wave.
+    pub wave: i32,
+    /// Item or derived indicator.
+    pub item: String,
+    /// Domain.
+    pub domain: String,
+    /// Domain level.
+    pub level: String,
+    /// Answer category.
+    pub category: String,
+    /// Unweighted base.
+    pub n: i64,
+    /// Unweighted count in the category.
+    pub n_category: i64,
+    /// Weighted share (0–1), or net share for `Q4B_net`.
+    pub estimate: f64,
+    /// Standard error.
+    pub se: f64,
+    /// Lower 95% bound.
+    pub ci_low: Option<f64>,
+    /// Upper 95% bound.
+    pub ci_high: Option<f64>,
+    /// Design effect.
+    pub deff: Option<f64>,
+}
+
+/// One row of `model/odds_ratios.arrow`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    /// Country code.
+    pub country: String,
+    /// Wave.
+    pub wave: i32,
+    /// Outcome item.
+    pub outcome: String,
+    /// Term name.
+    pub term: String,
+    /// Log odds ratio.
+    pub estimate: Option<f64>,
+    /// Its standard error.
+    pub se: Option<f64>,
+    /// Odds ratio.
+    pub odds_ratio: Option<f64>,
+    /// Lower 95% bound of the odds ratio.
+    pub ci_low: Option<f64>,
+    /// Upper 95% bound.
+    pub ci_high: Option<f64>,
+    /// p value.
+    pub p_value: Option<f64>,
+    /// p < 0.05.
+    pub significant: Option<bool>,
+    /// Complete cases.
+    pub n: i64,
+    /// Why a term or country could not be estimated.
+    pub note: Option<String>,
+}
+
+/// Counts of a histogram with equal-width bins on `[lo, hi]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Left edge of the first bin.
+    pub lo: f64,
+    /// Right edge of the last bin.
+    pub hi: f64,
+    /// Respondents per bin.
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    /// Bins `values` into `bins` equal-width bins between their minimum and
+    /// maximum (the maximum falls in the last bin). One pass for the range,
+    /// one for the counts; order-independent, so deterministic.
+    pub fn of(values: impl Iterator<Item = f64> + Clone, bins: usize) -> Self {
+        let bins = bins.max(1);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for v in values.clone().filter(|v| v.is_finite()) {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        let mut counts = vec![0u64; bins];
+        if lo > hi {
+            return Self {
+                lo: 0.0,
+                hi: 0.0,
+                counts,
+            };
+        }
+        let width = (hi - lo) / bins as f64;
+        for v in values.filter(|v| v.is_finite()) {
+            let i = if width > 0.0 {
+                (((v - lo) / width) as usize).min(bins - 1)
+            } else {
+                0
+            };
+            counts[i] += 1;
+        }
+        Self { lo, hi, counts }
+    }
+
+    /// Edges of bin `i`.
+    pub fn edges(&self, i: usize) -> (f64, f64) {
+        let w = (self.hi - self.lo) / self.counts.len() as f64;
+        (self.lo + w * i as f64, self.lo + w * (i + 1) as f64)
+    }
+}
+
+/// One category of a raking margin: shares in the sample, weighted, and the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Margin {
+    /// Raking variable (`sex`, `age_group`, …).
+    pub variable: String,
+    /// Category code or band label, as in targets.csv.
+    pub category: String,
+    /// Unweighted share of the (imputed) weighting value.
+    pub sample: f64,
+    /// Share under the base weights.
+    pub base: f64,
+    /// Share under the final weights.
+    pub weighted: f64,
+    /// Target share from targets.csv, when the bundle was given.
+    pub target: Option<f64>,
+}
+
+/// What weighted.arrow tells about one (country, wave).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightGroup {
+    /// Country code.
+    pub country: String,
+    /// Wave.
+    pub wave: i32,
+    /// Respondents.
+    pub n: usize,
+    /// Base weights.
+    pub base: Histogram,
+    /// Final weights.
+    pub weight: Histogram,
+    /// Respondents by frame drawn from.
+    pub frames: Vec<(String, u64)>,
+    /// Respondents by stratum.
+    pub strata: Vec<(String, u64)>,
+    /// Raking margins.
+    pub margins: Vec<Margin>,
+}
+
+/// An extra Arrow table of the run shown as it is (e.g. `fieldwork/*.arrow`).
+#[derive(Debug, Clone)]
+pub struct ExtraTable {
+    /// Path relative to the run folder.
+    pub name: String,
+    /// Its rows.
+    pub batch: RecordBatch,
+}
+
+/// Everything the report reads from a run folder.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// tables.arrow, in file order.
+    pub tables: Vec<Estimate>,
+    /// weight/diagnostics.json entries.
+    pub diagnostics: Vec<Value>,
+    /// ingest/validation.json.
+    pub validation: Option<Value>,
+    /// model/odds_ratios.arrow.
+    pub terms: Vec<Term>,
+    /// weight/weighted.arrow, summarised per (country, wave).
+    pub weights: Vec<WeightGroup>,
+    /// fieldwork/*.arrow, when present.
+    pub fieldwork: Vec<ExtraTable>,
+    /// manifest.json, when present.
+    pub manifest: Option<Value>,
+    /// The questionnaire (from the run folder when it holds one, else the built-in one).
+    pub questionnaire: Questionnaire,
+}
+
+/// Options of [`Run::load`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The bundle's targets.csv, for the target column of the margins.
+    pub targets: Option<PathBuf>,
+    /// Questionnaire; default: a `*.toml` questionnaire under `OUT/ingest/`, else the built-in one.
+    pub questionnaire: Option<Questionnaire>,
+    /// Histogram bins (default 30).
+    pub bins: usize,
+    /// Do not read weight/weighted.arrow (the comparison needs only diagnostics).
+    pub skip_weights: bool,
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> ReportError {
+    ReportError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>, ReportError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| io_err(path, format!("not valid JSON: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path, e)),
+    }
+}
+
+/// Text of column `name`, row by row, whatever the string encoding
+/// (Utf8, LargeUtf8, Utf8View, dictionary) or number type.
+pub fn text_column(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<Option<String>>, ReportError> {
+    let col = batch.column_by_name(name).ok_or_else(|| ReportError::Column {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        expected: "a column of this name".into(),
+    })?;
+    Ok((0..col.len()).map(|i| cell_text(col, i)).collect())
+}
+
+/// Numbers of column `name` as f64 (any integer or float type).
+pub fn num_column(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<Option<f64>>, ReportError> {
+    let col = batch.column_by_name(name).ok_or_else(|| ReportError::Column {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        expected: "a column of this name".into(),
+    })?;
+    let bad = || ReportError::Column {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        expected: format!("a numeric column, found {}", col.data_type()),
+    };
+    macro_rules! prim {
+        ($t:ty) => {{
+            let a = col.as_primitive::<$t>();
+            (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i) as f64)).collect()
+        }};
+    }
+    Ok(match col.data_type() {
+        DataType::Float64 => prim!(Float64Type),
+        DataType::Float32 => prim!(Float32Type),
+        DataType::Int8 => prim!(Int8Type),
+        DataType::Int16 => prim!(Int16Type),
+        DataType::Int32 => prim!(Int32Type),
+        DataType::Int64 => prim!(Int64Type),
+        DataType::UInt8 => prim!(UInt8Type),
+        DataType::UInt16 => prim!(UInt16Type),
+        DataType::UInt32 => prim!(UInt32Type),
+        DataType::UInt64 => prim!(UInt64Type),
+        _ => return Err(bad()),
+    })
+}
+
+fn bool_column(batch: &RecordBatch, name: &str) -> Vec<Option<bool>> {
+    match batch.column_by_name(name) {
+        Some(c) if c.data_type() == &DataType::Boolean => {
+            let a = c.as_boolean();
+            (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+        }
+        _ => vec![None; batch.num_rows()],
+    }
+}
+
+/// The text of one cell, for display (floats to 4 significant decimals).
+pub fn cell_text(col: &ArrayRef, i: usize) -> Option<String> {
+    if col.is_null(i) {
+        return None;
+    }
+    Some(match col.data_type() {
+        DataType::Utf8 => col.as_string::<i32>().value(i).to_string(),
+        DataType::LargeUtf8 => col.as_string::<i64>().value(i).to_string(),
+        DataType::Utf8View => col.as_string_view().value(i).to_string(),
+        DataType::Boolean => col.as_boolean().value(i).to_string(),
+        DataType::Int8 => col.as_primitive::<Int8Type>().value(i).to_string(),
+        DataType::Int16 => col.as_primitive::<Int16Type>().value(i).to_string(),
+        DataType::Int32 => col.as_primitive::<Int32Type>().value(i).to_string(),
+        DataType::Int64 => col.as_primitive::<Int64Type>().value(i).to_string(),
+        DataType::UInt8 => col.as_primitive::<UInt8Type>().value(i).to_string(),
+        DataType::UInt16 => col.as_primitive::<UInt16Type>().value(i).to_string(),
+        DataType::UInt32 => col.as_primitive::<UInt32Type>().value(i).to_string(),
+        DataType::UInt64 => col.as_primitive::<UInt64Type>().value(i).to_string(),
+        DataType::Float64 => fmt_float(col.as_primitive::<Float64Type>().value(i)),
+        DataType::Float32 => fmt_float(f64::from(col.as_primitive::<Float32Type>().value(i))),
+        DataType::Dictionary(_, _) => {
+            let d = col.as_any_dictionary();
+            let key = d.normalized_keys().get(i).copied()?;
+            return cell_text(d.values(), key);
+        }
+        other => format!("({other})"),
+    })
+}
+
+fn fmt_float(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+impl Run {
+    /// Reads the run folder `dir`. Only `tabulate/tables.arrow` is required.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, ReportError> {
+        let tables_path = dir.join("tabulate").join("tables.arrow");
+        if !tables_path.is_file() {
+            return Err(ReportError::Missing {
+                path: tables_path,
+                make: "swvr run (or swvr tabulate)".into(),
+            });
+        }
+        let tables = read_tables(&tables_path)?;
+        let diagnostics = match read_json(&dir.join("weight").join("diagnostics.json"))? {
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                return Err(io_err(
+                    &dir.join("weight").join("diagnostics.json"),
+                    "expected a JSON array of (country, wave) objects",
+                ));
+            }
+            None => Vec::new(),
+        };
+        let validation = read_json(&dir.join("ingest").join("validation.json"))?;
+        let manifest = read_json(&dir.join("manifest.json"))?;
+        let odds = dir.join("model").join("odds_ratios.arrow");
+        let terms = if odds.is_file() { read_terms(&odds)? } else { Vec::new() };
+        let targets = match &opts.targets {
+            Some(p) if p.is_file() => read_targets(p)?,
+            _ => BTreeMap::new(),
+        };
+        let questionnaire = match &opts.questionnaire {
+            Some(q) => q.clone(),
+            None => find_questionnaire(&dir.join("ingest")).unwrap_or_else(Questionnaire::default_2021),
+        };
+        let weighted = dir.join("weight").join("weighted.arrow");
+        let weights = if weighted.is_file() && !opts.skip_weights {
+            read_weights(
+                &weighted,
+                &questionnaire,
+                &targets,
+                if opts.bins == 0 { 30 } else { opts.bins },
+            )?
+        } else {
+            Vec::new()
+        };
+        let fieldwork = read_extra(&dir.join("fieldwork"), "fieldwork")?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            tables,
+            diagnostics,
+            validation,
+            terms,
+            weights,
+            fieldwork,
+            manifest,
+            questionnaire,
+        })
+    }
+
+    /// The (country, wave)s of the run, sorted.
+    pub fn groups(&self) -> Vec<(String, i32)> {
+        let mut g: Vec<(String, i32)> = self.tables.iter().map(|e| (e.country.clone(), e.wave)).collect();
+        g.sort();
+        g.dedup();
+        g
+    }
+
+    /// The diagnostics object of (country, wave).
+    pub fn diagnostics_of(&self, country: &str, wave: i32) -> Option<&Value> {
+        self.diagnostics.iter().find(|d| {
+            d.get("country").and_then(Value::as_str) == Some(country)
+                && d.get("wave").and_then(Value::as_i64) == Some(i64::from(wave))
+        })
+    }
+}
+
+/// A questionnaire definition written into the run folder (by `swvr run`
+/// recording its effective configuration), if one parses.
+fn find_questionnaire(dir: &Path) -> Option<Questionnaire> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files.iter().find_map(|p| Questionnaire::from_path(p).ok())
+}
+
+fn read_tables(path: &Path) -> Result<Vec<Estimate>, ReportError> {
+    let b = swvr_core::io::read_arrow(path)?;
+    let text = |c| text_column(&b, c, path);
+    let num = |c| num_column(&b, c, path);
+    let (country, wave, item, domain, level, category) = (
+        text("country")?,
+        num("wave")?,
+        text("item")?,
+        text("domain")?,
+        text("domain_level")?,
+        text("category")?,
+    );
+    let (n, nc, est, se, lo, hi, deff) = (
+        num("n")?,
+        num("n_category")?,
+        num("estimate")?,
+        num("se")?,
+        num("ci_low")?,
+        num("ci_high")?,
+        num("deff")?,
+    );
+    let mut out = Vec::with_capacity(b.num_rows());
+    for r in 0..b.num_rows() {
+        let s = |v: &Vec<Option<String>>| v[r].clone().unwrap_or_default();
+        out.push(Estimate {
+            country: s(&country),
+            wave: wave[r].unwrap_or(0.0) as i32,
+            item: s(&item),
+            domain: s(&domain),
+            level: s(&level),
+            category: s(&category),
+            n: n[r].unwrap_or(0.0) as i64,
+            n_category: nc[r].unwrap_or(0.0) as i64,
+            estimate: est[r].unwrap_or(f64::NAN),
+            se: se[r].unwrap_or(f64::NAN),
+            ci_low: lo[r],
+            ci_high: hi[r],
+            deff: deff[r],
+        });
+    }
+    Ok(out)
+}
+
+fn read_terms(path: &Path) -> Result<Vec<Term>, ReportError> {
+    let b = swvr_core::io::read_arrow(path)?;
+    let text = |c| text_column(&b, c, path);
+    let num = |c| num_column(&b, c, path);
+    let (country, wave, outcome, term) = (text("country")?, num("wave")?, text("outcome")?, text("term")?);
+    let (est, se, or, lo, hi, p, n) = (
+        num("estimate")?,
+        num("se")?,
+        num("odds_ratio")?,
+        num("ci_low")?,
+        num("ci_high")?,
+        num("p_value")?,
+        num("n")?,
+    );
+    let sig = bool_column(&b, "significant");
+    let note = if b.column_by_name("note").is_some() {
+        text("note")?
+    } else {
+        vec![None; b.num_rows()]
+    };
+    let finite = |v: Option<f64>| v.filter(|x| x.is_finite());
+    Ok((0..b.num_rows())
+        .map(|r| Term {
+            country: country[r].clone().unwrap_or_default(),
+            wave: wave[r].unwrap_or(0.0) as i32,
+            outcome: outcome[r].clone().unwrap_or_default(),
+            term: term[r].clone().unwrap_or_default(),
+            estimate: finite(est[r]),
+            se: finite(se[r]),
+            odds_ratio: finite(or[r]),
+            ci_low: finite(lo[r]),
+            ci_high: finite(hi[r]),
+            p_value: finite(p[r]),
+            significant: sig[r],
+            n: n[r].unwrap_or(0.0) as i64,
+            note: note[r].clone().filter(|s| !s.is_empty()),
+        })
+        .collect())
+}
+
+type Targets = BTreeMap<(String, i32, String, String), f64>;
+
+/// targets.csv: `country,wave,variable,category,share` (validated by ingest
+/// when the run was made; here a malformed row is an error naming its line).
+fn read_targets(path: &Path) -> Result<Targets, ReportError> {
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| io_err(path, e))?;
+    let headers = rdr.headers().map_err(|e| io_err(path, e))?.clone();
+    let idx = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| ReportError::Column {
+                path: path.to_path_buf(),
+                column: name.into(),
+                expected: "a column of this name in the header".into(),
+            })
+    };
+    let (c, w, v, k, s) = (
+        idx("country")?,
+        idx("wave")?,
+        idx("variable")?,
+        idx("category")?,
+        idx("share")?,
+    );
+    let mut out = BTreeMap::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| io_err(path, e))?;
+        let line = rec.position().map_or(i as u64 + 2, |p| p.line());
+        let field = |j: usize| rec.get(j).unwrap_or("").trim().to_string();
+        let bad = |column: &str, what: &str| ReportError::Value {
+            path: path.to_path_buf(),
+            line,
+            column: column.into(),
+            value: rec.get(if column == "wave" { w } else { s }).unwrap_or("").to_string(),
+            expected: what.into(),
+        };
+        let wave: i32 = field(w).parse().map_err(|_| bad("wave", "an integer year"))?;
+        let share: f64 = field(s).parse().map_err(|_| bad("share", "a number"))?;
+        out.insert((field(c), wave, field(v), field(k)), share);
+    }
+    Ok(out)
+}
+
+fn read_weights(
+    path: &Path,
+    q: &Questionnaire,
+    targets: &Targets,
+    bins: usize,
+) -> Result<Vec<WeightGroup>, ReportError> {
+    // Raking variables are the demographics (and age_group) that have a
+    // `D_weighting` column: the value used for raking, after imputation.
+    let mut candidates: Vec<String> = q.demographics.iter().map(|d| d.name.clone()).collect();
+    candidates.insert(1.min(candidates.len()), "age_group".to_string());
+    let wanted: Vec<String> = candidates.iter().map(|v| format!("{v}_weighting")).collect();
+    let mut cols: Vec<&str> = vec!["country", "wave", "stratum", "frame", "base_weight", "weight"];
+    cols.extend(wanted.iter().map(String::as_str));
+    let b = swvr_core::io::read_arrow_columns(path, &cols)?;
+    let raking: Vec<String> = candidates
+        .into_iter()
+        .filter(|v| b.column_by_name(&format!("{v}_weighting")).is_some())
+        .collect();
+    let weighting: Vec<String> = raking.iter().map(|v| format!("{v}_weighting")).collect();
+    let groups = group_by_country_wave(&b, path, &Selection::default())?;
+    let base = weight_values(&b, "base_weight", path)?;
+    let weight = weight_values(&b, "weight", path)?;
+    let frame = coded_column(&b, "frame", path)?;
+    let mut margin_values = Vec::new();
+    for (v, col) in raking.iter().zip(&weighting) {
+        margin_values.push((v.clone(), coded_column(&b, col, path)?));
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for g in &groups {
+        let rows = || g.rows.iter().map(|&r| r as usize);
+        let mut frame_counts = vec![0u64; frame.1.len()];
+        for r in rows() {
+            frame_counts[frame.0[r] as usize] += 1;
+        }
+        let mut frames: Vec<(String, u64)> = frame
+            .1
+            .iter()
+            .cloned()
+            .zip(frame_counts)
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        frames.sort();
+        let mut strata = vec![0u64; g.strata.len()];
+        for &s in &g.stratum {
+            strata[s as usize] += 1;
+        }
+        let total = |v: &[f64]| {
+            let mut acc = Neumaier::new();
+            rows().for_each(|r| acc.add(v[r]));
+            acc.total()
+        };
+        let (tb, tw) = (total(&base), total(&weight));
+        let mut margins = Vec::new();
+        for (var, (codes, labels)) in &margin_values {
+            let mut acc = vec![(0u64, Neumaier::new(), Neumaier::new()); labels.len()];
+            for r in rows() {
+                let e = &mut acc[codes[r] as usize];
+                e.0 += 1;
+                e.1.add(base[r]);
+                e.2.add(weight[r]);
+            }
+            let mut cats: Vec<(&String, (u64, Neumaier, Neumaier))> =
+                labels.iter().zip(acc).filter(|(_, a)| a.0 > 0).collect();
+            cats.sort_by(|a, b| match (a.0.parse::<f64>(), b.0.parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.total_cmp(&y),
+                _ => a.0.cmp(b.0),
+            });
+            for (cat, (count, bw, fw)) in cats {
+                margins.push(Margin {
+                    target: targets
+                        .get(&(g.country.clone(), g.wave, var.clone(), cat.clone()))
+                        .copied(),
+                    variable: var.clone(),
+                    sample: count as f64 / g.n() as f64,
+                    base: bw.total() / tb,
+                    weighted: fw.total() / tw,
+                    category: cat.clone(),
+                });
+            }
+        }
+        out.push(WeightGroup {
+            country: g.country.clone(),
+            wave: g.wave,
+            n: g.n(),
+            base: Histogram::of(rows().map(|r| base[r]), bins),
+            weight: Histogram::of(rows().map(|r| weight[r]), bins),
+            frames: frames.into_iter().collect(),
+            strata: g.strata.iter().cloned().zip(strata).collect(),
+            margins,
+        });
+    }
+    Ok(out)
+}
+
+/// A column as a code per row and the label of each code (nulls get the
+/// label `(missing)`): one pass, no string per row.
+fn coded_column(b: &RecordBatch, name: &str, path: &Path) -> Result<(Vec<u32>, Vec<String>), ReportError> {
+    let col = b.column_by_name(name).ok_or_else(|| ReportError::Column {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        expected: "a column of this name".into(),
+    })?;
+    let mut labels: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut codes = Vec::with_capacity(col.len());
+    let mut last: Option<(String, u32)> = None;
+    let mut code_of = |text: &str, labels: &mut Vec<String>| -> u32 {
+        if let Some((t, c)) = &last
+            && t == text
+        {
+            return *c;
+        }
+        let c = *index.entry(text.to_string()).or_insert_with(|| {
+            labels.push(text.to_string());
+            (labels.len() - 1) as u32
+        });
+        last = Some((text.to_string(), c));
+        c
+    };
+    match col.data_type() {
+        DataType::Utf8 => {
+            let a = col.as_string::<i32>();
+            for i in 0..a.len() {
+                codes.push(code_of(
+                    if a.is_valid(i) { a.value(i) } else { "(missing)" },
+                    &mut labels,
+                ));
+            }
+        }
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            let mut small: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
+            let nums = num_column(b, name, path)?;
+            for v in nums {
+                let c = match v {
+                    Some(x) => *small
+                        .entry(x as i64)
+                        .or_insert_with(|| code_of(&format!("{}", x as i64), &mut labels)),
+                    None => code_of("(missing)", &mut labels),
+                };
+                codes.push(c);
+            }
+        }
+        _ => {
+            for i in 0..col.len() {
+                let t = cell_text(col, i).unwrap_or_else(|| "(missing)".into());
+                codes.push(code_of(&t, &mut labels));
+            }
+        }
+    }
+    Ok((codes, labels))
+}
+
+fn weight_values(b: &RecordBatch, name: &str, path: &Path) -> Result<Vec<f64>, ReportError> {
+    Ok(num_column(b, name, path)?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Every `*.arrow` directly under `dir`, sorted by name; none when `dir` is absent.
+fn read_extra(dir: &Path, prefix: &str) -> Result<Vec<ExtraTable>, ReportError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "arrow"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = format!(
+                "{prefix}/{}",
+                p.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            );
+            Ok(ExtraTable {
+                batch: swvr_core::io::read_arrow(&p)?,
+                name,
+            })
+        })
+        .collect()
+}
