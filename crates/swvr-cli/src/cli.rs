@@ -148,9 +148,6 @@ enum Command {
         /// Run folder (holding tabulate/, weight/, model/).
         #[arg(long)]
         out: PathBuf,
-        /// Wave bundle the run was made from (its targets.csv is shown beside the raking margins).
-        #[arg(long)]
-        data: Option<PathBuf>,
     },
     /// Two run folders side by side: DIR/comparison.arrow and DIR/comparison.html, a summary on stdout.
     Compare {
@@ -297,7 +294,7 @@ pub fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Report { out, data } => crate::report::report(&out, data.as_deref(), cli.quiet),
+        Command::Report { out } => crate::report::report(&out, cli.quiet),
         Command::Compare { a, b, out, fail_above } => crate::report::compare(&a, &b, out, fail_above, cli.quiet),
         Command::Synth {
             out,

@@ -5,23 +5,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-/// Writes `dest/report/index.html` from the run folder `out`; `data` is the
-/// bundle (for the targets of the raking margins), when known.
-pub fn write(out: &Path, dest: &Path, data: Option<&Path>) -> Result<swvr_report::ReportSummary> {
-    let opts = swvr_report::ReportOptions {
-        load: swvr_report::LoadOptions {
-            targets: data.map(|d| d.join("targets.csv")),
-            ..Default::default()
-        },
-        views: None,
-    };
+/// Writes `dest/report/index.html` from the run folder `out`.
+pub fn write(out: &Path, dest: &Path) -> Result<swvr_report::ReportSummary> {
+    let opts = swvr_report::ReportOptions::default();
     let run = swvr_report::Run::load(out, &opts.load)?;
     Ok(swvr_report::report_into_dir(&run, dest, &opts)?)
 }
 
-/// `swvr report --out OUT [--data DIR]`.
-pub fn report(out: &Path, data: Option<&Path>, quiet: bool) -> Result<()> {
-    let s = write(out, out, data).with_context(|| format!("report of {}", out.display()))?;
+/// `swvr report --out OUT`.
+pub fn report(out: &Path, quiet: bool) -> Result<()> {
+    let s = write(out, out).with_context(|| format!("report of {}", out.display()))?;
     if !quiet {
         eprintln!(
             "swvr: wrote {} ({:.1} MiB, {} country-waves; {} of {} published figures outside the computed intervals)",

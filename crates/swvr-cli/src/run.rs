@@ -96,7 +96,7 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     if !args.export.is_empty() {
         swvr_export::export(&work, &q, &args.export)?;
     }
-    crate::report::write(&work, &work, Some(&data))?;
+    crate::report::write(&work, &work)?;
 
     // All stages succeeded: move their folders into place.
     // A run without --export removes an earlier export: it would describe other outputs.

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use swvr_core::published::{ReportDef, TableA2};
 
-use crate::load::{Estimate, ExtraTable, Run, Term, WeightGroup, cell_text};
+use crate::load::{Estimate, ExtraTable, Run, Term, cell_text};
 use crate::svg::{self, Bar, MarginRow, Point, esc};
 
 /// Estimates on fewer respondents than this are marked (†) as small bases.
@@ -686,7 +686,7 @@ fn weighting(h: &mut String, run: &Run, c: &str, w: i32) {
         h.push_str("<dl class=\"kv\">");
         if let Value::Object(o) = d {
             for (k, v) in o {
-                if matches!(k.as_str(), "country" | "wave") {
+                if matches!(k.as_str(), "country" | "wave" | "margins") {
                     continue;
                 }
                 let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&value_text(v)));
@@ -696,20 +696,14 @@ fn weighting(h: &mut String, run: &Run, c: &str, w: i32) {
     } else {
         h.push_str("<p class=\"note\">No diagnostics for this country-wave in weight/diagnostics.json.</p>");
     }
-    let Some(wg) = run.weights.iter().find(|g| g.country == c && g.wave == w) else {
-        return;
-    };
-    histogram(h, c, w, "base", "Base weights", &wg.base, svg::PALETTE[1]);
-    histogram(
-        h,
-        c,
-        w,
-        "final",
-        "Final weights (normalised to mean 1)",
-        &wg.weight,
-        svg::PALETTE[0],
-    );
-    margins(h, c, w, wg);
+    if let Some(wg) = run.weights.iter().find(|g| g.country == c && g.wave == w) {
+        histogram(h, c, w, "base", "Base weights", &wg.base, svg::PALETTE[1]);
+        let title = "Final weights (normalised to mean 1)";
+        histogram(h, c, w, "final", title, &wg.weight, svg::PALETTE[0]);
+    }
+    if let Some(d) = run.diagnostics_of(c, w) {
+        margins(h, c, w, d);
+    }
 }
 
 fn histogram(h: &mut String, c: &str, w: i32, id: &str, title: &str, hist: &crate::load::Histogram, colour: &str) {
@@ -739,61 +733,76 @@ fn histogram(h: &mut String, c: &str, w: i32, id: &str, title: &str, hist: &crat
     h.push_str("</details></figure>");
 }
 
-fn margins(h: &mut String, c: &str, w: i32, wg: &WeightGroup) {
-    if wg.margins.is_empty() {
+/// The raking margins of a diagnostics object (`margins`: variable,
+/// categories with `n`, `target`, `share`), as chart rows.
+fn margins(h: &mut String, c: &str, w: i32, d: &Value) {
+    let Some(Value::Array(vars)) = d.get("margins") else {
+        return;
+    };
+    let n_total = d.get("n").and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let mut rows: Vec<(String, String, Option<f64>, MarginRow)> = Vec::new();
+    for v in vars {
+        let var = v.get("variable").and_then(Value::as_str).unwrap_or("?");
+        for cat in v.get("categories").and_then(Value::as_array).into_iter().flatten() {
+            let category = match cat.get("category") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => "?".into(),
+            };
+            let n = cat.get("n").and_then(Value::as_f64);
+            let share = cat.get("share").and_then(Value::as_f64).unwrap_or(f64::NAN);
+            rows.push((
+                var.to_string(),
+                category.clone(),
+                n,
+                MarginRow {
+                    label: format!("{var} = {category}"),
+                    sample: n.map_or(f64::NAN, |n| 100.0 * n / n_total),
+                    target: cat.get("target").and_then(Value::as_f64).map(|t| 100.0 * t),
+                    weighted: 100.0 * share,
+                },
+            ));
+        }
+    }
+    if rows.is_empty() {
         return;
     }
-    let rows: Vec<MarginRow> = wg
-        .margins
-        .iter()
-        .map(|m| MarginRow {
-            label: format!("{} = {}", m.variable, m.category),
-            sample: 100.0 * m.sample,
-            target: m.target.map(|t| 100.0 * t),
-            weighted: 100.0 * m.weighted,
-        })
-        .collect();
-    let has_target = wg.margins.iter().any(|m| m.target.is_some());
     let title = format!("Raking margins, {c} {w}: sample, target and weighted share (%)");
     let _ = write!(
         h,
         "<figure class=\"chart\" data-chart=\"{}-margins\"><figcaption>{}</figcaption>\
          <ul class=\"legend\"><li><svg width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\"><circle cx=\"6\" cy=\"6\" r=\"4\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/></svg> sample (unweighted)</li>\
-         <li><svg width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\"><line x1=\"6\" x2=\"6\" y1=\"0\" y2=\"12\" class=\"target\"/></svg> target{}</li>\
+         <li><svg width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\"><line x1=\"6\" x2=\"6\" y1=\"0\" y2=\"12\" class=\"target\"/></svg> target</li>\
          <li><svg width=\"12\" height=\"12\" viewBox=\"0 0 12 12\" aria-hidden=\"true\"><path d=\"M6 2l4 7h-8z\" fill=\"{}\"/></svg> weighted (final weights)</li></ul>",
         anchor(c, w),
         esc(&title),
         svg::PALETTE[1],
-        if has_target {
-            ""
-        } else {
-            " (not shown: run with the bundle's targets.csv)"
-        },
         svg::PALETTE[0]
     );
-    h.push_str(&svg::margins(&title, &rows));
+    let chart_rows: Vec<MarginRow> = rows.iter().map(|r| r.3.clone()).collect();
+    h.push_str(&svg::margins(&title, &chart_rows));
     h.push_str("<details><summary>Table of this chart</summary>");
     table_open(
         h,
         &[
-            ("variable", false),
+            ("margin", false),
             ("category", false),
+            ("n", true),
             ("sample %", true),
-            ("base-weighted %", true),
             ("target %", true),
             ("weighted %", true),
         ],
     );
-    for m in &wg.margins {
+    for (var, cat, n, m) in &rows {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&m.variable),
-            esc(&m.category),
-            pct(m.sample),
-            pct(m.base),
-            m.target.map_or_else(|| "–".into(), pct),
-            pct(m.weighted)
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td></tr>",
+            esc(var),
+            esc(cat),
+            n.map_or_else(|| "–".into(), |n| format!("{n:.0}")),
+            m.sample,
+            m.target.map_or_else(|| "–".into(), |t| format!("{t:.1}")),
+            m.weighted
         );
     }
     table_close(h);

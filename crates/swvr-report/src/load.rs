@@ -2,7 +2,6 @@
 //! optional except `tabulate/tables.arrow`, read by column name so that
 //! extra columns and files written by later versions are tolerated.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -14,7 +13,6 @@ use arrow_schema::DataType;
 use serde_json::Value;
 use swvr_core::groups::{Selection, group_by_country_wave};
 use swvr_core::questionnaire::Questionnaire;
-use swvr_core::sum::Neumaier;
 
 use crate::ReportError;
 
@@ -129,23 +127,6 @@ impl Histogram {
     }
 }
 
-/// One category of a raking margin: shares in the sample, weighted, and the target.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Margin {
-    /// Raking variable (`sex`, `age_group`, …).
-    pub variable: String,
-    /// Category code or band label, as in targets.csv.
-    pub category: String,
-    /// Unweighted share of the (imputed) weighting value.
-    pub sample: f64,
-    /// Share under the base weights.
-    pub base: f64,
-    /// Share under the final weights.
-    pub weighted: f64,
-    /// Target share from targets.csv, when the bundle was given.
-    pub target: Option<f64>,
-}
-
 /// What weighted.arrow tells about one (country, wave).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightGroup {
@@ -163,8 +144,6 @@ pub struct WeightGroup {
     pub frames: Vec<(String, u64)>,
     /// Respondents by stratum.
     pub strata: Vec<(String, u64)>,
-    /// Raking margins.
-    pub margins: Vec<Margin>,
 }
 
 /// An extra Arrow table of the run shown as it is (e.g. `fieldwork/*.arrow`).
@@ -202,8 +181,6 @@ pub struct Run {
 /// Options of [`Run::load`].
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
-    /// The bundle's targets.csv, for the target column of the margins.
-    pub targets: Option<PathBuf>,
     /// Questionnaire; default: a `*.toml` questionnaire under `OUT/ingest/`, else the built-in one.
     pub questionnaire: Option<Questionnaire>,
     /// Histogram bins (default 30).
@@ -345,22 +322,13 @@ impl Run {
         let manifest = read_json(&dir.join("manifest.json"))?;
         let odds = dir.join("model").join("odds_ratios.arrow");
         let terms = if odds.is_file() { read_terms(&odds)? } else { Vec::new() };
-        let targets = match &opts.targets {
-            Some(p) if p.is_file() => read_targets(p)?,
-            _ => BTreeMap::new(),
-        };
         let questionnaire = match &opts.questionnaire {
             Some(q) => q.clone(),
             None => find_questionnaire(&dir.join("ingest")).unwrap_or_else(Questionnaire::default_2021),
         };
         let weighted = dir.join("weight").join("weighted.arrow");
         let weights = if weighted.is_file() && !opts.skip_weights {
-            read_weights(
-                &weighted,
-                &questionnaire,
-                &targets,
-                if opts.bins == 0 { 30 } else { opts.bins },
-            )?
+            read_weights(&weighted, if opts.bins == 0 { 30 } else { opts.bins })?
         } else {
             Vec::new()
         };
@@ -490,76 +458,12 @@ fn read_terms(path: &Path) -> Result<Vec<Term>, ReportError> {
         .collect())
 }
 
-type Targets = BTreeMap<(String, i32, String, String), f64>;
-
-/// targets.csv: `country,wave,variable,category,share` (validated by ingest
-/// when the run was made; here a malformed row is an error naming its line).
-fn read_targets(path: &Path) -> Result<Targets, ReportError> {
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| io_err(path, e))?;
-    let headers = rdr.headers().map_err(|e| io_err(path, e))?.clone();
-    let idx = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| ReportError::Column {
-                path: path.to_path_buf(),
-                column: name.into(),
-                expected: "a column of this name in the header".into(),
-            })
-    };
-    let (c, w, v, k, s) = (
-        idx("country")?,
-        idx("wave")?,
-        idx("variable")?,
-        idx("category")?,
-        idx("share")?,
-    );
-    let mut out = BTreeMap::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| io_err(path, e))?;
-        let line = rec.position().map_or(i as u64 + 2, |p| p.line());
-        let field = |j: usize| rec.get(j).unwrap_or("").trim().to_string();
-        let bad = |column: &str, what: &str| ReportError::Value {
-            path: path.to_path_buf(),
-            line,
-            column: column.into(),
-            value: rec.get(if column == "wave" { w } else { s }).unwrap_or("").to_string(),
-            expected: what.into(),
-        };
-        let wave: i32 = field(w).parse().map_err(|_| bad("wave", "an integer year"))?;
-        let share: f64 = field(s).parse().map_err(|_| bad("share", "a number"))?;
-        out.insert((field(c), wave, field(v), field(k)), share);
-    }
-    Ok(out)
-}
-
-fn read_weights(
-    path: &Path,
-    q: &Questionnaire,
-    targets: &Targets,
-    bins: usize,
-) -> Result<Vec<WeightGroup>, ReportError> {
-    // Raking variables are the demographics (and age_group) that have a
-    // `D_weighting` column: the value used for raking, after imputation.
-    let mut candidates: Vec<String> = q.demographics.iter().map(|d| d.name.clone()).collect();
-    candidates.insert(1.min(candidates.len()), "age_group".to_string());
-    let wanted: Vec<String> = candidates.iter().map(|v| format!("{v}_weighting")).collect();
-    let mut cols: Vec<&str> = vec!["country", "wave", "stratum", "frame", "base_weight", "weight"];
-    cols.extend(wanted.iter().map(String::as_str));
-    let b = swvr_core::io::read_arrow_columns(path, &cols)?;
-    let raking: Vec<String> = candidates
-        .into_iter()
-        .filter(|v| b.column_by_name(&format!("{v}_weighting")).is_some())
-        .collect();
-    let weighting: Vec<String> = raking.iter().map(|v| format!("{v}_weighting")).collect();
+fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportError> {
+    let b = swvr_core::io::read_arrow_columns(path, &["country", "wave", "stratum", "frame", "base_weight", "weight"])?;
     let groups = group_by_country_wave(&b, path, &Selection::default())?;
     let base = weight_values(&b, "base_weight", path)?;
     let weight = weight_values(&b, "weight", path)?;
     let frame = coded_column(&b, "frame", path)?;
-    let mut margin_values = Vec::new();
-    for (v, col) in raking.iter().zip(&weighting) {
-        margin_values.push((v.clone(), coded_column(&b, col, path)?));
-    }
     let mut out = Vec::with_capacity(groups.len());
     for g in &groups {
         let rows = || g.rows.iter().map(|&r| r as usize);
@@ -579,49 +483,14 @@ fn read_weights(
         for &s in &g.stratum {
             strata[s as usize] += 1;
         }
-        let total = |v: &[f64]| {
-            let mut acc = Neumaier::new();
-            rows().for_each(|r| acc.add(v[r]));
-            acc.total()
-        };
-        let (tb, tw) = (total(&base), total(&weight));
-        let mut margins = Vec::new();
-        for (var, (codes, labels)) in &margin_values {
-            let mut acc = vec![(0u64, Neumaier::new(), Neumaier::new()); labels.len()];
-            for r in rows() {
-                let e = &mut acc[codes[r] as usize];
-                e.0 += 1;
-                e.1.add(base[r]);
-                e.2.add(weight[r]);
-            }
-            let mut cats: Vec<(&String, (u64, Neumaier, Neumaier))> =
-                labels.iter().zip(acc).filter(|(_, a)| a.0 > 0).collect();
-            cats.sort_by(|a, b| match (a.0.parse::<f64>(), b.0.parse::<f64>()) {
-                (Ok(x), Ok(y)) => x.total_cmp(&y),
-                _ => a.0.cmp(b.0),
-            });
-            for (cat, (count, bw, fw)) in cats {
-                margins.push(Margin {
-                    target: targets
-                        .get(&(g.country.clone(), g.wave, var.clone(), cat.clone()))
-                        .copied(),
-                    variable: var.clone(),
-                    sample: count as f64 / g.n() as f64,
-                    base: bw.total() / tb,
-                    weighted: fw.total() / tw,
-                    category: cat.clone(),
-                });
-            }
-        }
         out.push(WeightGroup {
             country: g.country.clone(),
             wave: g.wave,
             n: g.n(),
             base: Histogram::of(rows().map(|r| base[r]), bins),
             weight: Histogram::of(rows().map(|r| weight[r]), bins),
-            frames: frames.into_iter().collect(),
+            frames,
             strata: g.strata.iter().cloned().zip(strata).collect(),
-            margins,
         });
     }
     Ok(out)

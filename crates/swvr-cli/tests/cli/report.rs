@@ -15,21 +15,11 @@ fn page(out: &Path) -> String {
     std::fs::read_to_string(out.join("report/index.html")).unwrap()
 }
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
 #[test]
 fn run_writes_the_report_and_report_rewrites_the_same_bytes() {
     let out = fixture_run("report-bytes", &[]);
     let first = std::fs::read(out.join("report/index.html")).unwrap();
-    let res = swvr(&[
-        "report",
-        "--out",
-        out.to_str().unwrap(),
-        "--data",
-        fixtures().to_str().unwrap(),
-    ]);
+    let res = swvr(&["report", "--out", out.to_str().unwrap()]);
     ok(&res);
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(
@@ -63,8 +53,9 @@ fn the_report_holds_every_item_with_its_text_and_every_country_wave() {
     assert_eq!(html.matches("class=\"published\"").count() - 3, 88 + 18, "diamonds");
     assert!(html.contains("Altogether 2 of 88 published figures lie outside"));
     assert!(html.contains("TUR 2021 net: published -29"));
-    // Targets from the bundle beside the margins.
-    assert!(!html.contains("(not shown: run with the bundle"));
+    // Every raking margin with its target (from weight/diagnostics.json).
+    assert!(html.contains("data-chart=\"cw-SEN-2021-margins\""));
+    assert!(html.contains("<tr><td>age_group</td><td>60+</td>"));
     // Self-contained: nothing to fetch.
     for bad in ["http://", "https://", "<link", "src=", "@import", "url(http"] {
         let n = html.matches(bad).count();
