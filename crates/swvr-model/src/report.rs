@@ -2,59 +2,12 @@
 //! "n.s." otherwise) with the published value beside each cell, the
 //! demographic terms beneath, and every estimate in full per country.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::{ModelOutput, ModelSpec, TermRow};
 
-/// The published Table A2 (`questionnaire/published_table_a2.toml`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Published {
-    /// Country → term → cell text ("3.94" or "n.s.").
-    pub cells: BTreeMap<String, BTreeMap<String, String>>,
-    /// The wave the table refers to.
-    pub wave: Option<i32>,
-}
-
-impl Published {
-    /// The table committed with the project (embedded at build time).
-    pub fn builtin() -> Self {
-        Self::parse(include_str!("../../../questionnaire/published_table_a2.toml")).unwrap_or_default()
-    }
-
-    /// Parses the TOML layout of `published_table_a2.toml`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut cells = BTreeMap::new();
-        if let Some(countries) = table.get("countries").and_then(|c| c.as_table()) {
-            for (country, terms) in countries {
-                let mut row = BTreeMap::new();
-                for (term, v) in terms.as_table().into_iter().flatten() {
-                    let text = match v {
-                        toml::Value::Float(f) => format!("{f:.2}"),
-                        toml::Value::Integer(i) => format!("{i:.2}"),
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    row.insert(term.clone(), text);
-                }
-                cells.insert(country.clone(), row);
-            }
-        }
-        let wave = table
-            .get("wave")
-            .and_then(|w| w.as_integer())
-            .and_then(|w| i32::try_from(w).ok());
-        Ok(Self { cells, wave })
-    }
-
-    fn cell(&self, country: &str, wave: i32, term: &str) -> Option<&str> {
-        if self.wave.is_some_and(|w| w != wave) {
-            return None;
-        }
-        self.cells.get(country)?.get(term).map(String::as_str)
-    }
-}
+/// The published Table A2 (`questionnaire/published_table_a2.toml`), parsed in `swvr-core`.
+pub use swvr_core::published::TableA2 as Published;
 
 /// Table A2 cell: the odds ratio (2 decimals) when significant, "n.s." when
 /// not, "–" when not estimated.

@@ -257,12 +257,7 @@ fn same_sample(a: &Run, b: &Run) -> bool {
     let ra = a.dir.join("ingest").join("respondents.arrow");
     let rb = b.dir.join("ingest").join("respondents.arrow");
     if let (Ok(x), Ok(y)) = (std::fs::metadata(&ra), std::fs::metadata(&rb)) {
-        if x.len() != y.len() {
-            return false;
-        }
-        if let (Ok(x), Ok(y)) = (std::fs::read(&ra), std::fs::read(&rb)) {
-            return x == y;
-        }
+        return x.len() == y.len() && same_bytes(&ra, &rb).unwrap_or(false);
     }
     let hash = |m: &Option<Value>| -> Option<String> {
         m.as_ref()?
@@ -280,6 +275,23 @@ fn same_sample(a: &Run, b: &Run) -> bool {
             .map(str::to_string)
     };
     matches!((hash(&a.manifest), hash(&b.manifest)), (Some(x), Some(y)) if x == y)
+}
+
+/// Byte equality of two files, read in 1 MiB chunks.
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let (mut fa, mut fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(fb.read(&mut bb[..1])? == 0);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// Joins the runs in `a` and `b`, writes `dest/comparison.arrow` and
@@ -729,4 +741,31 @@ fn shift_table<'a>(h: &mut String, rows: impl Iterator<Item = &'a Shift>) {
         );
     }
     h.push_str("</tbody></table></div>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_flatten_by_name_and_tomls_by_section() {
+        let m: Value = serde_json::json!({
+            "swvr_version": "0.1.0",
+            "inputs": [{"name": "respondents.csv", "sha256": "ab"}, {"name": "scheme", "sha256": "cd"}],
+            "outputs": [{"path": "a.arrow", "sha256": "ef"}]
+        });
+        let mut f = BTreeMap::new();
+        flatten("", &m, &mut f);
+        assert_eq!(f["inputs[respondents.csv].sha256"], "\"ab\"");
+        assert_eq!(f["outputs[a.arrow].sha256"], "\"ef\"");
+        let mut t = BTreeMap::new();
+        toml_lines(
+            "weight/scheme.toml",
+            "# c\n[base]\nmethod = \"hartley\"\n[[x]]\na = 1\n[[x]]\na = 2\n",
+            &mut t,
+        );
+        assert_eq!(t["weight/scheme.toml: [base] method"], "\"hartley\"");
+        assert_eq!(t["weight/scheme.toml: [[x]] a"], "1");
+        assert_eq!(t["weight/scheme.toml: [[x]]#2 a"], "2");
+    }
 }

@@ -208,7 +208,7 @@ pub fn render(run: &Run, def: &ReportDef, a2: &TableA2) -> (String, Agreement) {
     }
     h.push_str("</ul></nav></header><main>");
 
-    let agreement = views(&mut h, run, def, &index, &groups);
+    let agreement = views(&mut h, def, &index, &groups);
     model_overview(&mut h, run, a2, &groups);
     overall_fieldwork(&mut h, run);
     let order = item_order(run);
@@ -264,7 +264,6 @@ fn legend(h: &mut String, entries: &[(String, Option<usize>)], published: bool) 
 
 fn views(
     h: &mut String,
-    run: &Run,
     def: &ReportDef,
     index: &HashMap<(&str, i32), Vec<&Estimate>>,
     groups: &[(String, i32)],
@@ -412,7 +411,6 @@ fn views(
         );
     }
     h.push_str("</section>");
-    let _ = run;
     agreement
 }
 

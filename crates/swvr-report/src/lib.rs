@@ -55,20 +55,6 @@ pub enum ReportError {
         /// What was expected.
         expected: String,
     },
-    /// A value in a CSV row is malformed.
-    #[error("{}: line {line}, column {column}: found {value:?}, expected {expected}", path.display())]
-    Value {
-        /// File.
-        path: PathBuf,
-        /// Physical line (header = 1).
-        line: u64,
-        /// Column name.
-        column: String,
-        /// The value found.
-        value: String,
-        /// What was expected.
-        expected: String,
-    },
     /// Arrow or file I/O.
     #[error(transparent)]
     Io(#[from] swvr_core::io::IoError),

@@ -587,3 +587,21 @@ fn read_extra(dir: &Path, prefix: &str) -> Result<Vec<ExtraTable>, ReportError> 
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_bins_cover_min_to_max() {
+        let v = [0.2, 0.5, 1.0, 1.0, 5.0];
+        let h = Histogram::of(v.iter().copied(), 4);
+        assert_eq!((h.lo, h.hi), (0.2, 5.0));
+        assert_eq!(h.counts, vec![4, 0, 0, 1]);
+        assert_eq!(h.counts.iter().sum::<u64>(), 5);
+        assert_eq!(h.edges(3), (3.8, 5.0));
+        let flat = Histogram::of([2.0, 2.0, f64::NAN].into_iter(), 3);
+        assert_eq!(flat.counts, vec![2, 0, 0]);
+        assert_eq!(Histogram::of(std::iter::empty(), 2).counts, vec![0, 0]);
+    }
+}

@@ -8,91 +8,19 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Deserialize;
+pub use swvr_core::published::{Column, ReportDef, View};
 
 use crate::{Estimate, TabulateError};
 
 /// The report definition embedded at build time.
-pub const DEFAULT_2021_TOML: &str = include_str!("../../../questionnaire/report_2021.toml");
+pub const DEFAULT_2021_TOML: &str = swvr_core::published::REPORT_2021_TOML;
 
-/// One column of a view: an estimate picked by item, category, domain, level.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Column {
-    /// Header.
-    pub label: String,
-    /// Item or derived indicator.
-    pub item: String,
-    /// Category.
-    pub category: String,
-    /// Domain (default `total`).
-    #[serde(default = "total")]
-    pub domain: String,
-    /// Level (default `total`).
-    #[serde(default = "total")]
-    pub level: String,
-}
-
-fn total() -> String {
-    "total".into()
-}
-
-/// A published table or figure.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct View {
-    /// Identifier.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Explanation.
-    #[serde(default)]
-    pub note: String,
-    /// Columns.
-    pub columns: Vec<Column>,
-    /// Published figures (percent) per country, in column order.
-    #[serde(default)]
-    pub published: BTreeMap<String, Vec<f64>>,
-}
-
-/// The report definition.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ReportDef {
-    /// Title.
-    pub title: String,
-    /// Wave of the published figures.
-    pub wave: i32,
-    /// Views.
-    pub views: Vec<View>,
-}
-
-impl ReportDef {
-    /// Parses and checks a definition; `source` names it in errors.
-    pub fn from_toml_str(text: &str, source: &str) -> Result<Self, TabulateError> {
-        let err = |message: String| TabulateError::Report {
-            path: source.to_string(),
-            message,
-        };
-        let def: ReportDef = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        for v in &def.views {
-            for (country, values) in &v.published {
-                if values.len() != v.columns.len() {
-                    return Err(err(format!(
-                        "view {}: {country} has {} published values, expected one per column ({})",
-                        v.id,
-                        values.len(),
-                        v.columns.len()
-                    )));
-                }
-            }
+impl From<swvr_core::published::PublishedError> for TabulateError {
+    fn from(e: swvr_core::published::PublishedError) -> Self {
+        TabulateError::Report {
+            path: e.path,
+            message: e.message,
         }
-        Ok(def)
-    }
-
-    /// The embedded 2021 definition.
-    pub fn default_2021() -> Result<Self, TabulateError> {
-        Self::from_toml_str(DEFAULT_2021_TOML, "questionnaire/report_2021.toml")
     }
 }
 
