@@ -507,19 +507,18 @@ fn coded_column(b: &RecordBatch, name: &str, path: &Path) -> Result<(Vec<u32>, V
     let mut labels: Vec<String> = Vec::new();
     let mut index: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     let mut codes = Vec::with_capacity(col.len());
-    let mut last: Option<(String, u32)> = None;
+    // Few distinct values: a linear scan of the labels beats hashing, and
+    // nothing is allocated per row.
     let mut code_of = |text: &str, labels: &mut Vec<String>| -> u32 {
-        if let Some((t, c)) = &last
-            && t == text
+        if labels.len() <= 16
+            && let Some(c) = labels.iter().position(|l| l == text)
         {
-            return *c;
+            return c as u32;
         }
-        let c = *index.entry(text.to_string()).or_insert_with(|| {
+        *index.entry(text.to_string()).or_insert_with(|| {
             labels.push(text.to_string());
             (labels.len() - 1) as u32
-        });
-        last = Some((text.to_string(), c));
-        c
+        })
     };
     match col.data_type() {
         DataType::Utf8 => {

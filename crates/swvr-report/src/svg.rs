@@ -17,7 +17,7 @@ pub const PALETTE: [&str; 7] = [
 pub const GREY: &str = "#8C8C8C";
 
 const W: f64 = 560.0;
-const LEFT: f64 = 130.0;
+const LEFT: f64 = 170.0;
 const RIGHT: f64 = 120.0;
 const TOP: f64 = 22.0;
 const BAR_H: f64 = 10.0;
