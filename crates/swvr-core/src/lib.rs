@@ -24,6 +24,8 @@ pub mod progress;
 pub mod published;
 pub mod questionnaire;
 pub mod schema;
+pub mod stages;
+pub mod stats;
 pub mod sum;
 pub mod sys;
 pub mod variance;

@@ -416,6 +416,16 @@ impl Questionnaire {
         }
     }
 
+    /// The survey's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Demographics, asked of everyone, in definition order.
+    pub fn demographics(&self) -> &[Demographic] {
+        &self.demographics
+    }
+
     /// The demographic named `name`.
     pub fn demographic(&self, name: &str) -> Option<&Demographic> {
         self.demographics.iter().find(|d| d.name == name)

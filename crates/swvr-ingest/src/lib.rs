@@ -111,9 +111,9 @@ pub fn ingest(
     let schema = respondent_schema(q, &extra_names);
     let plan = Plan::new(q, &cols, extras, header.names.len());
 
-    let dir = out.join("ingest");
-    let mut arrow = ArrowFileWriter::create(&dir.join("respondents.arrow"), &schema)?;
-    let rejects_path = dir.join("rejects.csv");
+    let dir = out.join(swvr_core::stages::INGEST);
+    let mut arrow = ArrowFileWriter::create(&swvr_core::stages::path(out, swvr_core::stages::RESPONDENTS), &schema)?;
+    let rejects_path = swvr_core::stages::path(out, swvr_core::stages::REJECTS);
     let mut rejects = report::RejectsWriter::create(&rejects_path)?;
     let mut rep = Report::new(sel);
     // Two threads in a pipeline: a reader thread re-opens the file, splits

@@ -27,6 +27,7 @@
 //! overall mean (`survey.lonely.psu = "adjust"`).
 
 use ndarray::{Array1, Array2};
+use swvr_core::stats::expit;
 
 use crate::spec::Method;
 
@@ -355,15 +356,6 @@ struct Solution {
     a_inv: Array2<f64>,
     iterations: u32,
     converged: bool,
-}
-
-fn expit(eta: f64) -> f64 {
-    if eta >= 0.0 {
-        1.0 / (1.0 + (-eta).exp())
-    } else {
-        let e = eta.exp();
-        e / (1.0 + e)
-    }
 }
 
 /// log(1 + e^x) without overflow.

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
-use statrs::distribution::{Continuous, ContinuousCDF, StudentsT};
+use statrs::distribution::{ContinuousCDF, StudentsT};
 use swvr_core::groups::{Selection, group_by_country_wave};
 use swvr_core::io::IoError;
 use swvr_core::progress::Progress;
@@ -197,19 +197,7 @@ pub fn fit_batch(
     })
 }
 
-/// The `p` quantile of Student's t on `df` degrees of freedom,
-/// polished by two Newton steps on the CDF (statrs' inverse is ~1e-10).
-pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
-    let t = StudentsT::new(0.0, 1.0, df).ok()?;
-    let mut q = t.inverse_cdf(p);
-    for _ in 0..2 {
-        let d = t.pdf(q);
-        if d > 0.0 {
-            q -= (t.cdf(q) - p) / d;
-        }
-    }
-    Some(q)
-}
+pub use swvr_core::stats::t_quantile;
 
 fn term_rows(terms: &[String], f: &Fit) -> Vec<TermRow> {
     let df = f.df as f64;
@@ -328,7 +316,7 @@ pub fn model(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<ModelSummary, ModelError> {
-    let input = out.join("weight").join("weighted.arrow");
+    let input = swvr_core::stages::path(out, swvr_core::stages::WEIGHTED);
     // Only the columns the model uses are decoded.
     let batch = swvr_core::io::read_arrow_columns(&input, &input_columns(spec))?;
     model_into(out, &batch, &input, spec, sel, progress)
@@ -345,8 +333,8 @@ pub fn model_into(
     progress: &dyn Progress,
 ) -> Result<ModelSummary, ModelError> {
     let result = fit_batch(batch, input, spec, sel, progress)?;
-    let dir = out.join("model");
-    let arrow_path = dir.join("odds_ratios.arrow");
+    let dir = out.join(swvr_core::stages::MODEL);
+    let arrow_path = swvr_core::stages::path(out, swvr_core::stages::ODDS_RATIOS);
     let rb = to_record_batch(&result).map_err(|source| IoError::Arrow {
         path: arrow_path.clone(),
         source,

@@ -2,45 +2,16 @@
 //! `svyciprop(method = "logit")`, and the Korn–Graubard interval used when an
 //! estimated proportion is exactly 0 or 1.
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use swvr_core::stats::expit;
 
 /// Two-sided level of every interval (95%).
 pub const LEVEL: f64 = 0.95;
 
 /// The upper `1 − α/2` quantile of Student's t on `df` degrees of freedom
-/// (`qt(0.975, df)` in R), or `None` when `df ≤ 0`.
-///
-/// # Formula
-/// statrs' inverse (regularised incomplete beta) refined by Newton steps on
-/// the CDF, so the quantile is as accurate as the CDF itself (~1e-15).
+/// (`qt(0.975, df)` in R), or `None` when `df ≤ 0`
+/// ([`swvr_core::stats::t_quantile`]).
 pub fn t_quantile(df: f64) -> Option<f64> {
-    if df.is_nan() || df <= 0.0 {
-        return None;
-    }
-    let p = 1.0 - (1.0 - LEVEL) / 2.0;
-    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    let mut x = dist.inverse_cdf(p);
-    if !x.is_finite() {
-        return None;
-    }
-    for _ in 0..4 {
-        let f = dist.cdf(x) - p;
-        let d = statrs::distribution::Continuous::pdf(&dist, x);
-        if d <= 0.0 || !d.is_finite() {
-            break;
-        }
-        let step = f / d;
-        x -= step;
-        if step.abs() <= 1e-15 * x.abs() {
-            break;
-        }
-    }
-    Some(x)
-}
-
-/// Logistic function.
-fn expit(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+    swvr_core::stats::t_quantile(1.0 - (1.0 - LEVEL) / 2.0, df)
 }
 
 /// The 95% logit interval of R's `svyciprop(method = "logit")` for `0 < p < 1`.

@@ -656,7 +656,7 @@ pub fn tabulate(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
-    let input: PathBuf = out.join("weight").join("weighted.arrow");
+    let input: PathBuf = swvr_core::stages::path(out, swvr_core::stages::WEIGHTED);
     // Only the columns tables use are decoded.
     let batch = swvr_core::io::read_arrow_columns(&input, &input_columns(q))?;
     tabulate_into(out, &batch, &input, q, sel, progress)
@@ -674,9 +674,9 @@ pub fn tabulate_into(
 ) -> Result<TabulateSummary, TabulateError> {
     let estimates = tabulate_batch_from(batch, q, sel, input, progress)?;
     let def = report::ReportDef::default_2021()?;
-    let dir = out.join("tabulate");
-    output::write_arrow(&dir.join("tables.arrow"), &estimates, q, &batch.schema())?;
-    output::write_csv(&dir.join("tables.csv"), &estimates)?;
+    let dir = out.join(swvr_core::stages::TABULATE);
+    output::write_arrow(&swvr_core::stages::path(out, swvr_core::stages::TABLES), &estimates, q, &batch.schema())?;
+    output::write_csv(&swvr_core::stages::path(out, swvr_core::stages::TABLES_CSV), &estimates)?;
     let (md, within) = report::render(&def, &estimates);
     swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
     let groups: BTreeSet<(&str, i32)> = estimates.iter().map(|e| (e.country.as_str(), e.wave)).collect();

@@ -96,7 +96,7 @@ pub(crate) fn read_targets(
     q: &Questionnaire,
 ) -> Result<BTreeMap<Key, GroupTargets>, WeightError> {
     let mut known: Vec<&str> = q
-        .demographics
+        .demographics()
         .iter()
         .filter(|d| matches!(d.kind, DemographicKind::Coded { .. }))
         .map(|d| d.name.as_str())

@@ -738,7 +738,7 @@ pub fn weight(
     progress: &dyn Progress,
 ) -> Result<Vec<Diagnostics>, WeightError> {
     let plan = Plan::new(scheme, q)?;
-    let resp_path: PathBuf = out.join("ingest").join("respondents.arrow");
+    let resp_path: PathBuf = swvr_core::stages::path(out, swvr_core::stages::RESPONDENTS);
     let design_path = data.join("design.csv");
     let targets_path = data.join("targets.csv");
     let design = inputs::read_design(&design_path)?;

@@ -140,11 +140,10 @@ pub(crate) fn write(
     total_rows: usize,
     labels: (&swvr_core::questionnaire::Questionnaire, &swvr_core::labels::Provenance),
 ) -> Result<(), WeightError> {
-    let dir = out.join("weight");
-    let arrow_path = dir.join("weighted.arrow");
+    let arrow_path = swvr_core::stages::path(out, swvr_core::stages::WEIGHTED);
     let mut json = serde_json::to_string_pretty(&diags).map_err(|e| {
         WeightError::Io(swvr_core::io::IoError::Io {
-            path: dir.join("diagnostics.json"),
+            path: swvr_core::stages::path(out, swvr_core::stages::DIAGNOSTICS),
             source: std::io::Error::other(e),
         })
     })?;
@@ -250,6 +249,9 @@ pub(crate) fn write(
             }))
         })
     })?;
-    swvr_core::io::write_atomic(&dir.join("diagnostics.json"), json.as_bytes())?;
+    swvr_core::io::write_atomic(
+        &swvr_core::stages::path(out, swvr_core::stages::DIAGNOSTICS),
+        json.as_bytes(),
+    )?;
     Ok(())
 }

@@ -120,7 +120,7 @@ impl Plan {
                 if !set.default {
                     bad(format!(
                         "a numeric demographic of questionnaire \"{}\" ({})",
-                        q.name,
+                        q.name(),
                         names(q, true)
                     ));
                 }
@@ -211,7 +211,7 @@ impl Plan {
         if !mistakes.is_empty() {
             mistakes.sort_by_key(|m| m.line.unwrap_or(usize::MAX));
             return Err(WeightError::Scheme(Box::new(SchemeMistakes {
-                path: format!("{} (with questionnaire \"{}\")", scheme.source(), q.name),
+                path: format!("{} (with questionnaire \"{}\")", scheme.source(), q.name()),
                 mistakes,
             })));
         }
@@ -236,7 +236,7 @@ fn component(name: &str, bands: &[Bands], q: &Questionnaire) -> Result<Component
     let expected = || {
         format!(
             "coded demographics of questionnaire \"{}\" ({}) or banded numeric ones ({})",
-            q.name,
+            q.name(),
             names(q, false),
             if bands.is_empty() {
                 "none declared".to_string()
@@ -268,7 +268,7 @@ fn component(name: &str, bands: &[Bands], q: &Questionnaire) -> Result<Component
 /// The demographics of `q` of one kind, comma-separated.
 fn names(q: &Questionnaire, numeric: bool) -> String {
     let v: Vec<&str> = q
-        .demographics
+        .demographics()
         .iter()
         .filter(|d| matches!(d.kind, DemographicKind::Numeric { .. }) == numeric)
         .map(|d| d.name.as_str())
