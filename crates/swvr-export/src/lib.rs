@@ -136,7 +136,10 @@ fn need(path: PathBuf, make: &str) -> Result<PathBuf, ExportError> {
 /// file exists) appended: its Float64 columns that weighted.arrow lacks,
 /// row for row.
 fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
-    let path = need(out.join("weight/weighted.arrow"), "swvr weight --data DIR --out OUT")?;
+    let path = need(
+        swvr_core::stages::path(out, swvr_core::stages::WEIGHTED),
+        "swvr weight --data DIR --out OUT",
+    )?;
     let batch = swvr_core::io::read_arrow(&path)?;
     let rep_path = out.join("weight/replicates.arrow");
     if !rep_path.is_file() {
