@@ -675,7 +675,12 @@ pub fn tabulate_into(
     let estimates = tabulate_batch_from(batch, q, sel, input, progress)?;
     let def = report::ReportDef::default_2021()?;
     let dir = out.join(swvr_core::stages::TABULATE);
-    output::write_arrow(&swvr_core::stages::path(out, swvr_core::stages::TABLES), &estimates, q, &batch.schema())?;
+    output::write_arrow(
+        &swvr_core::stages::path(out, swvr_core::stages::TABLES),
+        &estimates,
+        q,
+        &batch.schema(),
+    )?;
     output::write_csv(&swvr_core::stages::path(out, swvr_core::stages::TABLES_CSV), &estimates)?;
     let (md, within) = report::render(&def, &estimates);
     swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
