@@ -219,6 +219,34 @@ pub struct Domain {
     pub levels: Levels,
 }
 
+/// Columns with a fieldwork role (`[roles]`): extra columns of
+/// respondents.csv that fieldwork quality checks read. Each is optional; a
+/// role whose column is absent from the data is skipped (and reported).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Roles {
+    /// Interviewer identifier column (per-interviewer checks).
+    #[serde(default)]
+    pub interviewer: Option<String>,
+    /// Interview duration in seconds (speeder check).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// Interview date (per-interviewer date range).
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+/// A battery: items asked in a row with the same answer scale, checked for
+/// straight-lining (every item given the same answer).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Battery {
+    /// Battery name (output column `straightline_<name>`).
+    pub name: String,
+    /// Its items (two or more, each an item of the questionnaire).
+    pub items: Vec<String>,
+}
+
 /// A validated questionnaire definition.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -240,6 +268,12 @@ pub struct Questionnaire {
     /// Tabulation domains (besides `total`).
     #[serde(default)]
     pub domains: Vec<Domain>,
+    /// Columns with a fieldwork role (interviewer, duration, date).
+    #[serde(default)]
+    pub roles: Roles,
+    /// Batteries checked for straight-lining.
+    #[serde(default)]
+    pub batteries: Vec<Battery>,
 }
 
 impl Questionnaire {
@@ -390,7 +424,44 @@ impl Questionnaire {
                 return Err(format!("domain {}: no levels", d.name));
             }
         }
+        let columns = seen;
+        for (role, col) in [
+            ("interviewer", &self.roles.interviewer),
+            ("duration", &self.roles.duration),
+            ("date", &self.roles.date),
+        ] {
+            if let Some(c) = col
+                && (c.is_empty() || columns.contains(&c.as_str()))
+            {
+                return Err(format!(
+                    "roles.{role} = {c:?}: expected an extra column name (not empty, not an item or demographic)"
+                ));
+            }
+        }
+        for (i, b) in self.batteries.iter().enumerate() {
+            if self.batteries[..i].iter().any(|o| o.name == b.name) {
+                return Err(format!("battery {} defined twice", b.name));
+            }
+            if b.items.len() < 2 {
+                return Err(format!("battery {}: expected two or more items", b.name));
+            }
+            for it in &b.items {
+                if self.item(it).is_none() {
+                    return Err(format!("battery {}: unknown item {it}", b.name));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Columns with a fieldwork role.
+    pub fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
+    /// Batteries checked for straight-lining.
+    pub fn batteries(&self) -> &[Battery] {
+        &self.batteries
     }
 
     /// The item named `id`.
@@ -470,6 +541,26 @@ mod tests {
             err.contains("q.toml") && err.contains("Q2") && err.contains("not an earlier item"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn roles_and_batteries_are_declared_and_checked() {
+        let q = Questionnaire::default_2021();
+        assert_eq!(q.roles().interviewer.as_deref(), Some("interviewer_id"));
+        assert_eq!(q.roles().duration.as_deref(), Some("duration_s"));
+        assert_eq!(q.roles().date.as_deref(), Some("interview_date"));
+        assert_eq!(q.batteries().len(), 1);
+        assert_eq!(q.batteries()[0].items, ["Q8A", "Q8B", "Q8C", "Q8D", "Q8E"]);
+        let bad = DEFAULT_2021_TOML.replace("items = [\"Q8A\", \"Q8B\"", "items = [\"Q8Z\", \"Q8B\"");
+        let err = Questionnaire::from_toml_str(&bad, "q.toml").unwrap_err().to_string();
+        assert!(err.contains("q.toml") && err.contains("battery Q8: unknown item Q8Z"), "{err}");
+        let bad = DEFAULT_2021_TOML.replace("duration = \"duration_s\"", "duration = \"Q1\"");
+        let err = Questionnaire::from_toml_str(&bad, "q.toml").unwrap_err().to_string();
+        assert!(err.contains("roles.duration = \"Q1\": expected an extra column name"), "{err}");
+        let bad = DEFAULT_2021_TOML.replace("\"Q8C\", \"Q8D\", \"Q8E\"]", "]");
+        let bad = bad.replace("items = [\"Q8A\", \"Q8B\", ]", "items = [\"Q8A\"]");
+        let err = Questionnaire::from_toml_str(&bad, "q.toml").unwrap_err().to_string();
+        assert!(err.contains("battery Q8: expected two or more items"), "{err}");
     }
 
     #[test]
