@@ -21,11 +21,15 @@
 //! positions is Binomial(`N`, `q_j`), and the p-value of the observed
 //! (`m`, `c`) — ordered by `m`, then `c` — is
 //!
-//! `p = 1 − (1 − q_{m+1})^N + (1 − q_{m+1})^N · P(Bin(N, π) ≥ c)`,
+//! `P(T ≥ t) = 1 − (1 − q_{m+1})^N + (1 − q_{m+1})^N · P(Bin(N, π) ≥ c)`,
 //! `π = (q_m − q_{m+1}) / (1 − q_{m+1})`:
 //! some other interview matches better than `m`, or none does and at least
-//! `c` match exactly `m` times. No simulation is needed; the result is
-//! exact under the model and deterministic.
+//! `c` match exactly `m` times. The statistic is discrete, so the reported
+//! p-value is the mid-p value (Lancaster 1961), `P(T > t) + ½·P(T = t)`,
+//! with `P(T = t) = (1 − q_{m+1})^N · P(Bin(N, π) = c)`: the plain tail
+//! flags about half the nominal share under the null on this
+//! questionnaire, the mid-p close to it. No simulation is needed; the
+//! result is exact under the model and deterministic.
 
 use std::collections::HashMap;
 
@@ -115,7 +119,8 @@ pub fn p_values(codes: &[u8], n: usize, k: usize, group_of: &[usize], nearest: &
         .collect()
 }
 
-/// `1 − (1 − q1)^N + (1 − q1)^N · P(Bin(N, (q0 − q1)/(1 − q1)) ≥ c)`.
+/// Mid-p value: `1 − (1 − q1)^N + (1 − q1)^N · (P(B ≥ c) − ½·P(B = c))`,
+/// `B ~ Bin(N, (q0 − q1)/(1 − q1))`.
 pub fn p_value(others: f64, q0: f64, q1: f64, c: f64) -> f64 {
     if q1 >= 1.0 {
         return 1.0;
@@ -125,7 +130,8 @@ pub fn p_value(others: f64, q0: f64, q1: f64, c: f64) -> f64 {
     let none = log_none.exp();
     let pi = ((q0 - q1) / (1.0 - q1)).clamp(0.0, 1.0);
     let tail = binomial_tail(others, pi, c);
-    (some_better + none * tail).clamp(0.0, 1.0)
+    let at = tail - binomial_tail(others, pi, c + 1.0);
+    (some_better + none * (tail - 0.5 * at)).clamp(0.0, 1.0)
 }
 
 /// `P(Bin(n, p) ≥ c)` = `I_p(c, n − c + 1)` (regularized incomplete beta).
@@ -169,7 +175,8 @@ mod tests {
         // m = 1, c = 2, N = 2: q1 = 2/9, q0 = 7/9, π = (5/9)/(7/9) = 5/7.
         let q1: f64 = 2.0 / 9.0;
         let none = (1.0 - q1).powi(2);
-        let want = 1.0 - none + none * (5.0f64 / 7.0).powi(2);
+        // Mid-p: P(B >= 2) - P(B = 2)/2 with B ~ Bin(2, 5/7).
+        let want = 1.0 - none + none * 0.5 * (5.0f64 / 7.0).powi(2);
         assert!((p[0].unwrap() - want).abs() < 1e-12, "{:?} {want}", p[0]);
     }
 
@@ -179,7 +186,7 @@ mod tests {
         let codes = [1u8, 0, 2, 5, 1, 0, 2, 5];
         let p = p_values(&codes, 4, 2, &[0, 0], &[Some((2, 1)); 4]);
         // Agreement with (1,0): 2 w.p. 1/2, 0 w.p. 1/2; q3 = 0, q2 = 1/2, N = 3, c = 1:
-        // p = P(Bin(3, 1/2) >= 1) = 7/8.
-        assert!((p[0].unwrap() - 0.875).abs() < 1e-12);
+        // Mid-p = P(B >= 1) - P(B = 1)/2 = 7/8 - 3/16 with B ~ Bin(3, 1/2).
+        assert!((p[0].unwrap() - (0.875 - 0.1875)).abs() < 1e-12);
     }
 }

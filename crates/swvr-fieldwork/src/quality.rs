@@ -302,11 +302,13 @@ pub fn check(
                 let straightline: Vec<Option<bool>> = batteries
                     .iter()
                     .map(|(_, pos)| {
-                        let first = codes[i * k + pos[0]];
-                        if pos.iter().any(|&p| codes[i * k + p] == 0) {
-                            return None;
+                        // Raw answers (position codes are per-position dictionaries).
+                        let first = values[pos[0]][r as usize]?;
+                        let mut same = true;
+                        for &p in pos {
+                            same &= values[p][r as usize]? == first;
                         }
-                        Some(pos.iter().all(|&p| codes[i * k + p] == first))
+                        Some(same)
                     })
                     .collect();
                 let closest_id = |b: &crate::matching::Nearest| ids.value(g.rows[b.closest as usize] as usize);

@@ -1,0 +1,1 @@
+//! calls.csv: rejects, rates per frame and combined, reconciliation.
