@@ -92,6 +92,23 @@ enum Command {
         #[command(flatten)]
         select: Select,
     },
+    /// Response rates from DATA/calls.csv and interview quality checks: OUT/fieldwork/ (docs/fieldwork.md).
+    Fieldwork {
+        /// Wave bundle folder (calls.csv when present).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output folder holding ingest/.
+        #[arg(long)]
+        out: PathBuf,
+        /// Scheme file whose `[fieldwork]` table sets the options; default DATA/scheme.toml.
+        #[arg(long)]
+        scheme: Option<PathBuf>,
+        /// Questionnaire definition (TOML).
+        #[arg(long)]
+        questionnaire: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
     /// Base weights, raking and trimming: OUT/weight/{weighted.arrow, diagnostics.json}.
     Weight {
         /// Wave bundle folder (design.csv, targets.csv).
@@ -247,6 +264,22 @@ pub fn main() -> Result<()> {
         } => {
             let q = questionnaire(qpath.as_deref())?;
             swvr_ingest::ingest(&data, &out, &q, &select.selection(), &bars)?;
+            Ok(())
+        }
+        Command::Fieldwork {
+            data,
+            out,
+            scheme: scheme_path,
+            questionnaire: qpath,
+            select,
+        } => {
+            let q = questionnaire(qpath.as_deref())?;
+            let opts = crate::fieldwork::options(scheme_path.as_deref(), &data)?;
+            need(&out, "ingest/respondents.arrow", "swvr ingest --data DIR --out OUT")?;
+            let (s, removed) = crate::fieldwork::stage(&data, &out, &q, &opts, &select.selection(), &bars)?;
+            if !cli.quiet {
+                crate::fieldwork::summary(&s, removed);
+            }
             Ok(())
         }
         Command::Weight {

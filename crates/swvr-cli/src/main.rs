@@ -2,6 +2,7 @@
 //! terminal output. Only this crate writes to the terminal.
 
 mod cli;
+mod fieldwork;
 mod manifest;
 mod progress;
 mod report;

@@ -25,7 +25,7 @@ pub struct RunArgs<'a> {
 }
 
 /// Stage folders under OUT, in pipeline order.
-const STAGES: [&str; 5] = ["ingest", "weight", "tabulate", "model", "report"];
+const STAGES: [&str; 6] = ["ingest", "fieldwork", "weight", "tabulate", "model", "report"];
 
 /// Removes the staging folder on every exit path.
 struct Staging(PathBuf);
@@ -59,6 +59,7 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     let q = questionnaire(args.questionnaire.as_deref())?;
     let s = scheme(args.scheme.as_deref(), &data)?;
     let m = spec(args.spec.as_deref())?;
+    let fw = crate::fieldwork::options(args.scheme.as_deref(), &data)?;
 
     let work = staging.0.join("out");
     let sel = &args.selection;
@@ -82,6 +83,8 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
             ingest.rows_outside_selection
         );
     }
+    // Fieldwork between ingest and weight: exclusions leave respondents.arrow first.
+    let (fieldwork, excluded) = crate::fieldwork::stage(&data, &work, &q, &fw, sel, args.bars)?;
     let diagnostics = swvr_weight::weight(&data, &work, &s, &q, sel, args.bars)?;
     // Tables and model read weighted.arrow once, only the columns they use.
     let weighted = work.join("weight").join("weighted.arrow");
@@ -179,6 +182,7 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
 
     if !args.quiet {
         summary(&args.out, &ingest, &diagnostics);
+        crate::fieldwork::summary(&fieldwork, excluded);
     }
     Ok(())
 }

@@ -25,6 +25,7 @@
 
 mod bundle;
 mod error;
+mod exclude;
 mod ids;
 mod reader;
 mod report;
@@ -42,6 +43,7 @@ use swvr_core::schema::{required_columns, respondent_schema};
 
 pub use bundle::{Design, DesignRow, TargetRow, Targets, read_design, read_targets};
 pub use error::IngestError;
+pub use exclude::{Removal, exclude};
 pub use report::{CountryCounts, Report};
 
 use bundle::{Bundle, Header};

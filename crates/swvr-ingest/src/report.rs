@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use swvr_core::groups::Selection;
 use swvr_core::io::{AtomicFile, IoError};
 
@@ -72,7 +72,7 @@ impl RejectsWriter {
 }
 
 /// Rows of one country in validation.json.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountryCounts {
     /// Records read.
     pub rows_read: u64,
@@ -83,7 +83,7 @@ pub struct CountryCounts {
 }
 
 /// The `--country`/`--wave` selection in effect.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelectionReport {
     /// Selected countries (empty = all).
     pub countries: Vec<String>,
@@ -94,7 +94,7 @@ pub struct SelectionReport {
 /// validation.json. Keys are written in this order; maps are sorted.
 /// Always `rows_read = rows_accepted + rows_rejected`, and the same holds in
 /// every `by_country` entry, whose sums are the totals.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// Input file name.
     pub file: String,

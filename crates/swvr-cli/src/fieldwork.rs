@@ -1,0 +1,100 @@
+//! The fieldwork stage as the CLI runs it (`swvr fieldwork` and inside
+//! `swvr run`, between ingest and weight): options from the scheme file's
+//! `[fieldwork]` table, the stage, then the removal of excluded interviews
+//! from the ingest outputs, and the terminal summary.
+
+use std::path::Path;
+
+use anyhow::Result;
+use swvr_core::groups::Selection;
+use swvr_core::progress::Progress;
+use swvr_core::questionnaire::Questionnaire;
+use swvr_fieldwork::{FieldworkSummary, Options};
+
+/// `[fieldwork]` of `--scheme`, else of `DATA/scheme.toml` when present, else defaults.
+pub(crate) fn options(scheme: Option<&Path>, data: &Path) -> Result<Options> {
+    let local = data.join("scheme.toml");
+    Ok(match scheme {
+        Some(p) => Options::from_path(p)?,
+        None if local.is_file() => Options::from_path(&local)?,
+        None => Options::default(),
+    })
+}
+
+/// Runs the stage on `out` (which holds ingest/) and removes excluded
+/// interviews from ingest's outputs. Returns the summary and the number removed.
+pub(crate) fn stage(
+    data: &Path,
+    out: &Path,
+    q: &Questionnaire,
+    opts: &Options,
+    sel: &Selection,
+    progress: &dyn Progress,
+) -> Result<(FieldworkSummary, u64)> {
+    let s = swvr_fieldwork::fieldwork(data, out, q, opts, sel, progress)?;
+    let removals: Vec<swvr_ingest::Removal> = s
+        .exclusions
+        .iter()
+        .map(|e| swvr_ingest::Removal {
+            country: e.country.clone(),
+            wave: e.wave,
+            respondent_id: e.respondent_id.clone(),
+            reasons: e.reasons.clone(),
+        })
+        .collect();
+    let removed = swvr_ingest::exclude(data, out, &removals)?;
+    Ok((s, removed))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x))
+}
+
+/// Response rates per frame and flag counts, on stderr.
+pub(crate) fn summary(s: &FieldworkSummary, removed: u64) {
+    if s.has_calls {
+        eprintln!(
+            "swvr: fieldwork: {} numbers in calls.csv, {} rejected, {} reconciliation mismatches",
+            s.calls_read, s.calls_rejected, s.mismatches
+        );
+        let mut keys: Vec<(&str, i32, &str)> = s
+            .rates
+            .iter()
+            .map(|r| (r.country.as_str(), r.wave, r.frame.as_str()))
+            .collect();
+        keys.dedup();
+        for (c, w, f) in keys {
+            let get = |m: &str| {
+                s.rates
+                    .iter()
+                    .find(|r| r.country == c && r.wave == w && r.frame == f && r.measure == m)
+                    .and_then(|r| r.value)
+            };
+            eprintln!(
+                "  {c} {w} {f:>3}: RR3 {} RR1 {} COOP1 {} REF2 {} CON2 {} (e = {})",
+                pct(get("RR3")),
+                pct(get("RR1")),
+                pct(get("COOP1")),
+                pct(get("REF2")),
+                pct(get("CON2")),
+                get("e").map_or("-".into(), |e| format!("{e:.3}"))
+            );
+        }
+    }
+    eprintln!(
+        "swvr: fieldwork quality (match rule {}): flagged / duplicates / high match / speeders / straight-lined / interviewer clusters",
+        s.rule
+    );
+    for f in &s.flags {
+        eprintln!(
+            "  {} {}: {} of {} / {} / {} / {} / {} / {}",
+            f.country, f.wave, f.flagged, f.n, f.duplicates, f.high_match, f.speeders, f.straightliners, f.interviewer_clusters
+        );
+    }
+    for (role, col) in &s.missing_roles {
+        eprintln!("  ({role} column `{col}` not in the data: its checks skipped)");
+    }
+    if removed > 0 {
+        eprintln!("swvr: fieldwork: {removed} interviews excluded before weighting (in ingest/rejects.csv)");
+    }
+}
