@@ -31,6 +31,14 @@ pub(crate) fn stage(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<(FieldworkSummary, u64)> {
+    // Exclusions change ingest's outputs: a second pass would check the reduced data.
+    let validation = out.join("ingest").join("validation.json");
+    if std::fs::read_to_string(&validation).is_ok_and(|t| t.contains("\"fieldwork_")) {
+        anyhow::bail!(
+            "{}: fieldwork exclusions were already applied to these ingest outputs; run `swvr ingest` again first",
+            validation.display()
+        );
+    }
     let s = swvr_fieldwork::fieldwork(data, out, q, opts, sel, progress)?;
     let removals: Vec<swvr_ingest::Removal> = s
         .exclusions
@@ -88,7 +96,15 @@ pub(crate) fn summary(s: &FieldworkSummary, removed: u64) {
     for f in &s.flags {
         eprintln!(
             "  {} {}: {} of {} / {} / {} / {} / {} / {}",
-            f.country, f.wave, f.flagged, f.n, f.duplicates, f.high_match, f.speeders, f.straightliners, f.interviewer_clusters
+            f.country,
+            f.wave,
+            f.flagged,
+            f.n,
+            f.duplicates,
+            f.high_match,
+            f.speeders,
+            f.straightliners,
+            f.interviewer_clusters
         );
     }
     for (role, col) in &s.missing_roles {

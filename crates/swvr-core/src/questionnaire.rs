@@ -553,10 +553,16 @@ mod tests {
         assert_eq!(q.batteries()[0].items, ["Q8A", "Q8B", "Q8C", "Q8D", "Q8E"]);
         let bad = DEFAULT_2021_TOML.replace("items = [\"Q8A\", \"Q8B\"", "items = [\"Q8Z\", \"Q8B\"");
         let err = Questionnaire::from_toml_str(&bad, "q.toml").unwrap_err().to_string();
-        assert!(err.contains("q.toml") && err.contains("battery Q8: unknown item Q8Z"), "{err}");
+        assert!(
+            err.contains("q.toml") && err.contains("battery Q8: unknown item Q8Z"),
+            "{err}"
+        );
         let bad = DEFAULT_2021_TOML.replace("duration = \"duration_s\"", "duration = \"Q1\"");
         let err = Questionnaire::from_toml_str(&bad, "q.toml").unwrap_err().to_string();
-        assert!(err.contains("roles.duration = \"Q1\": expected an extra column name"), "{err}");
+        assert!(
+            err.contains("roles.duration = \"Q1\": expected an extra column name"),
+            "{err}"
+        );
         let bad = DEFAULT_2021_TOML.replace("\"Q8C\", \"Q8D\", \"Q8E\"]", "]");
         let bad = bad.replace("items = [\"Q8A\", \"Q8B\", ]", "items = [\"Q8A\"]");
         let err = Questionnaire::from_toml_str(&bad, "q.toml").unwrap_err().to_string();

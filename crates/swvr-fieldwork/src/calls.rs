@@ -92,10 +92,18 @@ pub fn read_calls(path: &Path, sel: &Selection, opts: &Options) -> Result<Calls,
     if !read(&mut rdr, &mut rec)? {
         return Err(file_err(1, "empty file: expected a header row".into()));
     }
-    let names: Vec<String> = rec.iter().map(|f| String::from_utf8_lossy(trim(f)).into_owned()).collect();
+    let names: Vec<String> = rec
+        .iter()
+        .map(|f| String::from_utf8_lossy(trim(f)).into_owned())
+        .collect();
     let mut col = [0usize; 6];
     for (k, want) in CALL_COLUMNS.iter().enumerate() {
-        let found: Vec<usize> = names.iter().enumerate().filter(|(_, n)| n == want).map(|(i, _)| i).collect();
+        let found: Vec<usize> = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n == want)
+            .map(|(i, _)| i)
+            .collect();
         match found.as_slice() {
             [i] => col[k] = *i,
             [] => return Err(file_err(1, format!("missing required column `{want}`"))),
@@ -165,7 +173,11 @@ pub fn read_calls(path: &Path, sel: &Selection, opts: &Options) -> Result<Calls,
         let raw = escape(body[start..raw_end].trim_ascii_end());
         match (reasons.is_empty(), country, wave, frame, class) {
             (true, Some(c), Some(w), Some(fr), Some(k)) => {
-                calls.counts.entry((c.to_string(), w, fr.to_string())).or_default().add(k);
+                calls
+                    .counts
+                    .entry((c.to_string(), w, fr.to_string()))
+                    .or_default()
+                    .add(k);
                 if interview {
                     let iv = calls.interviews.entry((c.to_string(), w)).or_default();
                     if rid.is_empty() {

@@ -223,7 +223,10 @@ pub fn fieldwork(
         for r in 0..batch.num_rows() {
             let (c, w) = (countries.value(r), waves.value(r));
             if sel.contains(c, w) {
-                accepted.entry((c.to_string(), w)).or_default().insert(ids.value(r).to_string());
+                accepted
+                    .entry((c.to_string(), w))
+                    .or_default()
+                    .insert(ids.value(r).to_string());
             }
         }
         summary.rates = calls::rate_rows(&calls, opts);

@@ -139,7 +139,11 @@ pub fn nearest(codes: &[u8], n: usize, k: usize) -> Vec<Option<Nearest>> {
         let p = row_pattern[r] as usize;
         out[r] = best[p].map(|b| {
             if b.distance == 0 {
-                let closest = if d.first[p] == r as u32 { d.second[p] } else { d.first[p] };
+                let closest = if d.first[p] == r as u32 {
+                    d.second[p]
+                } else {
+                    d.first[p]
+                };
                 Nearest { closest, ..b }
             } else {
                 b
@@ -199,7 +203,10 @@ fn dedup(codes: &[u8], n: usize, k: usize, w: usize) -> Distinct {
 fn for_each_row_pattern(codes: &[u8], n: usize, k: usize, w: usize, d: &Distinct, out: &mut [u32]) {
     let mut index: Map<u64, Vec<u32>> = Map::default();
     for p in 0..d.first.len() {
-        index.entry(mix(&d.words[p * w..(p + 1) * w])).or_default().push(p as u32);
+        index
+            .entry(mix(&d.words[p * w..(p + 1) * w]))
+            .or_default()
+            .push(p as u32);
     }
     let mut buf = vec![0u64; w];
     for (r, slot) in out.iter_mut().enumerate().take(n) {
@@ -449,9 +456,16 @@ mod tests {
     #[test]
     fn agrees_with_brute_force_on_random_data_with_planted_copies() {
         let mut x = 7u64;
-        for (case, &(n, k, codes_per)) in [(300, 22, 4), (200, 9, 2), (500, 17, 3), (60, 30, 9), (2, 5, 3), (400, 12, 6)]
-            .iter()
-            .enumerate()
+        for (case, &(n, k, codes_per)) in [
+            (300, 22, 4),
+            (200, 9, 2),
+            (500, 17, 3),
+            (60, 30, 9),
+            (2, 5, 3),
+            (400, 12, 6),
+        ]
+        .iter()
+        .enumerate()
         {
             let mut codes: Vec<u8> = (0..n * k).map(|_| (lcg(&mut x) % codes_per) as u8).collect();
             // Planted exact copies and near copies (1–3 positions changed).

@@ -41,7 +41,13 @@ use rayon::prelude::*;
 /// position `j`; `matches[r]` and `count[r]` are row `r`'s matching
 /// positions with its closest other row and how many rows match that well
 /// (`None` for a group of one).
-pub fn p_values(codes: &[u8], n: usize, k: usize, group_of: &[usize], nearest: &[Option<(u32, u32)>]) -> Vec<Option<f64>> {
+pub fn p_values(
+    codes: &[u8],
+    n: usize,
+    k: usize,
+    group_of: &[usize],
+    nearest: &[Option<(u32, u32)>],
+) -> Vec<Option<f64>> {
     if n < 2 {
         return vec![None; n];
     }

@@ -165,7 +165,11 @@ impl Options {
         };
         let unit = |v: &Spanned<f64>, key: &str, open_low: bool| -> Result<f64, FieldworkError> {
             let x = *v.get_ref();
-            let ok = if open_low { x > 0.0 && x < 1.0 } else { (0.0..=1.0).contains(&x) };
+            let ok = if open_low {
+                x > 0.0 && x < 1.0
+            } else {
+                (0.0..=1.0).contains(&x)
+            };
             if ok {
                 Ok(x)
             } else {
@@ -203,7 +207,14 @@ impl Options {
             o.reconciliation = match r.get_ref().as_str() {
                 "report" => OnMismatch::Report,
                 "error" => OnMismatch::Error,
-                v => return Err(bad(r.span(), "reconciliation", format!("{v:?}"), "\"report\" or \"error\"")),
+                v => {
+                    return Err(bad(
+                        r.span(),
+                        "reconciliation",
+                        format!("{v:?}"),
+                        "\"report\" or \"error\"",
+                    ));
+                }
             };
         }
         if let Some(m) = &f.match_threshold {
@@ -279,7 +290,10 @@ mod tests {
         assert!(o.partials_in_data);
         assert_eq!(o.reconciliation, OnMismatch::Error);
         assert_eq!(o.match_threshold, MatchRule::Fixed(0.85));
-        assert_eq!((o.tail_probability, o.interviewer_screen, o.speeder_fraction), (0.05, 0.2, 0.3));
+        assert_eq!(
+            (o.tail_probability, o.interviewer_screen, o.speeder_fraction),
+            (0.05, 0.2, 0.3)
+        );
         assert_eq!(o.exclude, [Flag::Duplicate, Flag::Speeder]);
         let o = Options::from_toml_str("[fieldwork]\ne = 1\nmatch_threshold = \"auto\"\n", "s").unwrap();
         assert_eq!((o.e, o.match_threshold), (EMethod::Fixed(1.0), MatchRule::Auto));
@@ -304,7 +318,10 @@ mod tests {
         let e = err("[fieldwork]\nspeeder_fraction = 1.0\n");
         assert!(e.contains("fieldwork.speeder_fraction = 1"), "{e}");
         let e = err("[fieldwork]\nexclude = [\"dup\"]\n");
-        assert!(e.contains("line 2") && e.contains("\"dup\"") && e.contains("\"duplicate\""), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains("\"dup\"") && e.contains("\"duplicate\""),
+            "{e}"
+        );
         let e = err("[fieldwork]\nreconciliation = \"warn\"\n");
         assert!(e.contains("\"report\" or \"error\""), "{e}");
         let e = err("[fieldwork\n");

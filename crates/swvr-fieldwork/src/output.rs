@@ -98,8 +98,14 @@ pub fn write_call_rejects(path: &Path, rows: &[CallReject]) -> Result<(), IoErro
     csv_file(
         path,
         &["line", "number_id", "reasons", "raw"],
-        rows.iter()
-            .map(|r| vec![r.line.to_string(), r.number_id.clone(), r.reasons.clone(), r.raw.clone()]),
+        rows.iter().map(|r| {
+            vec![
+                r.line.to_string(),
+                r.number_id.clone(),
+                r.reasons.clone(),
+                r.raw.clone(),
+            ]
+        }),
     )
 }
 

@@ -124,6 +124,9 @@ pub struct Quality {
     pub has_interviewer: bool,
 }
 
+/// One country-wave's results: its rows, its interviewers, its counts.
+type GroupResult = (Group, Vec<RowQuality>, Vec<InterviewerRow>, GroupFlags);
+
 /// Columns of respondents.arrow the checks read.
 pub fn input_columns(q: &Questionnaire) -> Vec<String> {
     let mut cols: Vec<String> = ["country", "wave", "respondent_id", "stratum"]
@@ -166,7 +169,11 @@ fn median(v: &mut [f64]) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
 }
 
 /// Runs the checks on `batch` (read from `path` with [`input_columns`]).
@@ -238,7 +245,7 @@ pub fn check(
         .collect();
     let rule_p = opts.tail_probability;
 
-    let results: Vec<Result<(Group, Vec<RowQuality>, Vec<InterviewerRow>, GroupFlags), FieldworkError>> = groups
+    let results: Vec<Result<GroupResult, FieldworkError>> = groups
         .into_par_iter()
         .map(|g| {
             let n = g.n();
@@ -275,7 +282,11 @@ pub fn check(
                     if d.is_null(r as usize) {
                         return None;
                     }
-                    d.value(r as usize).trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0)
+                    d.value(r as usize)
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x >= 0.0)
                 })
                 .collect();
             let med = median(&mut durations.iter().flatten().copied().collect::<Vec<_>>());
@@ -348,7 +359,7 @@ pub fn check(
                         items_missing += u32::from(m.contains(&v));
                     }
                 }
-                let sl = straightline.iter().any(|s| *s == Some(true));
+                let sl = straightline.contains(&Some(true));
                 flags.duplicates += u64::from(duplicate);
                 flags.high_match += u64::from(high_match);
                 flags.speeders += u64::from(speeder == Some(true));
@@ -406,7 +417,10 @@ fn interviewer_rows(g: &Group, rows: &[RowQuality], opts: &Options, date: Option
     }
     let mut by: BTreeMap<Option<String>, Acc> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        by.entry(r.interviewer.clone()).or_insert(Acc { idx: Vec::new() }).idx.push(i);
+        by.entry(r.interviewer.clone())
+            .or_insert(Acc { idx: Vec::new() })
+            .idx
+            .push(i);
     }
     let screen = |r: &RowQuality| r.match_p.is_some_and(|p| p <= opts.interviewer_screen);
     let total_high: u32 = rows.iter().filter(|r| screen(r)).count() as u32;

@@ -319,7 +319,13 @@ mod tests {
             ..case()
         };
         for e in [0.0, 0.3, 1.0] {
-            for (a, b) in [("RR1", "RR3"), ("RR3", "RR5"), ("RR2", "RR6"), ("REF1", "REF3"), ("CON1", "CON2")] {
+            for (a, b) in [
+                ("RR1", "RR3"),
+                ("RR3", "RR5"),
+                ("RR2", "RR6"),
+                ("REF1", "REF3"),
+                ("CON1", "CON2"),
+            ] {
                 assert_eq!(rate(&c, e, a), rate(&c, e, b), "{a} {b} e={e}");
             }
         }

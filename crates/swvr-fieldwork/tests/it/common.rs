@@ -31,7 +31,9 @@ pub type Row = Vec<Option<i32>>;
 /// Draws a code from `codes` with skewed weights (first code most likely).
 fn draw(rng: &mut Rng, codes: &[i32]) -> i32 {
     // Weights 8, 4, 2, 1, 1 … : realistic skew, DK/refused rare when listed last.
-    let w: Vec<f64> = (0..codes.len()).map(|i| if i < 3 { 8.0 / 2f64.powi(i as i32) } else { 0.5 }).collect();
+    let w: Vec<f64> = (0..codes.len())
+        .map(|i| if i < 3 { 8.0 / 2f64.powi(i as i32) } else { 0.5 })
+        .collect();
     let total: f64 = w.iter().sum();
     let mut u = rng.unit() * total;
     for (c, x) in codes.iter().zip(&w) {
@@ -50,7 +52,13 @@ pub fn interview(q: &Questionnaire, rng: &mut Rng) -> Row {
         row.push(Some(match &d.kind {
             DemographicKind::Numeric { .. } => 15 + rng.below(66) as i32,
             DemographicKind::Coded { .. } => {
-                let codes: Vec<i32> = q.demographic_set(d).unwrap().codes.iter().map(|c| i32::from(c.code)).collect();
+                let codes: Vec<i32> = q
+                    .demographic_set(d)
+                    .unwrap()
+                    .codes
+                    .iter()
+                    .map(|c| i32::from(c.code))
+                    .collect();
                 draw(rng, &codes)
             }
         }));
@@ -79,7 +87,13 @@ pub fn near_copy(q: &Questionnaire, row: &Row, changes: usize, rng: &mut Rng) ->
         .items
         .iter()
         .enumerate()
-        .filter(|(_, i)| i.asked_if.is_none() && !q.items.iter().any(|o| o.asked_if.as_ref().is_some_and(|r| r.item == i.id)))
+        .filter(|(_, i)| {
+            i.asked_if.is_none()
+                && !q
+                    .items
+                    .iter()
+                    .any(|o| o.asked_if.as_ref().is_some_and(|r| r.item == i.id))
+        })
         .map(|(k, _)| nd + k)
         .collect();
     let mut out = row.clone();
@@ -101,14 +115,22 @@ pub fn near_copy(q: &Questionnaire, row: &Row, changes: usize, rng: &mut Rng) ->
 
 /// A respondents.arrow-shaped batch: keys, demographics, items, then
 /// `interviewer_id` and `duration_s` (text, as extra columns are).
-pub fn batch(q: &Questionnaire, country: &str, rows: &[Row], interviewer: &[String], duration: &[String]) -> RecordBatch {
+pub fn batch(
+    q: &Questionnaire,
+    country: &str,
+    rows: &[Row],
+    interviewer: &[String],
+    duration: &[String],
+) -> RecordBatch {
     let n = rows.len();
     let mut cols: Vec<(String, ArrayRef)> = vec![
         ("country".into(), Arc::new(StringArray::from(vec![country; n]))),
         ("wave".into(), Arc::new(Int32Array::from(vec![2021; n]))),
         (
             "respondent_id".into(),
-            Arc::new(StringArray::from((0..n).map(|i| format!("{country}-{:06}", i + 1)).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                (0..n).map(|i| format!("{country}-{:06}", i + 1)).collect::<Vec<_>>(),
+            )),
         ),
         ("stratum".into(), Arc::new(StringArray::from(vec!["S"; n]))),
     ];
@@ -127,10 +149,15 @@ pub fn batch(q: &Questionnaire, country: &str, rows: &[Row], interviewer: &[Stri
     for (k, item) in q.items.iter().enumerate() {
         cols.push((
             item.id.clone(),
-            Arc::new(Int8Array::from(rows.iter().map(|r| r[nd + k].map(|v| v as i8)).collect::<Vec<_>>())),
+            Arc::new(Int8Array::from(
+                rows.iter().map(|r| r[nd + k].map(|v| v as i8)).collect::<Vec<_>>(),
+            )),
         ));
     }
-    cols.push(("interviewer_id".into(), Arc::new(StringArray::from(interviewer.to_vec()))));
+    cols.push((
+        "interviewer_id".into(),
+        Arc::new(StringArray::from(interviewer.to_vec())),
+    ));
     cols.push(("duration_s".into(), Arc::new(StringArray::from(duration.to_vec()))));
     RecordBatch::try_from_iter(cols).unwrap()
 }

@@ -76,7 +76,10 @@ fn automatic_threshold_flags_about_its_tail_probability_without_copies() {
         let rows = &res.groups[0].1;
         let flagged = rows.iter().filter(|r| r.high_match).count() as f64 / rows.len() as f64;
         eprintln!("seed {seed} tail {tail}: flagged {flagged:.4}");
-        assert!(flagged <= tail * 1.3 && flagged >= tail * 0.6, "tail {tail}: flagged {flagged}");
+        assert!(
+            flagged <= tail * 1.3 && flagged >= tail * 0.6,
+            "tail {tail}: flagged {flagged}"
+        );
     }
 }
 
@@ -114,10 +117,19 @@ fn a_planted_cluster_of_near_copies_is_found_and_its_interviewer_stands_out() {
     assert!(found >= 24, "found {found} of 30");
     let others = (0..2000).filter(|p| !planted.contains(p) && got[*p].high_match).count();
     assert!(others <= 60, "{others} genuine interviews flagged");
-    let i99 = res.interviewers.iter().find(|r| r.interviewer.as_deref() == Some("I99")).unwrap();
+    let i99 = res
+        .interviewers
+        .iter()
+        .find(|r| r.interviewer.as_deref() == Some("I99"))
+        .unwrap();
     assert!(i99.cluster && i99.high_match_p.unwrap() < 1e-6, "{i99:?}");
     let clusters = res.interviewers.iter().filter(|r| r.cluster).count();
-    assert_eq!(clusters, 1, "{:?}", res.interviewers.iter().filter(|r| r.cluster).collect::<Vec<_>>());
+    assert_eq!(
+        clusters,
+        1,
+        "{:?}",
+        res.interviewers.iter().filter(|r| r.cluster).collect::<Vec<_>>()
+    );
     assert_eq!(i99.interviews, 30);
 }
 
@@ -142,11 +154,19 @@ fn speeders_straightlining_interviewers_and_exclusion_reasons() {
     assert_eq!(got[3].exclusion, ["fieldwork_speeder:duration=60"]);
     assert_eq!(got[4].speeder, None);
     assert_eq!(got[7].straightline, [Some(true)]);
-    assert!(got[7].exclusion.contains(&"fieldwork_straightline:battery=Q8".to_string()));
+    assert!(
+        got[7]
+            .exclusion
+            .contains(&"fieldwork_straightline:battery=Q8".to_string())
+    );
     // Of two exact copies the earlier is kept.
     assert!(got[8].duplicate && got[9].duplicate);
     assert!(!got[8].exclusion.iter().any(|e| e.starts_with("fieldwork_duplicate")));
-    assert!(got[9].exclusion.contains(&"fieldwork_duplicate:of=BOL-000009".to_string()));
+    assert!(
+        got[9]
+            .exclusion
+            .contains(&"fieldwork_duplicate:of=BOL-000009".to_string())
+    );
     let f = &res.flags[0];
     assert_eq!((f.n, f.speeders), (200, 1));
     assert!(f.duplicates >= 2 && f.straightliners >= 1);
@@ -155,11 +175,22 @@ fn speeders_straightlining_interviewers_and_exclusion_reasons() {
     assert!(res.interviewers.iter().all(|r| r.interviews == 10));
     let i03 = &res.interviewers[3];
     assert_eq!(i03.interviewer.as_deref(), Some("I03"));
-    let mut d: Vec<f64> = (0..200).filter(|i| i % 20 == 3).filter_map(|i| du[i].parse().ok()).collect();
+    let mut d: Vec<f64> = (0..200)
+        .filter(|i| i % 20 == 3)
+        .filter_map(|i| du[i].parse().ok())
+        .collect();
     d.sort_by(f64::total_cmp);
     assert_eq!(i03.median_duration, Some((d[4] + d[5]) / 2.0));
-    let asked: u32 = got.iter().filter(|r| r.interviewer.as_deref() == Some("I03")).map(|r| r.items_asked).sum();
-    let miss: u32 = got.iter().filter(|r| r.interviewer.as_deref() == Some("I03")).map(|r| r.items_missing).sum();
+    let asked: u32 = got
+        .iter()
+        .filter(|r| r.interviewer.as_deref() == Some("I03"))
+        .map(|r| r.items_asked)
+        .sum();
+    let miss: u32 = got
+        .iter()
+        .filter(|r| r.interviewer.as_deref() == Some("I03"))
+        .map(|r| r.items_missing)
+        .sum();
     assert_eq!(i03.item_nonresponse, Some(f64::from(miss) / f64::from(asked)));
 }
 

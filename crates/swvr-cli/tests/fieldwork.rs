@@ -1,0 +1,282 @@
+//! End-to-end tests of the fieldwork stage (issue 13) on the bundle under
+//! fixtures/fieldwork (made by scripts/fieldwork_fixture.py): response rates
+//! recomputed here from calls.csv, reconciliation, exclusions that keep
+//! ingest's counts reconciled, and error messages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow_array::{Array, BooleanArray, Float64Array, StringArray};
+use swvr_core::io::read_arrow;
+
+fn swvr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_swvr"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("swvr runs")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("swvr-fw-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/fieldwork")
+}
+
+fn copy_bundle(dir: &Path) {
+    for f in [
+        "respondents.csv",
+        "design.csv",
+        "targets.csv",
+        "calls.csv",
+        "scheme.toml",
+    ] {
+        std::fs::copy(bundle().join(f), dir.join(f)).unwrap();
+    }
+}
+
+fn run_bundle(name: &str, data: &Path) -> (PathBuf, Output) {
+    let out = tempdir(name).join("out");
+    let res = swvr(&["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    (out, res)
+}
+
+fn strings<'a>(b: &'a arrow_array::RecordBatch, c: &str) -> &'a StringArray {
+    b.column_by_name(c)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+}
+
+/// Counts by AAPOR class of one (country, frame) of calls.csv, classified
+/// here by the code's leading digits (independently of the crate's table).
+fn counts(country: &str, frame: &str) -> BTreeMap<&'static str, f64> {
+    let text = std::fs::read_to_string(bundle().join("calls.csv")).unwrap();
+    let mut c: BTreeMap<&'static str, f64> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[0] != country || (frame != "all" && f[2] != frame) {
+            continue;
+        }
+        let class = match f[4] {
+            "1.1" => "I",
+            "1.2" => "P",
+            d if d.starts_with("2.1") => "R",
+            d if d.starts_with("2.2") => "NC",
+            d if d.starts_with("2.3") => "O",
+            d if d.starts_with("3.1") => "UH",
+            d if d.starts_with("3.2") || d.starts_with("3.9") => "UO",
+            d if d.starts_with("4.") => "NE",
+            _ => continue,
+        };
+        *c.entry(class).or_default() += 1.0;
+    }
+    c
+}
+
+#[test]
+fn response_rates_per_frame_and_combined_agree_with_a_hand_computation() {
+    let (out, res) = run_bundle("rates", &bundle());
+    let b = read_arrow(&out.join("fieldwork/response_rates.arrow")).unwrap();
+    let (c, f, m) = (strings(&b, "country"), strings(&b, "frame"), strings(&b, "measure"));
+    let v = b
+        .column_by_name("value")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    let get = |country: &str, frame: &str, measure: &str| -> f64 {
+        (0..b.num_rows())
+            .find(|&i| c.value(i) == country && f.value(i) == frame && m.value(i) == measure)
+            .map(|i| v.value(i))
+            .unwrap_or_else(|| panic!("{country} {frame} {measure} missing"))
+    };
+    let mut eu_all = 0.0;
+    for frame in ["L", "M"] {
+        let k = counts("SEN", frame);
+        let g = |x: &str| k.get(x).copied().unwrap_or(0.0);
+        let elig = g("I") + g("P") + g("R") + g("NC") + g("O");
+        let e = elig / (elig + g("NE"));
+        let u = g("UH") + g("UO");
+        eu_all += e * u;
+        assert!((get("SEN", frame, "e") - e).abs() < 1e-12);
+        assert!((get("SEN", frame, "RR3") - g("I") / (elig + e * u)).abs() < 1e-12);
+        assert!((get("SEN", frame, "RR1") - g("I") / (elig + u)).abs() < 1e-12);
+        assert!((get("SEN", frame, "COOP1") - g("I") / (g("I") + g("P") + g("R") + g("O"))).abs() < 1e-12);
+        assert_eq!(get("SEN", frame, "NE"), g("NE"));
+    }
+    // Combined: pooled dispositions, each frame's e on its own unknowns.
+    let k = counts("SEN", "all");
+    let g = |x: &str| k.get(x).copied().unwrap_or(0.0);
+    let elig = g("I") + g("P") + g("R") + g("NC") + g("O");
+    assert!((get("SEN", "all", "RR3") - g("I") / (elig + eu_all)).abs() < 1e-12);
+    assert!((get("SEN", "all", "e") - eu_all / (g("UH") + g("UO"))).abs() < 1e-12);
+    // Mobile-only BOL: `all` equals `M`.
+    assert_eq!(get("BOL", "all", "RR4"), get("BOL", "M", "RR4"));
+    // 16 rates + 8 counts + e per (country, frame): SEN L, M, all; BOL M, all.
+    assert_eq!(b.num_rows(), 25 * 5);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("SEN 2021   L: RR3 "), "{err}");
+    assert!(
+        err.contains("swvr: fieldwork: 5 interviews excluded before weighting"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reconciliation_rejects_and_exclusions_reconcile() {
+    let (out, _) = run_bundle("reconcile", &bundle());
+    assert_eq!(
+        std::fs::read_to_string(out.join("fieldwork/reconciliation.csv")).unwrap(),
+        "country,wave,respondent_id,issue,detail\n\
+         BOL,2021,BOL-000300,respondent_not_in_calls,accepted respondent without an interview disposition\n\
+         SEN,2021,SEN-009999,interview_not_in_respondents,\"calls.csv line 7834, disposition 1.1\"\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("fieldwork/calls_rejects.csv")).unwrap(),
+        "line,number_id,reasons,raw\n7833,SEN-M-9999998,unknown_disposition:disposition=5.1,\"SEN,2021,M,SEN-M-9999998,5.1,\"\n"
+    );
+    // Excluded interviews are ingest rejects with their reasons.
+    let rejects = std::fs::read_to_string(out.join("ingest/rejects.csv")).unwrap();
+    let reasons: Vec<&str> = rejects.lines().skip(1).map(|l| l.split(',').nth(2).unwrap()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "fieldwork_speeder:duration=60",
+            "fieldwork_duplicate:of=BOL-000200",
+            "fieldwork_duplicate:of=SEN-000400",
+            "fieldwork_speeder:duration=60",
+            "fieldwork_speeder:duration=60"
+        ]
+    );
+    assert!(rejects.contains("\n251,BOL-000250,"), "{rejects}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("ingest/validation.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            v["rows_read"].as_u64(),
+            v["rows_accepted"].as_u64(),
+            v["rows_rejected"].as_u64()
+        ),
+        (Some(1300), Some(1295), Some(5))
+    );
+    assert_eq!(v["by_country"]["SEN"]["rows_rejected"], 3);
+    assert_eq!(v["reasons"]["fieldwork_duplicate"], 2);
+    // Not weighted; still in quality.arrow, marked excluded.
+    assert_eq!(
+        read_arrow(&out.join("ingest/respondents.arrow")).unwrap().num_rows(),
+        1295
+    );
+    let w = read_arrow(&out.join("weight/weighted.arrow")).unwrap();
+    assert_eq!(w.num_rows(), 1295);
+    assert!(!strings(&w, "respondent_id").iter().any(|x| x == Some("SEN-000500")));
+    let q = read_arrow(&out.join("fieldwork/quality.arrow")).unwrap();
+    assert_eq!(q.num_rows(), 1300);
+    let ex = q
+        .column_by_name("excluded")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .unwrap();
+    assert_eq!(ex.true_count(), 5);
+    // The fabricating interviewer stands out.
+    let iv = read_arrow(&out.join("fieldwork/interviewers.arrow")).unwrap();
+    let names = strings(&iv, "interviewer");
+    let cl = iv
+        .column_by_name("flag_cluster")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .unwrap();
+    let flagged: Vec<&str> = (0..iv.num_rows())
+        .filter(|&i| cl.value(i))
+        .map(|i| names.value(i))
+        .collect();
+    assert_eq!(flagged, ["SEN-I10"]);
+}
+
+#[test]
+fn reconciliation_as_an_error() {
+    let data = tempdir("recon-error");
+    copy_bundle(&data);
+    std::fs::write(data.join("scheme.toml"), "[fieldwork]\nreconciliation = \"error\"\n").unwrap();
+    let out = data.join("out");
+    let res = swvr(&[
+        "run",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("calls.csv: 2 interviews do not reconcile with the accepted respondents (first: BOL 2021 BOL-000300 respondent_not_in_calls"),
+        "{err}"
+    );
+    assert!(!out.join("weight").exists());
+}
+
+#[test]
+fn fieldwork_command_and_its_errors() {
+    let data = tempdir("cmd");
+    copy_bundle(&data);
+    let out = data.join("out");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let res = swvr(&["fieldwork", "--data", d, "--out", o]);
+    assert!(!res.status.success());
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("ingest/respondents.arrow: not found; run `swvr ingest"),
+        "{err}"
+    );
+    assert!(swvr(&["ingest", "--quiet", "--data", d, "--out", o]).status.success());
+    std::fs::write(
+        data.join("s.toml"),
+        "[fieldwork]\nexclude = [\"duplicate\"]\nspeeders = 0.5\n",
+    )
+    .unwrap();
+    let s = data.join("s.toml");
+    let res = swvr(&["fieldwork", "--data", d, "--out", o, "--scheme", s.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success() && err.contains("s.toml: line 3") && err.contains("speeders"),
+        "{err}"
+    );
+    // A calls.csv without its disposition column.
+    let calls = std::fs::read_to_string(data.join("calls.csv"))
+        .unwrap()
+        .replacen("disposition", "outcome", 1);
+    std::fs::write(data.join("calls.csv"), calls).unwrap();
+    let res = swvr(&["fieldwork", "--data", d, "--out", o]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("calls.csv: line 1: missing required column `disposition`"),
+        "{err}"
+    );
+    // Without calls.csv: quality only; exclusions applied once.
+    std::fs::remove_file(data.join("calls.csv")).unwrap();
+    let res = swvr(&["fieldwork", "--data", d, "--out", o]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(!out.join("fieldwork/response_rates.arrow").exists());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("ingest/validation.json")).unwrap()).unwrap();
+    assert_eq!(v["rows_rejected"], 5);
+    let res = swvr(&["fieldwork", "--data", d, "--out", o]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success() && err.contains("validation.json: fieldwork exclusions were already applied"),
+        "{err}"
+    );
+}
