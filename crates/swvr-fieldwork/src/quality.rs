@@ -141,7 +141,7 @@ pub fn input_columns(q: &Questionnaire) -> Vec<String> {
 }
 
 /// Integer codes of a coded column (Int8/Int16/Int32), null = not asked.
-fn int_values(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<Option<i32>>, IoError> {
+pub fn int_values(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<Option<i32>>, IoError> {
     let col = batch.column_by_name(name).ok_or_else(|| IoError::Column {
         path: path.to_path_buf(),
         column: name.to_string(),
