@@ -3,13 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use swvr_core::groups::Selection;
-use swvr_core::questionnaire::Questionnaire;
-use swvr_model::ModelSpec;
-use swvr_weight::Scheme;
 
 use crate::progress::Bars;
+use crate::run::write_effective;
+use crate::{QUESTIONNAIRE_FILE, SCHEME_FILE, SPEC_FILE, config, summary};
 
 /// The fixture bundle committed under `fixtures/`, embedded in the binary so
 /// that `swvr run` works from any folder.
@@ -45,19 +44,29 @@ struct Select {
 }
 
 impl Select {
-    fn selection(&self) -> Selection {
-        Selection {
-            countries: self.countries.clone(),
-            waves: self.waves.clone(),
-        }
+    fn selection(&self) -> Result<Selection> {
+        Ok(Selection::new(self.countries.clone(), self.waves.clone())?)
     }
+}
+
+/// A built-in configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DefaultName {
+    /// The weighting scheme (`--scheme`).
+    Scheme,
+    /// The model specification (`--spec`).
+    Spec,
+    /// The 2021 questionnaire definition (`--questionnaire`).
+    Questionnaire,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Every stage in order (ingest, weight, tabulate, model) and a manifest.
     Run {
-        /// Wave bundle folder; default: the bundle committed under fixtures/.
+        /// Wave bundle folder (respondents.csv, design.csv, targets.csv, optional
+        /// scheme.toml; format: docs/bundle.md in the swvr repository); default: the
+        /// bundle committed under fixtures/.
         #[arg(long)]
         data: Option<PathBuf>,
         /// Output folder (created if missing).
@@ -80,13 +89,14 @@ enum Command {
     },
     /// Validate a wave bundle: OUT/ingest/{respondents.arrow, rejects.csv, validation.json}.
     Ingest {
-        /// Wave bundle folder.
+        /// Wave bundle folder (respondents.csv, design.csv, targets.csv; format:
+        /// docs/bundle.md in the swvr repository).
         #[arg(long)]
         data: PathBuf,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Questionnaire definition (TOML).
+        /// Questionnaire definition (TOML); default: the built-in 2021 definition.
         #[arg(long)]
         questionnaire: Option<PathBuf>,
         #[command(flatten)]
@@ -111,13 +121,14 @@ enum Command {
     },
     /// Base weights, raking and trimming: OUT/weight/{weighted.arrow, diagnostics.json}.
     Weight {
-        /// Wave bundle folder (design.csv, targets.csv).
+        /// Wave bundle folder (design.csv, targets.csv, optional scheme.toml;
+        /// format: docs/bundle.md in the swvr repository).
         #[arg(long)]
         data: PathBuf,
         /// Output folder holding ingest/.
         #[arg(long)]
         out: PathBuf,
-        /// Weighting scheme (TOML).
+        /// Weighting scheme (TOML); default DATA/scheme.toml, else the built-in scheme.
         #[arg(long)]
         scheme: Option<PathBuf>,
         /// Questionnaire definition (TOML): the demographics raked on, their codes and ranges.
@@ -131,7 +142,8 @@ enum Command {
         /// Output folder holding weight/.
         #[arg(long)]
         out: PathBuf,
-        /// Questionnaire definition (TOML).
+        /// Questionnaire definition (TOML); default: the one ingest used
+        /// (OUT/ingest/questionnaire.toml), else the built-in 2021 definition.
         #[arg(long)]
         questionnaire: Option<PathBuf>,
         #[command(flatten)]
@@ -142,7 +154,7 @@ enum Command {
         /// Output folder holding weight/.
         #[arg(long)]
         out: PathBuf,
-        /// Model specification (TOML).
+        /// Model specification (TOML); default: the report's Appendix E model.
         #[arg(long)]
         spec: Option<PathBuf>,
         #[command(flatten)]
@@ -179,6 +191,22 @@ enum Command {
         #[arg(long, value_name = "POINTS")]
         fail_above: Option<f64>,
     },
+    /// Re-hash every file of a run folder against its manifest.json (exit 0
+    /// only when all match); with --against, also say which inputs, options
+    /// and outputs differ from another run's manifest.
+    Verify {
+        /// The run folder (holding manifest.json).
+        out: PathBuf,
+        /// Another run's manifest.json to compare with.
+        #[arg(long, value_name = "MANIFEST")]
+        against: Option<PathBuf>,
+    },
+    /// Print a built-in configuration file (to start a new one from it).
+    Defaults {
+        /// Which file.
+        #[arg(value_enum)]
+        name: DefaultName,
+    },
     /// Write a deterministic synthetic wave bundle.
     Synth {
         /// Output folder.
@@ -197,30 +225,6 @@ enum Command {
         #[arg(long, default_value_t = 2021)]
         wave: i32,
     },
-}
-
-pub(crate) fn questionnaire(path: Option<&Path>) -> Result<Questionnaire> {
-    Ok(match path {
-        Some(p) => Questionnaire::from_path(p)?,
-        None => Questionnaire::default_2021(),
-    })
-}
-
-/// `--scheme`, else `DATA/scheme.toml` when present, else the default.
-pub(crate) fn scheme(path: Option<&Path>, data: &Path) -> Result<Scheme> {
-    let local = data.join("scheme.toml");
-    Ok(match path {
-        Some(p) => Scheme::from_path(p)?,
-        None if local.is_file() => Scheme::from_path(&local)?,
-        None => Scheme::default_scheme(),
-    })
-}
-
-pub(crate) fn spec(path: Option<&Path>) -> Result<ModelSpec> {
-    Ok(match path {
-        Some(p) => ModelSpec::from_path(p)?,
-        None => ModelSpec::default_spec(),
-    })
 }
 
 /// A stage's input from an earlier stage, with the command that makes it.
@@ -251,7 +255,7 @@ pub fn main() -> Result<()> {
             scheme: scheme_path,
             spec: spec_path,
             questionnaire: qpath,
-            selection: select.selection(),
+            selection: select.selection()?,
             export,
             quiet: cli.quiet,
             bars: &bars,
@@ -262,8 +266,16 @@ pub fn main() -> Result<()> {
             questionnaire: qpath,
             select,
         } => {
-            let q = questionnaire(qpath.as_deref())?;
-            swvr_ingest::ingest(&data, &out, &q, &select.selection(), &bars)?;
+            let sel = select.selection()?;
+            let q = config::questionnaire(qpath.as_deref())?;
+            let s = swvr_ingest::ingest(&data, &out, &q.value, &sel, &bars)?;
+            let dir = out.join("ingest");
+            write_effective(&dir, QUESTIONNAIRE_FILE, &q.effective)?;
+            if s.rows_accepted == 0 {
+                let file = data.join("respondents.csv").display().to_string();
+                return Err(summary::nothing_accepted(&file, &s, &dir));
+            }
+            summary::print(cli.quiet, &summary::ingest(&s, &dir.join("rejects.csv")));
             Ok(())
         }
         Command::Fieldwork {
@@ -273,10 +285,11 @@ pub fn main() -> Result<()> {
             questionnaire: qpath,
             select,
         } => {
-            let q = questionnaire(qpath.as_deref())?;
+            let sel = select.selection()?;
+            let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
             let opts = crate::fieldwork::options(scheme_path.as_deref(), &data)?;
             need(&out, "ingest/respondents.arrow", "swvr ingest --data DIR --out OUT")?;
-            let (s, removed) = crate::fieldwork::stage(&data, &out, &q, &opts, &select.selection(), &bars)?;
+            let (s, removed) = crate::fieldwork::stage(&data, &out, &q.value, &opts, &sel, &bars)?;
             if !cli.quiet {
                 crate::fieldwork::summary(&s, removed);
             }
@@ -289,10 +302,14 @@ pub fn main() -> Result<()> {
             questionnaire: qpath,
             select,
         } => {
-            let q = questionnaire(qpath.as_deref())?;
-            let s = scheme(scheme_path.as_deref(), &data)?;
+            let sel = select.selection()?;
+            let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
+            let s = config::scheme(scheme_path.as_deref(), &data)?;
             need(&out, "ingest/respondents.arrow", "swvr ingest --data DIR --out OUT")?;
-            swvr_weight::weight(&data, &out, &s, &q, &select.selection(), &bars)?;
+            let d = swvr_weight::weight(&data, &out, &s.value, &q.value, &sel, &bars)?;
+            let dir = out.join("weight");
+            write_effective(&dir, SCHEME_FILE, &s.effective)?;
+            summary::print(cli.quiet, &summary::weight(&d, &dir));
             Ok(())
         }
         Command::Tabulate {
@@ -300,9 +317,11 @@ pub fn main() -> Result<()> {
             questionnaire: qpath,
             select,
         } => {
-            let q = questionnaire(qpath.as_deref())?;
+            let sel = select.selection()?;
+            let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
             need(&out, "weight/weighted.arrow", "swvr weight --data DIR --out OUT")?;
-            swvr_tabulate::tabulate(&out, &q, &select.selection(), &bars)?;
+            let t = swvr_tabulate::tabulate(&out, &q.value, &sel, &bars)?;
+            summary::print(cli.quiet, &summary::tabulate(&t, &out.join("tabulate")));
             Ok(())
         }
         Command::Model {
@@ -310,9 +329,21 @@ pub fn main() -> Result<()> {
             spec: spec_path,
             select,
         } => {
-            let s = spec(spec_path.as_deref())?;
+            let sel = select.selection()?;
+            let s = config::spec(spec_path.as_deref())?;
             need(&out, "weight/weighted.arrow", "swvr weight --data DIR --out OUT")?;
-            swvr_model::model(&out, &s, &select.selection(), &bars)?;
+            let m = swvr_model::model(&out, &s.value, &sel, &bars)?;
+            let dir = out.join("model");
+            write_effective(&dir, SPEC_FILE, &s.effective)?;
+            summary::print(cli.quiet, &summary::model(&m, &dir));
+            Ok(())
+        }
+        Command::Verify { out, against } => crate::verify::verify(&out, against.as_deref()),
+        Command::Defaults { name } => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(config::default_text(name).as_bytes())?;
+            stdout.flush()?;
             Ok(())
         }
         Command::Export {
@@ -320,8 +351,8 @@ pub fn main() -> Result<()> {
             formats,
             questionnaire: qpath,
         } => {
-            let q = questionnaire(qpath.as_deref())?;
-            let files = swvr_export::export(&out, &q, &formats)?;
+            let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
+            let files = swvr_export::export(&out, &q.value, &formats)?;
             if !cli.quiet {
                 eprintln!("swvr: wrote {} files to {}", files.len(), out.join("export").display());
             }

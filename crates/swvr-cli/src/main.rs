@@ -2,11 +2,21 @@
 //! terminal output. Only this crate writes to the terminal.
 
 mod cli;
+mod config;
 mod fieldwork;
 mod manifest;
 mod progress;
 mod report;
 mod run;
+mod summary;
+mod verify;
+
+/// The effective questionnaire in `OUT/ingest/`.
+pub(crate) const QUESTIONNAIRE_FILE: &str = "questionnaire.toml";
+/// The effective weighting scheme in `OUT/weight/`.
+pub(crate) const SCHEME_FILE: &str = "scheme.toml";
+/// The effective model specification in `OUT/model/`.
+pub(crate) const SPEC_FILE: &str = "spec.toml";
 
 use std::io::Write;
 

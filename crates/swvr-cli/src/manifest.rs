@@ -1,13 +1,15 @@
 //! `OUT/manifest.json`: what went in and what came out, by SHA-256.
-//! No timestamps: the same inputs give the same manifest.
+//! No timestamps and no absolute paths: inputs are named relative to
+//! `--data` (`DATA/…`), outputs relative to `--out`, so the same run in two
+//! folders or on two machines gives the same manifest.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -37,18 +39,28 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// One input of the run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
-    /// What it is (`respondents.csv`, `scheme`, …).
+    /// What it is (`respondents.csv`, `questionnaire`, `scheme`, `spec`).
     pub name: String,
-    /// Where it came from (`fixtures (embedded)`, a path, `built-in default`).
+    /// Where it came from: `DATA/<path>` (under `--data`), `OUT/<path>`,
+    /// `embedded fixtures/<file>`, `built-in default`, or the file name of a
+    /// file elsewhere (its hash identifies it).
     pub source: String,
-    /// SHA-256 of its bytes (for the scheme and spec: of the effective TOML).
+    /// SHA-256 of the source bytes (for a built-in default: of the embedded
+    /// text `swvr defaults` prints).
     pub sha256: String,
+    /// The effective configuration the run applied, relative to OUT
+    /// (configuration inputs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<String>,
+    /// SHA-256 of the effective file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_sha256: Option<String>,
 }
 
 /// One output file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
     /// Path relative to OUT, `/`-separated.
     pub path: String,
@@ -59,10 +71,14 @@ pub struct Output {
 }
 
 /// The manifest.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// swvr version.
     pub swvr_version: String,
+    /// The command, in canonical form: `swvr run`, then the options that
+    /// shape the outputs, with `DATA` and `OUT` for the folders and paths
+    /// named as in [`Input::source`] (`--quiet` is left out).
+    pub command: Vec<String>,
     /// Selected countries (empty = all).
     pub countries: Vec<String>,
     /// Selected waves (empty = all).
@@ -71,6 +87,46 @@ pub struct Manifest {
     pub inputs: Vec<Input>,
     /// Outputs, sorted by path.
     pub outputs: Vec<Output>,
+}
+
+/// Names paths the way the manifest does: relative to the data and output
+/// folders when inside them, else by file name.
+pub struct Roots {
+    data: Option<PathBuf>,
+    out: PathBuf,
+}
+
+impl Roots {
+    /// `data` is `None` for the embedded fixtures.
+    pub fn new(data: Option<&Path>, out: &Path) -> Self {
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        Self {
+            data: data.map(canon),
+            out: canon(out),
+        }
+    }
+
+    /// `DATA/rel`, `OUT/rel`, or the file name.
+    pub fn label(&self, path: &Path) -> String {
+        let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let rel = |root: &Path| p.strip_prefix(root).ok().map(slash);
+        if let Some(r) = self.data.as_deref().and_then(rel) {
+            return format!("DATA/{r}");
+        }
+        if let Some(r) = rel(&self.out) {
+            return format!("OUT/{r}");
+        }
+        path.file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+}
+
+/// A relative path with `/` separators.
+fn slash(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Row count of an output file, by kind.
@@ -126,13 +182,134 @@ fn walk(root: &Path, dir: &Path, acc: &mut Vec<String>) -> Result<()> {
         if entry.file_type()?.is_dir() {
             walk(root, &path, acc)?;
         } else if let Ok(rel) = path.strip_prefix(root) {
-            acc.push(
-                rel.components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
-            );
+            acc.push(slash(rel));
         }
     }
     Ok(())
+}
+
+/// Reads a manifest.
+pub fn read(path: &Path) -> Result<Manifest> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read manifest", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: line {}, column {}: not a swvr manifest: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// How the files of a run folder differ from its manifest.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FolderCheck {
+    /// Files checked (listed in the manifest).
+    pub checked: usize,
+    /// Listed files whose bytes changed.
+    pub changed: Vec<String>,
+    /// Listed files that are gone.
+    pub missing: Vec<String>,
+    /// Files in the folder the manifest does not list.
+    pub unexpected: Vec<String>,
+}
+
+impl FolderCheck {
+    /// True when every file matches.
+    pub fn ok(&self) -> bool {
+        self.changed.is_empty() && self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+/// Re-hashes every file of `out` against `manifest`.
+pub fn check_folder(out: &Path, manifest: &Manifest) -> Result<FolderCheck> {
+    let mut files = Vec::new();
+    walk(out, out, &mut files)?;
+    files.retain(|f| f != "manifest.json");
+    let listed: std::collections::BTreeSet<&str> = manifest.outputs.iter().map(|o| o.path.as_str()).collect();
+    let mut check = FolderCheck {
+        checked: manifest.outputs.len(),
+        unexpected: files.iter().filter(|f| !listed.contains(f.as_str())).cloned().collect(),
+        ..FolderCheck::default()
+    };
+    check.unexpected.sort();
+    let hashes: Vec<(String, Option<String>)> = manifest
+        .outputs
+        .par_iter()
+        .map(|o| {
+            let p = out.join(&o.path);
+            let h = if p.is_file() { Some(sha256_file(&p)?) } else { None };
+            Ok((o.path.clone(), h))
+        })
+        .collect::<Result<_>>()?;
+    for (o, (path, h)) in manifest.outputs.iter().zip(hashes) {
+        match h {
+            None => check.missing.push(path),
+            Some(h) if h != o.sha256 => check.changed.push(path),
+            Some(_) => {}
+        }
+    }
+    Ok(check)
+}
+
+/// What differs between two manifests, as readable lines (empty = equal).
+pub fn compare(a: &Manifest, b: &Manifest) -> Vec<String> {
+    let mut d = Vec::new();
+    if a.swvr_version != b.swvr_version {
+        d.push(format!("swvr version: {} vs {}", a.swvr_version, b.swvr_version));
+    }
+    if a.command != b.command {
+        d.push(format!(
+            "option: command `{}` vs `{}`",
+            a.command.join(" "),
+            b.command.join(" ")
+        ));
+    }
+    if a.countries != b.countries {
+        d.push(format!("option: countries {:?} vs {:?}", a.countries, b.countries));
+    }
+    if a.waves != b.waves {
+        d.push(format!("option: waves {:?} vs {:?}", a.waves, b.waves));
+    }
+    for x in &a.inputs {
+        match b.inputs.iter().find(|y| y.name == x.name) {
+            None => d.push(format!("input {}: only in this run", x.name)),
+            Some(y) => {
+                if x.sha256 != y.sha256 {
+                    d.push(format!(
+                        "input {}: content differs ({} vs {})",
+                        x.name, x.source, y.source
+                    ));
+                } else if x.source != y.source {
+                    d.push(format!(
+                        "input {}: same content from {} vs {}",
+                        x.name, x.source, y.source
+                    ));
+                }
+                if x.effective_sha256 != y.effective_sha256 {
+                    d.push(format!("input {}: effective configuration differs", x.name));
+                }
+            }
+        }
+    }
+    for y in b.inputs.iter().filter(|y| !a.inputs.iter().any(|x| x.name == y.name)) {
+        d.push(format!("input {}: only in the other run", y.name));
+    }
+    for x in &a.outputs {
+        match b.outputs.iter().find(|y| y.path == x.path) {
+            None => d.push(format!("output {}: only in this run", x.path)),
+            Some(y) if x.sha256 != y.sha256 => {
+                let rows = match (x.rows, y.rows) {
+                    (Some(r), Some(s)) if r != s => format!(" ({r} vs {s} rows)"),
+                    _ => String::new(),
+                };
+                d.push(format!("output {}: content differs{rows}", x.path));
+            }
+            Some(_) => {}
+        }
+    }
+    for y in b.outputs.iter().filter(|y| !a.outputs.iter().any(|x| x.path == y.path)) {
+        d.push(format!("output {}: only in the other run", y.path));
+    }
+    d
 }

@@ -205,8 +205,8 @@ fn arrow_outputs_carry_labels_and_provenance() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|i| i["name"] == "scheme (effective)")
-        .unwrap()["sha256"]
+        .find(|i| i["name"] == "scheme")
+        .unwrap()["effective_sha256"]
         .as_str()
         .unwrap()
         .to_string();

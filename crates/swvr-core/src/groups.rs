@@ -10,16 +10,75 @@ use rayon::prelude::*;
 use crate::io::{IoError, column};
 
 /// Which (country, wave)s a command works on (`--country`, `--wave`).
-/// Empty lists select everything.
+/// Empty lists select everything. Built only by [`Selection::new`] (which
+/// checks the codes) or [`Selection::all`]; lists are sorted and
+/// deduplicated, so the order of the options does not matter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
-    /// Country codes to keep.
-    pub countries: Vec<String>,
-    /// Waves to keep.
-    pub waves: Vec<i32>,
+    countries: Vec<String>,
+    waves: Vec<i32>,
+}
+
+/// A `--country` or `--wave` value that can never match a row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    /// Not three upper-case letters.
+    #[error("--country `{0}`: expected an ISO 3166-1 alpha-3 code in upper case, as in respondents.csv (e.g. KEN)")]
+    Country(String),
+    /// Not a four-digit year.
+    #[error("--wave `{0}`: expected a year from 1000 to 9999, as in respondents.csv (e.g. 2021)")]
+    Wave(i32),
+}
+
+/// A selection that matches no (country, wave) of a stage's input: the one
+/// message every stage gives.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: no rows for {selection}; the file holds {}; expected --country/--wave to name at least one of these", file.display(), if available.is_empty() { "no country-wave".to_string() } else { available.join(", ") })]
+pub struct NothingSelected {
+    /// The stage's input file.
+    pub file: std::path::PathBuf,
+    /// The selection, described ([`Selection::describe`]).
+    pub selection: String,
+    /// The (country, wave)s the file holds (`KEN 2021`), sorted.
+    pub available: Vec<String>,
 }
 
 impl Selection {
+    /// Everything.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Validates `--country` codes (three upper-case letters) and `--wave`
+    /// years (1000–9999, the range ingest accepts).
+    pub fn new(countries: Vec<String>, waves: Vec<i32>) -> Result<Self, SelectionError> {
+        if let Some(bad) = countries
+            .iter()
+            .find(|c| !(c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())))
+        {
+            return Err(SelectionError::Country(bad.clone()));
+        }
+        if let Some(bad) = waves.iter().find(|w| !(1000..=9999).contains(*w)) {
+            return Err(SelectionError::Wave(*bad));
+        }
+        let (mut countries, mut waves) = (countries, waves);
+        countries.sort();
+        countries.dedup();
+        waves.sort_unstable();
+        waves.dedup();
+        Ok(Self { countries, waves })
+    }
+
+    /// Selected countries, sorted (empty = all).
+    pub fn countries(&self) -> &[String] {
+        &self.countries
+    }
+
+    /// Selected waves, sorted (empty = all).
+    pub fn waves(&self) -> &[i32] {
+        &self.waves
+    }
+
     /// True when (country, wave) is selected.
     pub fn contains(&self, country: &str, wave: i32) -> bool {
         (self.countries.is_empty() || self.countries.iter().any(|c| c == country))
@@ -30,6 +89,81 @@ impl Selection {
     pub fn is_all(&self) -> bool {
         self.countries.is_empty() && self.waves.is_empty()
     }
+
+    /// The selection in words: `country KEN, SEN and wave 2021`,
+    /// `every country-wave` when everything is selected.
+    pub fn describe(&self) -> String {
+        let countries = match self.countries.len() {
+            0 => None,
+            _ => Some(format!("country {}", self.countries.join(", "))),
+        };
+        let waves = match self.waves.len() {
+            0 => None,
+            _ => Some(format!(
+                "wave {}",
+                self.waves.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+            )),
+        };
+        match (countries, waves) {
+            (Some(c), Some(w)) => format!("{c} and {w}"),
+            (Some(c), None) => c,
+            (None, Some(w)) => w,
+            (None, None) => "every country-wave".into(),
+        }
+    }
+
+    /// The error for a selection that matched nothing in `file`, which
+    /// holds the (country, wave)s `available`.
+    pub fn nothing_selected<'a>(
+        &self,
+        file: &Path,
+        available: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> NothingSelected {
+        let mut keys: Vec<(&str, i32)> = available.into_iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        NothingSelected {
+            file: file.to_path_buf(),
+            selection: self.describe(),
+            available: keys.iter().map(|(c, w)| format!("{c} {w}")).collect(),
+        }
+    }
+}
+
+/// [`IoError::NothingSelected`] when `groups` (the selected groups of the
+/// Arrow file `path`) is empty although the selection restricts it: the one
+/// message every stage gives, naming the country-waves the file holds (read
+/// from its `country` and `wave` columns, in this error case only).
+pub fn require_selected(groups: &[Group], path: &Path, selection: &Selection) -> Result<(), IoError> {
+    if !groups.is_empty() || selection.is_all() {
+        return Ok(());
+    }
+    let batch = crate::io::read_arrow_columns(path, &["country", "wave"])?;
+    require_selected_in(groups, &batch, path, selection)
+}
+
+/// [`require_selected`] when the rows are in memory (`batch`, read from `path`).
+pub fn require_selected_in(
+    groups: &[Group],
+    batch: &RecordBatch,
+    path: &Path,
+    selection: &Selection,
+) -> Result<(), IoError> {
+    if !groups.is_empty() || selection.is_all() {
+        return Ok(());
+    }
+    let country = column::<StringArray>(batch, "country", path)?;
+    let wave = column::<Int32Array>(batch, "wave", path)?;
+    let mut keys: std::collections::BTreeSet<(&str, i32)> = std::collections::BTreeSet::new();
+    let mut last: Option<(&str, i32)> = None;
+    for r in 0..batch.num_rows() {
+        let k = (country.value(r), wave.value(r));
+        if last != Some(k) {
+            keys.insert(k);
+            last = Some(k);
+        }
+    }
+    Err(selection.nothing_selected(path, keys).into())
 }
 
 /// The rows of one (country, wave).
@@ -55,7 +189,8 @@ impl Group {
 }
 
 /// Groups the rows of `batch` (which has `country`, `wave`, `stratum`) by
-/// (country, wave), sorted by country then wave, keeping only `selection`.
+/// (country, wave), sorted by country then wave, keeping only `selection`
+/// (stages then call [`require_selected`] on the whole file's groups).
 /// Consecutive rows of one key skip hashing (exports are usually sorted by
 /// country), and strata are coded per group in parallel.
 pub fn group_by_country_wave(batch: &RecordBatch, path: &Path, selection: &Selection) -> Result<Vec<Group>, IoError> {
@@ -152,12 +287,32 @@ mod tests {
         assert_eq!(g[1].rows, [0, 2]);
         assert_eq!(g[1].strata, ["a", "z"]);
         assert_eq!(g[1].stratum, [1, 0]);
-        let sel = Selection {
-            countries: vec!["KEN".into()],
-            waves: vec![2022],
-        };
+        let sel = Selection::new(vec!["KEN".into()], vec![2022]).unwrap();
         let g = group_by_country_wave(&batch, p, &sel).unwrap();
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].rows, [3]);
+        let none = Selection::new(vec!["ZZZ".into(), "BOL".into()], vec![2020]).unwrap();
+        let err = none.nothing_selected(p, [("KEN", 2022), ("BOL", 2021), ("KEN", 2021), ("BOL", 2021)]);
+        assert_eq!(
+            err.to_string(),
+            "x.arrow: no rows for country BOL, ZZZ and wave 2020; the file holds BOL 2021, KEN 2021, KEN 2022; \
+             expected --country/--wave to name at least one of these"
+        );
+    }
+
+    #[test]
+    fn selection_options_are_checked_and_sorted() {
+        assert_eq!(
+            Selection::new(vec!["ken".into()], vec![]).unwrap_err().to_string(),
+            "--country `ken`: expected an ISO 3166-1 alpha-3 code in upper case, as in respondents.csv (e.g. KEN)"
+        );
+        assert_eq!(
+            Selection::new(vec![], vec![21]).unwrap_err().to_string(),
+            "--wave `21`: expected a year from 1000 to 9999, as in respondents.csv (e.g. 2021)"
+        );
+        let s = Selection::new(vec!["SEN".into(), "KEN".into(), "SEN".into()], vec![2021]).unwrap();
+        assert_eq!(s.countries(), ["KEN", "SEN"]);
+        assert_eq!(s.describe(), "country KEN, SEN and wave 2021");
+        assert_eq!(Selection::all().describe(), "every country-wave");
     }
 }

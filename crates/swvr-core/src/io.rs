@@ -48,6 +48,9 @@ pub enum IoError {
         /// What was expected.
         expected: String,
     },
+    /// The file holds none of the country-waves of `--country`/`--wave`.
+    #[error(transparent)]
+    NothingSelected(#[from] crate::groups::NothingSelected),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {

@@ -233,11 +233,11 @@ pub fn inherit(schema: Schema, input: &Schema) -> Schema {
 /// like `item` in tables.arrow.
 pub fn item_texts_json(q: &Questionnaire) -> String {
     let mut pairs: Vec<String> = q
-        .items
+        .items()
         .iter()
         .map(|i| format!("{}:{}", json_string(&i.id), json_string(&i.text)))
         .collect();
-    for d in &q.derived {
+    for d in q.derived() {
         let text = match d {
             crate::questionnaire::Derived::AnyYes { text, .. } | crate::questionnaire::Derived::Net { text, .. } => {
                 text
@@ -269,8 +269,8 @@ pub fn label_schema(schema: Schema, q: &Questionnaire, prov: &Provenance) -> Sch
         .collect();
     let mut md = schema.metadata().clone();
     md.insert(SWVR_VERSION_KEY.to_string(), env!("CARGO_PKG_VERSION").to_string());
-    md.insert(QUESTIONNAIRE_KEY.to_string(), q.name.clone());
-    if let Some(w) = q.wave {
+    md.insert(QUESTIONNAIRE_KEY.to_string(), q.name().to_string());
+    if let Some(w) = q.wave() {
         md.insert(QUESTIONNAIRE_WAVE_KEY.to_string(), w.to_string());
     }
     if let Some(h) = &prov.scheme_sha256 {

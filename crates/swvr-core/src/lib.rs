@@ -2,6 +2,8 @@
 //!
 //! - [`questionnaire`]: the machine-readable questionnaire definition that
 //!   drives validation and tabulation (`questionnaire/*.toml`).
+//! - [`config`]: what every configuration file shares (located TOML errors,
+//!   the policy for built-in defaults).
 //! - [`schema`]: the typed columns of `ingest/respondents.arrow`, declared once.
 //! - [`io`]: atomic file writes and Arrow IPC file read/write.
 //! - [`labels`]: variable and value labels from the questionnaire (Arrow metadata, exports).
@@ -14,9 +16,10 @@
 //!
 //! ```
 //! let q = swvr_core::questionnaire::Questionnaire::default_2021();
-//! assert_eq!(q.items[0].id, "Q1");
+//! assert_eq!(q.items()[0].id, "Q1");
 //! ```
 
+pub mod config;
 pub mod groups;
 pub mod io;
 pub mod labels;

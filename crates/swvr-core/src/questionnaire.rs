@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TomlError;
 
 /// The definition of the 2021 wave, embedded at build time.
 pub const DEFAULT_2021_TOML: &str = include_str!("../../../questionnaire/unv_gallup_2021.toml");
@@ -24,14 +26,9 @@ pub enum QuestionnaireError {
         /// Underlying error.
         source: std::io::Error,
     },
-    /// Malformed TOML or wrong field types.
-    #[error("{path}: malformed questionnaire TOML: {message}")]
-    Toml {
-        /// File path.
-        path: String,
-        /// Parser message (includes line and column).
-        message: String,
-    },
+    /// Malformed TOML or wrong field types (located by line and column).
+    #[error(transparent)]
+    Toml(#[from] TomlError),
     /// Well-formed TOML that breaks a rule of the definition.
     #[error("{path}: invalid questionnaire: {message}")]
     Invalid {
@@ -43,7 +40,7 @@ pub enum QuestionnaireError {
 }
 
 /// One answer code and its contract category name.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Code {
     /// The code as exported by CATI (e.g. 1, 2, 8, 9).
@@ -56,7 +53,7 @@ pub struct Code {
 }
 
 /// A named set of answer codes shared by several items.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerSet {
     /// Codes in output order.
@@ -79,7 +76,7 @@ impl AnswerSet {
 }
 
 /// How a demographic variable is coded.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum DemographicKind {
     /// Codes from an answer set.
@@ -100,7 +97,7 @@ pub enum DemographicKind {
 }
 
 /// A demographic variable, asked of everyone.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Demographic {
     /// Column name in respondents.csv.
     pub name: String,
@@ -113,7 +110,7 @@ pub struct Demographic {
 }
 
 /// A routing rule: asked when `item` was answered with one of `codes`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Routing {
     /// An earlier item.
@@ -124,7 +121,7 @@ pub struct Routing {
 }
 
 /// A questionnaire item.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Item {
     /// Column name in respondents.csv and item name in tables (`Q1`).
@@ -134,12 +131,12 @@ pub struct Item {
     /// Name of the answer set.
     pub answers: String,
     /// Routing; `None` = asked of everyone.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asked_if: Option<Routing>,
 }
 
 /// A derived indicator.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Derived {
     /// `yes` when any listed item is `yes`; else `no` when every asked
@@ -180,7 +177,7 @@ impl Derived {
 }
 
 /// One level of a domain: a label and the codes that fall in it.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Level {
     /// Output label (`male`, `rural`, …).
@@ -190,7 +187,7 @@ pub struct Level {
 }
 
 /// The levels of a domain.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Levels {
     /// The literal string `"bands"`: the weighting scheme's age bands.
@@ -200,7 +197,7 @@ pub enum Levels {
 }
 
 /// The marker string `"bands"`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum BandsMarker {
     /// `"bands"`.
@@ -208,7 +205,7 @@ pub enum BandsMarker {
 }
 
 /// A tabulation domain (subgroup breakdown).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Domain {
     /// Domain name in tables (`sex`).
@@ -222,7 +219,7 @@ pub struct Domain {
 /// Columns with a fieldwork role (`[roles]`): extra columns of
 /// respondents.csv that fieldwork quality checks read. Each is optional; a
 /// role whose column is absent from the data is skipped (and reported).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Roles {
     /// Interviewer identifier column (per-interviewer checks).
@@ -238,7 +235,7 @@ pub struct Roles {
 
 /// A battery: items asked in a row with the same answer scale, checked for
 /// straight-lining (every item given the same answer).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Battery {
     /// Battery name (output column `straightline_<name>`).
@@ -247,33 +244,42 @@ pub struct Battery {
     pub items: Vec<String>,
 }
 
-/// A validated questionnaire definition.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+/// A validated questionnaire definition. It can only be built by
+/// [`Questionnaire::from_toml_str`] (or [`Questionnaire::from_path`],
+/// [`Questionnaire::default_2021`]), which check every rule below, so code
+/// holding one trusts it; its parts are read through the accessor methods.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Questionnaire {
-    /// Survey name.
-    pub name: String,
-    /// Wave the definition was written for (informative).
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wave: Option<i32>,
+    answer_sets: BTreeMap<String, AnswerSet>,
+    demographics: Vec<Demographic>,
+    items: Vec<Item>,
+    derived: Vec<Derived>,
+    domains: Vec<Domain>,
+    roles: Roles,
+    batteries: Vec<Battery>,
+}
+
+/// The file as written; becomes a [`Questionnaire`] once validated.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuestionnaire {
+    name: String,
     #[serde(default)]
-    pub wave: Option<i32>,
-    /// Named answer sets.
-    pub answer_sets: BTreeMap<String, AnswerSet>,
-    /// Demographics, asked of everyone.
-    pub demographics: Vec<Demographic>,
-    /// Items in interview order.
-    pub items: Vec<Item>,
-    /// Derived indicators.
+    wave: Option<i32>,
+    answer_sets: BTreeMap<String, AnswerSet>,
+    demographics: Vec<Demographic>,
+    items: Vec<Item>,
     #[serde(default)]
-    pub derived: Vec<Derived>,
-    /// Tabulation domains (besides `total`).
+    derived: Vec<Derived>,
     #[serde(default)]
-    pub domains: Vec<Domain>,
-    /// Columns with a fieldwork role (interviewer, duration, date).
+    domains: Vec<Domain>,
     #[serde(default)]
-    pub roles: Roles,
-    /// Batteries checked for straight-lining.
+    roles: Roles,
     #[serde(default)]
-    pub batteries: Vec<Battery>,
+    batteries: Vec<Battery>,
 }
 
 impl Questionnaire {
@@ -296,10 +302,19 @@ impl Questionnaire {
 
     /// Parses and validates a definition; `source` names it in errors.
     pub fn from_toml_str(text: &str, source: &str) -> Result<Self, QuestionnaireError> {
-        let q: Questionnaire = toml::from_str(text).map_err(|e| QuestionnaireError::Toml {
-            path: source.to_string(),
-            message: e.to_string(),
-        })?;
+        let raw: RawQuestionnaire =
+            toml::from_str(text).map_err(|e| TomlError::new(source, "questionnaire", text, &e))?;
+        let q = Questionnaire {
+            name: raw.name,
+            wave: raw.wave,
+            answer_sets: raw.answer_sets,
+            demographics: raw.demographics,
+            items: raw.items,
+            derived: raw.derived,
+            domains: raw.domains,
+            roles: raw.roles,
+            batteries: raw.batteries,
+        };
         q.validate().map_err(|message| QuestionnaireError::Invalid {
             path: source.to_string(),
             message,
@@ -464,6 +479,47 @@ impl Questionnaire {
         &self.batteries
     }
 
+    /// Survey name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The wave the definition was written for (informative).
+    pub fn wave(&self) -> Option<i32> {
+        self.wave
+    }
+
+    /// Named answer sets.
+    pub fn answer_sets(&self) -> &BTreeMap<String, AnswerSet> {
+        &self.answer_sets
+    }
+
+    /// Demographics (asked of everyone), in file order.
+    pub fn demographics(&self) -> &[Demographic] {
+        &self.demographics
+    }
+
+    /// Items in interview order.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Derived indicators.
+    pub fn derived(&self) -> &[Derived] {
+        &self.derived
+    }
+
+    /// Tabulation domains (besides the implicit `total`).
+    pub fn domains(&self) -> &[Domain] {
+        &self.domains
+    }
+
+    /// The effective definition as TOML: every key written out, defaults
+    /// filled in. Reading it back gives an equal questionnaire (tested).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
     /// The item named `id`.
     pub fn item(&self, id: &str) -> Option<&Item> {
         self.items.iter().find(|i| i.id == id)
@@ -487,16 +543,6 @@ impl Questionnaire {
         }
     }
 
-    /// The survey's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Demographics, asked of everyone, in definition order.
-    pub fn demographics(&self) -> &[Demographic] {
-        &self.demographics
-    }
-
     /// The demographic named `name`.
     pub fn demographic(&self, name: &str) -> Option<&Demographic> {
         self.demographics.iter().find(|d| d.name == name)
@@ -510,7 +556,7 @@ mod tests {
     #[test]
     fn default_definition_is_valid_and_complete() {
         let q = Questionnaire::default_2021();
-        let ids: Vec<&str> = q.items.iter().map(|i| i.id.as_str()).collect();
+        let ids: Vec<&str> = q.items().iter().map(|i| i.id.as_str()).collect();
         assert_eq!(
             ids,
             [
@@ -526,8 +572,8 @@ mod tests {
                 codes: vec![2, 8, 9]
             })
         );
-        assert_eq!(q.derived.len(), 4);
-        assert_eq!(q.domains.len(), 5);
+        assert_eq!(q.derived().len(), 4);
+        assert_eq!(q.domains().len(), 5);
     }
 
     #[test]
@@ -570,9 +616,24 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_rejected() {
+    fn unknown_keys_are_rejected_with_their_line() {
         let text = format!("{DEFAULT_2021_TOML}\nbogus = 1\n");
+        let line = text.lines().count();
         let err = Questionnaire::from_toml_str(&text, "q.toml").unwrap_err().to_string();
-        assert!(err.contains("bogus"), "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "q.toml: line {line}, column 1: malformed questionnaire: unknown field `bogus`"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn effective_toml_reads_back_equal() {
+        let q = Questionnaire::default_2021();
+        let text = q.to_toml();
+        let again = Questionnaire::from_toml_str(&text, "effective").unwrap();
+        assert_eq!(again, q);
+        assert_eq!(again.to_toml(), text);
     }
 }

@@ -24,8 +24,8 @@ pub fn required_columns(q: &Questionnaire) -> Vec<String> {
         .chain(COUNT_COLUMNS.iter())
         .map(|s| s.to_string())
         .collect();
-    cols.extend(q.demographics.iter().map(|d| d.name.clone()));
-    cols.extend(q.items.iter().map(|i| i.id.clone()));
+    cols.extend(q.demographics().iter().map(|d| d.name.clone()));
+    cols.extend(q.items().iter().map(|i| i.id.clone()));
     cols
 }
 
@@ -39,14 +39,14 @@ pub fn respondent_fields(q: &Questionnaire, extras: &[String]) -> Vec<Field> {
         Field::new("stratum", DataType::Utf8, false),
     ];
     fields.extend(COUNT_COLUMNS.iter().map(|c| Field::new(*c, DataType::Int32, true)));
-    for d in &q.demographics {
+    for d in q.demographics() {
         let ty = match d.kind {
             DemographicKind::Coded { .. } => DataType::Int8,
             DemographicKind::Numeric { .. } => DataType::Int16,
         };
         fields.push(Field::new(&d.name, ty, false));
     }
-    fields.extend(q.items.iter().map(|i| Field::new(&i.id, DataType::Int8, true)));
+    fields.extend(q.items().iter().map(|i| Field::new(&i.id, DataType::Int8, true)));
     fields.extend(extras.iter().map(|e| Field::new(e, DataType::Utf8, true)));
     fields
 }

@@ -176,7 +176,7 @@ fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
 const SVYSET: &str = "svyset [pweight=weight], strata(stratum) vce(linearized) singleunit(centered)";
 
 fn file_label(q: &Questionnaire) -> String {
-    format!("swvr weighted microdata: {}", q.name)
+    format!("swvr weighted microdata: {}", q.name())
 }
 
 /// Writes the weighted microdata `batch` (read from `source`, replicate

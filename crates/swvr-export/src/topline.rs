@@ -88,8 +88,8 @@ pub(crate) fn write(path: &Path, tables: &RecordBatch, source: &Path, q: &Questi
     let x = xerr(path);
 
     // Item order: questionnaire items, then derived indicators.
-    let mut order: Vec<(String, String)> = q.items.iter().map(|i| (i.id.clone(), i.text.clone())).collect();
-    for d in &q.derived {
+    let mut order: Vec<(String, String)> = q.items().iter().map(|i| (i.id.clone(), i.text.clone())).collect();
+    for d in q.derived() {
         let text = match d {
             Derived::AnyYes { text, .. } | Derived::Net { text, .. } => text.clone(),
         };

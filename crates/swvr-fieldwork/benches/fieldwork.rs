@@ -55,8 +55,8 @@ fn main() {
 
     // max_percent_match alone, per country-wave (codes built as the stage does).
     let groups = group_by_country_wave(&batch, &arrow, &Selection::default()).unwrap();
-    let mut pos: Vec<&str> = q.demographics.iter().map(|d| d.name.as_str()).collect();
-    pos.extend(q.items.iter().map(|i| i.id.as_str()));
+    let mut pos: Vec<&str> = q.demographics().iter().map(|d| d.name.as_str()).collect();
+    pos.extend(q.items().iter().map(|i| i.id.as_str()));
     let k = pos.len();
     let values: Vec<Vec<Option<i32>>> = pos.iter().map(|c| int_values(&batch, c, &arrow).unwrap()).collect();
     for g in &groups {

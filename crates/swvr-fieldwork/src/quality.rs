@@ -133,8 +133,8 @@ pub fn input_columns(q: &Questionnaire) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    cols.extend(q.demographics.iter().map(|d| d.name.clone()));
-    cols.extend(q.items.iter().map(|i| i.id.clone()));
+    cols.extend(q.demographics().iter().map(|d| d.name.clone()));
+    cols.extend(q.items().iter().map(|i| i.id.clone()));
     let r = q.roles();
     cols.extend([&r.interviewer, &r.duration, &r.date].into_iter().flatten().cloned());
     cols
@@ -187,17 +187,17 @@ pub fn check(
     let ids = column::<StringArray>(batch, "respondent_id", path)?;
     let groups = group_by_country_wave(batch, path, sel)?;
     // Positions: demographics, then items, in questionnaire order.
-    let mut names: Vec<&str> = q.demographics.iter().map(|d| d.name.as_str()).collect();
-    names.extend(q.items.iter().map(|i| i.id.as_str()));
+    let mut names: Vec<&str> = q.demographics().iter().map(|d| d.name.as_str()).collect();
+    names.extend(q.items().iter().map(|i| i.id.as_str()));
     let k = names.len();
     let values: Vec<Vec<Option<i32>>> = names
         .par_iter()
         .map(|n| int_values(batch, n, path))
         .collect::<Result<_, _>>()?;
     // Routing group of each position: demographics alone, items with their root.
-    let nd = q.demographics.len();
+    let nd = q.demographics().len();
     let mut group_of: Vec<usize> = (0..nd).collect();
-    for item in &q.items {
+    for item in q.items() {
         let mut root = item;
         while let Some(r) = &root.asked_if {
             match q.item(&r.item) {
@@ -209,7 +209,7 @@ pub fn check(
     }
     // Missing (DK/refused) codes per item, for item non-response.
     let missing: Vec<Vec<i32>> = q
-        .items
+        .items()
         .iter()
         .map(|i| {
             q.answer_set(i)

@@ -9,13 +9,52 @@ use crate::error::IngestError;
 use crate::reader::RecordReader;
 use crate::text::{Int, is_iso3, parse_int, show, trim};
 
-/// Opens `path` for record reading.
+/// Opens `path` for record reading; a file that looks UTF-16 is an error
+/// saying so (its header would otherwise read as garbled column names).
 pub(crate) fn open(path: &Path) -> Result<RecordReader<File>, IngestError> {
-    let f = File::open(path).map_err(|source| IngestError::Read {
+    use std::io::{Read, Seek};
+    let read_err = |source| IngestError::Read {
         file: path.to_path_buf(),
         source,
-    })?;
+    };
+    let mut f = File::open(path).map_err(read_err)?;
+    let mut head = Vec::with_capacity(512);
+    (&mut f).take(512).read_to_end(&mut head).map_err(read_err)?;
+    if let Some(encoding) = utf16(&head) {
+        return Err(IngestError::Utf16 {
+            file: path.to_path_buf(),
+            encoding,
+        });
+    }
+    f.rewind().map_err(read_err)?;
     Ok(RecordReader::new(f))
+}
+
+/// `Some(description)` when the first bytes of a file look UTF-16: a
+/// byte-order mark, or NUL bytes at every other position (ASCII text
+/// encoded in UTF-16 without a mark).
+fn utf16(head: &[u8]) -> Option<&'static str> {
+    match head {
+        [0xFF, 0xFE, ..] => return Some("UTF-16 little-endian, with a byte-order mark"),
+        [0xFE, 0xFF, ..] => return Some("UTF-16 big-endian, with a byte-order mark"),
+        _ => {}
+    }
+    let pairs = head.len() / 2;
+    if pairs < 2 {
+        return None;
+    }
+    let nul_at = |parity: usize| {
+        head.chunks_exact(2)
+            .filter(|p| p[parity] == 0 && p[1 - parity] != 0)
+            .count()
+    };
+    if nul_at(1) == pairs {
+        Some("UTF-16 little-endian, without a byte-order mark")
+    } else if nul_at(0) == pairs {
+        Some("UTF-16 big-endian, without a byte-order mark")
+    } else {
+        None
+    }
 }
 
 /// Reads the next record, mapping I/O errors to [`IngestError::Read`].
@@ -73,6 +112,14 @@ impl Header {
 
     /// Positions of `required` columns, or the first missing one as an error.
     pub(crate) fn locate<S: AsRef<str>>(&self, required: &[S], path: &Path) -> Result<Vec<usize>, IngestError> {
+        if let Some(delimiter) = self.other_delimiter(required) {
+            return Err(IngestError::Delimiter {
+                file: path.to_path_buf(),
+                line: self.line,
+                delimiter,
+                header: self.names.join(",").replace('\t', "\\t").chars().take(60).collect(),
+            });
+        }
         required
             .iter()
             .map(|c| {
@@ -87,6 +134,22 @@ impl Header {
                     })
             })
             .collect()
+    }
+}
+
+impl Header {
+    /// The name of the delimiter the header seems to use instead of a comma:
+    /// a required column is missing and a header cell holds `;` or a tab
+    /// (a spreadsheet export in a locale whose list separator is `;`).
+    fn other_delimiter<S: AsRef<str>>(&self, required: &[S]) -> Option<&'static str> {
+        let missing = required.iter().any(|c| !self.names.iter().any(|n| n == c.as_ref()));
+        let has = |c: char| self.names.iter().any(|n| n.contains(c));
+        match missing {
+            false => None,
+            true if has(';') => Some("semicolons (`;`)"),
+            true if has('\t') => Some("tabs"),
+            true => None,
+        }
     }
 }
 

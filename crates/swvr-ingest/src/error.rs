@@ -31,6 +31,26 @@ pub enum IngestError {
         /// Line of the header.
         line: u64,
     },
+    /// The file looks UTF-16 (a byte-order mark or a NUL byte every other byte).
+    #[error("{}: the file looks {encoding}; expected UTF-8 text: save it again as CSV UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)", file.display())]
+    Utf16 {
+        /// File.
+        file: PathBuf,
+        /// What was recognised.
+        encoding: &'static str,
+    },
+    /// The header looks delimited by something other than a comma.
+    #[error("{}: line {line}: the header `{header}` looks delimited by {delimiter}; expected comma-separated values: export the file again with `,` as the delimiter", file.display())]
+    Delimiter {
+        /// File.
+        file: PathBuf,
+        /// Line of the header.
+        line: u64,
+        /// The delimiter recognised.
+        delimiter: &'static str,
+        /// The start of the header as read.
+        header: String,
+    },
     /// A required column is not in the header.
     #[error("{}: line {line}: missing required column `{column}`; expected a header with columns {expected}", file.display())]
     MissingColumn {
@@ -101,6 +121,9 @@ pub enum IngestError {
         /// design.csv or targets.csv.
         missing_in: PathBuf,
     },
+    /// `--country`/`--wave` match no row of respondents.csv.
+    #[error(transparent)]
+    NothingSelected(#[from] swvr_core::groups::NothingSelected),
     /// Writing an output failed.
     #[error(transparent)]
     Output(#[from] IoError),

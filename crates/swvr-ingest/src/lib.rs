@@ -70,6 +70,20 @@ pub struct IngestSummary {
     pub by_country: BTreeMap<String, (u64, u64)>,
     /// Records skipped because their country or wave is outside `--country`/`--wave`.
     pub rows_outside_selection: u64,
+    /// Reject reasons by kind and column (`out_of_range:Q3A`) and their
+    /// occurrences, as `reasons_by_column` of validation.json.
+    pub reasons: BTreeMap<String, u64>,
+}
+
+impl IngestSummary {
+    /// The `n` most frequent reasons of [`IngestSummary::reasons`], most
+    /// frequent first (ties in name order).
+    pub fn top_reasons(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self.reasons.iter().map(|(k, c)| (k.as_str(), *c)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
 }
 
 /// Country bucket of rows whose country is not a valid code.
@@ -148,6 +162,7 @@ pub fn ingest(
         let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
         progress.start("ingest", file_len, swvr_core::progress::Unit::Bytes);
         let mut reported: u64 = 0;
+        let mut outside = Outside::default();
 
         while let Some(chunk) = next_chunk(&rx, path)? {
             progress.advance(chunk.bytes_parsed.saturating_sub(reported));
@@ -158,6 +173,7 @@ pub fn ingest(
                 let dup = rdr.dup();
                 if !sel.is_all() && !selected(sel, &rdr, &plan) {
                     rep.rows_outside_selection += 1;
+                    outside.note(&rdr, &plan);
                     continue;
                 }
                 plan.check(&rdr, &mut row);
@@ -221,6 +237,10 @@ pub fn ingest(
                 line: header.line,
             });
         }
+        if rep.rows_read == 0 {
+            let keys = outside.keys.iter().map(|(c, w)| (c.as_str(), *w));
+            return Err(sel.nothing_selected(path, keys).into());
+        }
         if builders.len() > 0
             && btx
                 .send(builders.finish().map_err(|source| arrow_err(dir_ref, source))?)
@@ -244,6 +264,34 @@ pub fn ingest(
     json.push('\n');
     swvr_core::io::write_atomic(&dir.join("validation.json"), json.as_bytes())?;
     Ok(rep.summary())
+}
+
+/// The valid (country, wave)s of the rows outside the selection (named
+/// when the selection matches nothing).
+#[derive(Default)]
+struct Outside {
+    last: Option<(Vec<u8>, Vec<u8>)>,
+    keys: std::collections::BTreeSet<(String, i32)>,
+}
+
+impl Outside {
+    #[inline]
+    fn note(&mut self, rdr: &impl reader::Fields, plan: &Plan) {
+        let country = trim(rdr.field(plan.country_col()));
+        let wave = trim(rdr.field(plan.wave_col()));
+        if let Some((c, w)) = &self.last
+            && c.as_slice() == country
+            && w.as_slice() == wave
+        {
+            return;
+        }
+        self.last = Some((country.to_vec(), wave.to_vec()));
+        if let (true, Int::Value(w)) = (is_iso3(country), parse_int(wave))
+            && let (Ok(c), Ok(w)) = (std::str::from_utf8(country), i32::try_from(w))
+        {
+            self.keys.insert((c.to_string(), w));
+        }
+    }
 }
 
 /// Row counts of a run of rows with the same country text, added to the
@@ -415,10 +463,10 @@ fn readable_id(id: &[u8]) -> &str {
 /// True when the record's country and wave text are inside the selection.
 fn selected(sel: &Selection, rdr: &impl reader::Fields, plan: &Plan) -> bool {
     let country = trim(rdr.field(plan.country_col()));
-    let c_ok = sel.countries.is_empty() || sel.countries.iter().any(|c| c.as_bytes() == country);
-    let w_ok = sel.waves.is_empty()
+    let c_ok = sel.countries().is_empty() || sel.countries().iter().any(|c| c.as_bytes() == country);
+    let w_ok = sel.waves().is_empty()
         || matches!(parse_int(trim(rdr.field(plan.wave_col()))),
-            Int::Value(v) if i32::try_from(v).is_ok_and(|v| sel.waves.contains(&v)));
+            Int::Value(v) if i32::try_from(v).is_ok_and(|v| sel.waves().contains(&v)));
     c_ok && w_ok
 }
 

@@ -124,8 +124,8 @@ impl Report {
         Self {
             file: "respondents.csv".into(),
             selection: SelectionReport {
-                countries: sel.countries.clone(),
-                waves: sel.waves.clone(),
+                countries: sel.countries().to_vec(),
+                waves: sel.waves().to_vec(),
             },
             ..Self::default()
         }
@@ -171,6 +171,7 @@ impl Report {
                 .map(|(k, c)| (k.clone(), (c.rows_accepted, c.rows_rejected)))
                 .collect(),
             rows_outside_selection: self.rows_outside_selection,
+            reasons: self.reasons_by_column.clone(),
         }
     }
 }

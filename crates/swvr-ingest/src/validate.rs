@@ -126,7 +126,7 @@ impl Plan {
     pub(crate) fn new(q: &Questionnaire, cols: &[usize], extras: Vec<(usize, String)>, ncols: usize) -> Self {
         let nk = KEY_COLUMNS.len();
         let nc = COUNT_COLUMNS.len();
-        let nd = q.demographics.len();
+        let nd = q.demographics().len();
         let key = [cols[0], cols[1], cols[2], cols[3], cols[4]];
         let counts = COUNT_COLUMNS
             .iter()
@@ -138,7 +138,7 @@ impl Plan {
             })
             .collect();
         let demos = q
-            .demographics
+            .demographics()
             .iter()
             .enumerate()
             .map(|(i, d)| DemoCol {
@@ -163,7 +163,7 @@ impl Plan {
             })
             .collect();
         let items = q
-            .items
+            .items()
             .iter()
             .enumerate()
             .map(|(i, it)| ItemCol {

@@ -35,7 +35,7 @@ pub mod report;
 pub mod spec;
 
 pub use fit::Fit;
-pub use spec::{Control, Convergence, Level, Levels, Method, ModelSpec, Outcome, Predictor};
+pub use spec::{Control, Convergence, DEFAULT_SPEC_TOML, Level, Levels, Method, ModelSpec, Outcome, Predictor};
 
 /// What modelling produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,18 +60,9 @@ pub enum ModelError {
         /// Cause.
         source: std::io::Error,
     },
-    /// Malformed TOML or an unknown / mistyped key.
-    #[error("{path}:{line}:{column}: model specification: {message}")]
-    SpecParse {
-        /// File.
-        path: PathBuf,
-        /// Line (1-based; 0 when unknown).
-        line: usize,
-        /// Column (1-based; 0 when unknown).
-        column: usize,
-        /// What the parser expected.
-        message: String,
-    },
+    /// Malformed TOML or an unknown / mistyped key (located by line and column).
+    #[error(transparent)]
+    SpecParse(#[from] swvr_core::config::TomlError),
     /// A well-formed spec that breaks a rule.
     #[error("{path}: model specification: expected {expected}")]
     SpecInvalid {
@@ -166,6 +157,7 @@ pub fn fit_batch(
 ) -> Result<ModelOutput, ModelError> {
     let design = data::Design::new(batch, source, spec)?;
     let groups = group_by_country_wave(batch, source, sel)?;
+    swvr_core::groups::require_selected_in(&groups, batch, source, sel)?;
     let opts = fit::FitOptions {
         method: spec.method,
         tolerance: spec.convergence.tolerance,

@@ -1,14 +1,23 @@
 //! The model specification (`--spec FILE`, TOML): outcome, predictors,
 //! controls with their reference levels, estimation method and convergence.
 //!
-//! Parsed once at the edge into a [`ModelSpec`] that the estimator trusts.
-//! The default is the report's Appendix E model (contract section 4 `model/`).
+//! Parsed once at the edge into a [`ModelSpec`] that the estimator trusts
+//! (private fields: a spec exists only once validated). The default is the
+//! report's Appendix E model, the commented file
+//! `questionnaire/model_appendix_e.toml` embedded as [`DEFAULT_SPEC_TOML`]
+//! and parsed like a user's file.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use swvr_core::config::TomlError;
+
 use crate::ModelError;
+
+/// The built-in specification (Appendix E), byte for byte as committed;
+/// `swvr defaults spec` prints it.
+pub const DEFAULT_SPEC_TOML: &str = include_str!("../../../questionnaire/model_appendix_e.toml");
 
 /// Estimation method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,87 +142,84 @@ fn default_method() -> Method {
     Method::Logit
 }
 
-/// A validated model specification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A validated model specification: built only by [`ModelSpec::from_toml`],
+/// [`ModelSpec::from_path`] or [`ModelSpec::default_spec`], which check it;
+/// read through the accessor methods.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSpec {
-    /// `logit` (default) or `firth`.
+    pub(crate) method: Method,
+    pub(crate) weight: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) predictors: Vec<Predictor>,
+    pub(crate) controls: Vec<Control>,
+    pub(crate) convergence: Convergence,
+}
+
+/// The file as written; becomes a [`ModelSpec`] once validated.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
     #[serde(default = "default_method")]
-    pub method: Method,
-    /// Column holding the final weights (default `weight`).
+    method: Method,
     #[serde(default = "default_weight")]
-    pub weight: String,
-    /// The outcome.
-    pub outcome: Outcome,
-    /// The 0/1 predictors (terms of interest, shown in the Table A2 layout).
-    pub predictors: Vec<Predictor>,
-    /// Categorical controls.
+    weight: String,
+    outcome: Outcome,
+    predictors: Vec<Predictor>,
     #[serde(default)]
-    pub controls: Vec<Control>,
-    /// Convergence settings.
+    controls: Vec<Control>,
     #[serde(default)]
-    pub convergence: Convergence,
+    convergence: Convergence,
 }
 
 fn default_weight() -> String {
     "weight".into()
 }
 
-fn yes_no(item: &str) -> Predictor {
-    Predictor {
-        item: item.into(),
-        term: None,
-        yes: vec![1],
-        no: vec![2],
-    }
-}
-
-fn listed(variable: &str, levels: &[(&str, &[i64])]) -> Control {
-    Control {
-        variable: variable.into(),
-        levels: Levels::Listed(
-            levels
-                .iter()
-                .map(|(l, c)| Level {
-                    label: (*l).into(),
-                    codes: c.to_vec(),
-                })
-                .collect(),
-        ),
-        reference: None,
-    }
-}
-
 impl ModelSpec {
-    /// The contract's default specification (Appendix E): Q7 yes vs no on
-    /// Q1, Q3A, Q3B, Q3C with sex, age group, education, urbanicity and
-    /// employment as controls, ordinary (svyglm-equivalent) estimation.
+    /// The built-in specification ([`DEFAULT_SPEC_TOML`], the report's
+    /// Appendix E model): Q7 yes vs no on Q1, Q3A, Q3B, Q3C with sex, age
+    /// group, education, urbanicity and employment as controls, ordinary
+    /// (svyglm-equivalent) estimation.
     pub fn default_spec() -> Self {
-        ModelSpec {
-            method: Method::Logit,
-            weight: default_weight(),
-            outcome: Outcome {
-                item: "Q7".into(),
-                yes: vec![1],
-                no: vec![2],
-            },
-            predictors: ["Q1", "Q3A", "Q3B", "Q3C"].into_iter().map(yes_no).collect(),
-            controls: vec![
-                listed("sex", &[("male", &[1]), ("female", &[2])]),
-                Control {
-                    variable: "age_group".into(),
-                    levels: Levels::Named("bands".into()),
-                    reference: None,
-                },
-                listed(
-                    "education",
-                    &[("primary", &[1]), ("secondary", &[2]), ("tertiary", &[3])],
-                ),
-                listed("urbanicity", &[("rural", &[1, 2]), ("urban", &[3, 4])]),
-                listed("employment", &[("employed", &[1]), ("not_employed", &[2])]),
-            ],
-            convergence: Convergence::default(),
-        }
+        #[allow(clippy::expect_used)]
+        Self::from_toml(DEFAULT_SPEC_TOML, Path::new("questionnaire/model_appendix_e.toml"))
+            .expect("the embedded specification is valid (tested)")
+    }
+
+    /// The estimation method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The same specification estimated with `method`.
+    pub fn with_method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Column holding the final weights.
+    pub fn weight(&self) -> &str {
+        &self.weight
+    }
+
+    /// The outcome.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// The 0/1 predictors.
+    pub fn predictors(&self) -> &[Predictor] {
+        &self.predictors
+    }
+
+    /// The categorical controls.
+    pub fn controls(&self) -> &[Control] {
+        &self.controls
+    }
+
+    /// Convergence settings.
+    pub fn convergence(&self) -> &Convergence {
+        &self.convergence
     }
 
     /// Reads and validates a specification file.
@@ -227,26 +233,29 @@ impl ModelSpec {
 
     /// Parses and validates specification text (`path` names it in errors).
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ModelError> {
-        let spec: ModelSpec = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            ModelError::SpecParse {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
-        })?;
+        let raw: RawSpec = toml::from_str(text)
+            .map_err(|e| TomlError::new(path.display().to_string(), "model specification", text, &e))?;
+        let spec = ModelSpec {
+            method: raw.method,
+            weight: raw.weight,
+            outcome: raw.outcome,
+            predictors: raw.predictors,
+            controls: raw.controls,
+            convergence: raw.convergence,
+        };
         spec.validate(path)?;
         Ok(spec)
     }
 
-    /// The effective specification as canonical TOML (hashed into the manifest).
+    /// The effective specification as TOML: every key written out, defaults
+    /// filled in (`model/spec.toml` of a run). Reading it back gives an equal
+    /// specification (tested).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_default()
     }
 
     /// Checks the invariants the estimator relies on.
-    pub fn validate(&self, path: &Path) -> Result<(), ModelError> {
+    fn validate(&self, path: &Path) -> Result<(), ModelError> {
         let bad = |expected: String| ModelError::SpecInvalid {
             path: path.to_path_buf(),
             expected,
@@ -339,10 +348,66 @@ fn check_codes(yes: &[i64], no: &[i64], what: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// 1-based line and column of byte offset `at` in `text`.
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
-    (line, column)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yes_no(item: &str) -> Predictor {
+        Predictor {
+            item: item.into(),
+            term: None,
+            yes: vec![1],
+            no: vec![2],
+        }
+    }
+
+    fn listed(variable: &str, levels: &[(&str, &[i64])]) -> Control {
+        Control {
+            variable: variable.into(),
+            levels: Levels::Listed(
+                levels
+                    .iter()
+                    .map(|(l, c)| Level {
+                        label: (*l).into(),
+                        codes: c.to_vec(),
+                    })
+                    .collect(),
+            ),
+            reference: None,
+        }
+    }
+
+    /// The contract's Appendix E model, written out in Rust.
+    fn appendix_e() -> ModelSpec {
+        ModelSpec {
+            method: Method::Logit,
+            weight: "weight".into(),
+            outcome: Outcome {
+                item: "Q7".into(),
+                yes: vec![1],
+                no: vec![2],
+            },
+            predictors: ["Q1", "Q3A", "Q3B", "Q3C"].into_iter().map(yes_no).collect(),
+            controls: vec![
+                listed("sex", &[("male", &[1]), ("female", &[2])]),
+                Control {
+                    variable: "age_group".into(),
+                    levels: Levels::Named("bands".into()),
+                    reference: None,
+                },
+                listed(
+                    "education",
+                    &[("primary", &[1]), ("secondary", &[2]), ("tertiary", &[3])],
+                ),
+                listed("urbanicity", &[("rural", &[1, 2]), ("urban", &[3, 4])]),
+                listed("employment", &[("employed", &[1]), ("not_employed", &[2])]),
+            ],
+            convergence: Convergence::default(),
+        }
+    }
+
+    #[test]
+    fn the_embedded_default_is_the_contract_model() {
+        assert_eq!(ModelSpec::default_spec(), appendix_e());
+    }
 }

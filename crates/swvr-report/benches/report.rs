@@ -34,7 +34,7 @@ impl Rng {
 fn tables(q: &Questionnaire, dir: &Path) -> usize {
     let mut rng = Rng(12);
     let mut levels: Vec<(String, String)> = vec![("total".into(), "total".into())];
-    for d in &q.domains {
+    for d in q.domains() {
         match &d.levels {
             Levels::Bands(_) => levels.extend(BANDS.iter().map(|b| (d.name.clone(), b.to_string()))),
             Levels::Codes(ls) => levels.extend(ls.iter().map(|l| (d.name.clone(), l.label.clone()))),
@@ -44,7 +44,7 @@ fn tables(q: &Questionnaire, dir: &Path) -> usize {
     let (mut wave, mut n, mut nc, mut est, mut se, mut lo, mut hi, mut deff) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for c in COUNTRIES {
-        for item in &q.items {
+        for item in q.items() {
             for (d, l) in &levels {
                 for code in &q.answer_set(item).codes {
                     let p = 0.05 + 0.9 * rng.uniform();

@@ -117,7 +117,7 @@ impl Categories {
     fn new(run: &Run) -> Self {
         let q = &run.questionnaire;
         let mut series = HashMap::new();
-        for item in &q.items {
+        for item in q.items() {
             let set = q.answer_set(item);
             let mut i = 0;
             for c in &set.codes {
@@ -146,8 +146,8 @@ impl Categories {
 /// found in the tables; with their text.
 fn item_order(run: &Run) -> Vec<(String, String)> {
     let q = &run.questionnaire;
-    let mut out: Vec<(String, String)> = q.items.iter().map(|i| (i.id.clone(), i.text.clone())).collect();
-    for d in &q.derived {
+    let mut out: Vec<(String, String)> = q.items().iter().map(|i| (i.id.clone(), i.text.clone())).collect();
+    for d in q.derived() {
         let text = match d {
             swvr_core::questionnaire::Derived::AnyYes { text, .. }
             | swvr_core::questionnaire::Derived::Net { text, .. } => text.clone(),
@@ -188,7 +188,7 @@ pub fn render(run: &Run, def: &ReportDef, a2: &TableA2) -> (String, Agreement) {
          <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\
          <title>{} — {}</title><style>{CSS}</style></head><body>",
         esc(title),
-        esc(&run.questionnaire.name)
+        esc(run.questionnaire.name())
     );
     h.push_str(&svg::defs());
     let _ = write!(
@@ -199,7 +199,7 @@ pub fn render(run: &Run, def: &ReportDef, a2: &TableA2) -> (String, Agreement) {
          Open an item to see its chart and table.</p><nav aria-label=\"Country-waves\"><ul>\
          <li><a href=\"#views\">The report's views</a></li><li><a href=\"#model-a2\">Model (Table A2)</a></li>\
          <li><a href=\"#fieldwork\">Fieldwork</a></li>",
-        esc(&run.questionnaire.name),
+        esc(run.questionnaire.name()),
         groups.len(),
         if groups.len() == 1 { "" } else { "s" },
     );

@@ -37,9 +37,14 @@ fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
     let mut age = Vec::with_capacity(n);
     let mut band: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut weight = Vec::with_capacity(n);
-    let mut items: Vec<Vec<Option<i8>>> = (0..q.items.len()).map(|_| Vec::with_capacity(n)).collect();
+    let mut items: Vec<Vec<Option<i8>>> = (0..q.items().len()).map(|_| Vec::with_capacity(n)).collect();
     let strata: Vec<String> = (0..48).map(|i| format!("{}-S{}", countries[i / 6], i % 6)).collect();
-    let idx: HashMap<&str, usize> = q.items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+    let idx: HashMap<&str, usize> = q
+        .items()
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.as_str(), i))
+        .collect();
     for r in 0..n {
         let c = r * countries.len() / n;
         country.push(countries[c]);
@@ -65,8 +70,8 @@ fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
             _ => "60+",
         }));
         weight.push(0.3 + 1.7 * rng.uniform());
-        let mut codes: Vec<Option<i8>> = vec![None; q.items.len()];
-        for (i, item) in q.items.iter().enumerate() {
+        let mut codes: Vec<Option<i8>> = vec![None; q.items().len()];
+        for (i, item) in q.items().iter().enumerate() {
             let asked = match &item.asked_if {
                 None => true,
                 Some(rule) => codes[idx[rule.item.as_str()]].is_some_and(|v| rule.codes.contains(&v)),
@@ -101,7 +106,7 @@ fn batch(n: usize, q: &Questionnaire) -> RecordBatch {
     }
     fields.push(Field::new("age", DataType::Int16, false));
     cols.push(Arc::new(Int16Array::from(age)));
-    for (item, v) in q.items.iter().zip(items) {
+    for (item, v) in q.items().iter().zip(items) {
         fields.push(Field::new(&item.id, DataType::Int8, true));
         cols.push(Arc::new(Int8Array::from(v)));
     }

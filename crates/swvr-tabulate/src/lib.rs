@@ -39,7 +39,7 @@
 //!     fields.push(Field::new(d, DataType::Int8, false));
 //!     cols.push(Arc::new(Int8Array::from(vec![1, 2, 1, 2])));
 //! }
-//! for item in &q.items {
+//! for item in q.items() {
 //!     fields.push(Field::new(&item.id, DataType::Int8, true));
 //!     let asked = item.asked_if.is_none();
 //!     cols.push(Arc::new(Int8Array::from(vec![asked.then_some(1), asked.then_some(2), asked.then_some(2), asked.then_some(8)])));
@@ -249,7 +249,7 @@ fn int_values(batch: &RecordBatch, name: &str, path: &str) -> Result<Vec<Option<
 /// Per-row levels of every domain of the questionnaire (domains in parallel).
 fn domain_rows(batch: &RecordBatch, q: &Questionnaire, path: &str) -> Result<Vec<DomainRows>, TabulateError> {
     let out: Vec<DomainRows> = q
-        .domains
+        .domains()
         .par_iter()
         .map(|d| domain_row(batch, d, path))
         .collect::<Result<_, _>>()?;
@@ -375,7 +375,7 @@ fn variables<'a>(
     path: &str,
 ) -> Result<Vec<(String, Vec<String>, Var<'a>)>, TabulateError> {
     let mut vars = Vec::new();
-    for item in &q.items {
+    for item in q.items() {
         let col = int8(batch, &item.id, path)?;
         let cats: Vec<String> = q.answer_set(item).codes.iter().map(|c| c.category.clone()).collect();
         vars.push((
@@ -391,7 +391,7 @@ fn variables<'a>(
             },
         ));
     }
-    for d in &q.derived {
+    for d in q.derived() {
         if let Derived::AnyYes { id, items, .. } = d {
             let mut parts = Vec::new();
             for it in items {
@@ -436,6 +436,7 @@ fn tabulate_batch_from(
 ) -> Result<Vec<Estimate>, TabulateError> {
     let path = file.display().to_string();
     let groups = swvr_core::groups::group_by_country_wave(batch, file, sel)?;
+    swvr_core::groups::require_selected_in(&groups, batch, file, sel)?;
     let wcol = batch
         .column_by_name("weight")
         .ok_or_else(|| column_err(&path, "weight", "a column of final weights (Float64)"))?;
@@ -489,11 +490,11 @@ fn tabulate_batch_from(
             domains: &domains,
             offsets: &offsets,
         };
-        for (v, (name, cats, _)) in vars.iter().enumerate().take(q.items.len()) {
+        for (v, (name, cats, _)) in vars.iter().enumerate().take(q.items().len()) {
             ctx.emit_shares(name, cats, stat(v), &mut out);
         }
-        let mut next_any = q.items.len();
-        for d in &q.derived {
+        let mut next_any = q.items().len();
+        for d in q.derived() {
             match d {
                 Derived::AnyYes { id, .. } => {
                     ctx.emit_shares(id, &vars[next_any].1, stat(next_any), &mut out);
@@ -643,8 +644,8 @@ fn deff(inf: &engine::Inference) -> Option<f64> {
 /// The columns of weighted.arrow that tabulation reads.
 pub fn input_columns(q: &Questionnaire) -> Vec<&str> {
     let mut columns: Vec<&str> = vec!["country", "wave", "stratum", "weight"];
-    columns.extend(q.domains.iter().map(|d| d.variable.as_str()));
-    columns.extend(q.items.iter().map(|i| i.id.as_str()));
+    columns.extend(q.domains().iter().map(|d| d.variable.as_str()));
+    columns.extend(q.items().iter().map(|i| i.id.as_str()));
     columns
 }
 

@@ -337,6 +337,7 @@ pub(crate) fn read(path: &Path, plan: &Plan, sel: &Selection) -> Result<(Vec<Gro
         Ok::<(), WeightError>(())
     })?;
     let groups = merge.finish();
+    swvr_core::groups::require_selected(&groups, path, sel)?;
     if groups.is_empty() {
         return Err(WeightError::NoRows {
             file: path.display().to_string(),

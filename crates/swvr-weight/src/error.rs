@@ -29,13 +29,8 @@ pub enum WeightError {
         source: std::io::Error,
     },
     /// Malformed scheme TOML or an unknown key (the message has line and column).
-    #[error("{path}: malformed weighting scheme: {message}")]
-    SchemeToml {
-        /// Scheme file.
-        path: String,
-        /// Parser message, with line and column.
-        message: String,
-    },
+    #[error(transparent)]
+    SchemeToml(#[from] swvr_core::config::TomlError),
     /// An empty scheme file (no section at all).
     #[error(
         "{path}: the weighting scheme is empty; write the sections to change (`swvr defaults scheme` prints the built-in scheme), or leave out --scheme to use the built-in scheme"

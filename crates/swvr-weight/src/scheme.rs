@@ -586,18 +586,8 @@ impl Scheme {
     /// Parses and validates scheme TOML; `path` names the source in errors.
     /// Every mistake of the text is reported in one error.
     pub fn from_toml_str(text: &str, path: &str) -> Result<Self, WeightError> {
-        let root: toml::Table = toml::from_str(text).map_err(|e| WeightError::SchemeToml {
-            path: path.to_string(),
-            message: match e.span() {
-                Some(span) => {
-                    let before = text.get(..span.start).unwrap_or(text);
-                    let line = before.matches('\n').count() + 1;
-                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    format!("line {line}, column {column}: {}", e.message())
-                }
-                None => e.message().to_string(),
-            },
-        })?;
+        let root: toml::Table =
+            toml::from_str(text).map_err(|e| swvr_core::config::TomlError::new(path, "weighting scheme", text, &e))?;
         if root.is_empty() {
             return Err(WeightError::SchemeEmpty { path: path.to_string() });
         }

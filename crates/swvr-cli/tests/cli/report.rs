@@ -34,7 +34,7 @@ fn the_report_holds_every_item_with_its_text_and_every_country_wave() {
     let out = fixture_run("report-content", &[]);
     let html = page(&out);
     let q = Questionnaire::default_2021();
-    for item in &q.items {
+    for item in q.items() {
         let text = item.text.replace('\'', "&#39;");
         assert!(html.contains(&text), "{}: question text missing", item.id);
     }

@@ -48,7 +48,7 @@ fn draw(rng: &mut Rng, codes: &[i32]) -> i32 {
 /// An independent interview (demographics, then items in order with routing).
 pub fn interview(q: &Questionnaire, rng: &mut Rng) -> Row {
     let mut row: Row = Vec::new();
-    for d in &q.demographics {
+    for d in q.demographics() {
         row.push(Some(match &d.kind {
             DemographicKind::Numeric { .. } => 15 + rng.below(66) as i32,
             DemographicKind::Coded { .. } => {
@@ -63,8 +63,8 @@ pub fn interview(q: &Questionnaire, rng: &mut Rng) -> Row {
             }
         }));
     }
-    let nd = q.demographics.len();
-    for item in &q.items {
+    let nd = q.demographics().len();
+    for item in q.items() {
         let asked = match &item.asked_if {
             None => true,
             Some(r) => {
@@ -82,15 +82,15 @@ pub fn interview(q: &Questionnaire, rng: &mut Rng) -> Row {
 /// (routing of the changed items is kept by only touching unrouted items
 /// that nothing routes from).
 pub fn near_copy(q: &Questionnaire, row: &Row, changes: usize, rng: &mut Rng) -> Row {
-    let nd = q.demographics.len();
+    let nd = q.demographics().len();
     let free: Vec<usize> = q
-        .items
+        .items()
         .iter()
         .enumerate()
         .filter(|(_, i)| {
             i.asked_if.is_none()
                 && !q
-                    .items
+                    .items()
                     .iter()
                     .any(|o| o.asked_if.as_ref().is_some_and(|r| r.item == i.id))
         })
@@ -103,7 +103,7 @@ pub fn near_copy(q: &Questionnaire, row: &Row, changes: usize, rng: &mut Rng) ->
         if done.contains(&p) {
             continue;
         }
-        let item = &q.items[p - nd];
+        let item = &q.items()[p - nd];
         let codes: Vec<i32> = q.answer_set(item).codes.iter().map(|c| i32::from(c.code)).collect();
         let cur = out[p].unwrap();
         let others: Vec<i32> = codes.into_iter().filter(|c| *c != cur).collect();
@@ -134,7 +134,7 @@ pub fn batch(
         ),
         ("stratum".into(), Arc::new(StringArray::from(vec!["S"; n]))),
     ];
-    for (j, d) in q.demographics.iter().enumerate() {
+    for (j, d) in q.demographics().iter().enumerate() {
         let a: ArrayRef = match d.kind {
             DemographicKind::Numeric { .. } => Arc::new(Int16Array::from(
                 rows.iter().map(|r| r[j].map(|v| v as i16)).collect::<Vec<_>>(),
@@ -145,8 +145,8 @@ pub fn batch(
         };
         cols.push((d.name.clone(), a));
     }
-    let nd = q.demographics.len();
-    for (k, item) in q.items.iter().enumerate() {
+    let nd = q.demographics().len();
+    for (k, item) in q.items().iter().enumerate() {
         cols.push((
             item.id.clone(),
             Arc::new(Int8Array::from(

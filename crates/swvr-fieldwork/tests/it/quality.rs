@@ -139,7 +139,7 @@ fn speeders_straightlining_interviewers_and_exclusion_reasons() {
     let (mut rows, iv, mut du) = plain(200, 31);
     du[3] = "60".into();
     du[4] = "".into();
-    let nd = q.demographics.len();
+    let nd = q.demographics().len();
     for id in ["Q8A", "Q8B", "Q8C", "Q8D", "Q8E"] {
         rows[7][nd + q.item_index(id).unwrap()] = Some(2);
     }

@@ -86,10 +86,7 @@ fn output_is_deterministic() {
 fn selection_skips_rows_and_counts_them_apart() {
     let t = Temp::new();
     write_bundle(&t, mixed().as_bytes(), DESIGN, TARGETS);
-    let sel = Selection {
-        countries: vec!["SEN".into()],
-        waves: vec![],
-    };
+    let sel = Selection::new(vec!["SEN".into()], vec![]).unwrap();
     let s = run_sel(&t, &sel).unwrap();
     let v = validation(&t.out());
     assert_eq!(s.rows_read + s.rows_outside_selection, 300);
@@ -99,15 +96,9 @@ fn selection_skips_rows_and_counts_them_apart() {
     // Rows outside the selection are not checked against design.csv.
     let r = format!("{}\n{}\n{}\n", header(), row("a", &[]), row("b", &[("country", "UGA")]));
     write_bundle(&t, r.as_bytes(), DESIGN, TARGETS);
-    let sel = Selection {
-        countries: vec![],
-        waves: vec![2021],
-    };
+    let sel = Selection::new(vec![], vec![2021]).unwrap();
     assert!(run_sel(&t, &sel).is_err());
-    let sel = Selection {
-        countries: vec!["KEN".into()],
-        waves: vec![2021],
-    };
+    let sel = Selection::new(vec!["KEN".into()], vec![2021]).unwrap();
     let s = run_sel(&t, &sel).unwrap();
     assert_eq!((s.rows_read, s.rows_outside_selection), (1, 1));
 }

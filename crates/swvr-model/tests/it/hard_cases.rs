@@ -11,10 +11,7 @@ use swvr_model::{Method, ModelSpec, fit_batch};
 use crate::common::{close, input_batch, reference};
 
 fn only(country: &str) -> Selection {
-    Selection {
-        countries: vec![country.into()],
-        waves: vec![],
-    }
+    Selection::new(vec![country.into()], vec![]).unwrap()
 }
 
 #[test]
@@ -39,8 +36,7 @@ fn separated_country_is_flagged_not_estimated() {
 
 #[test]
 fn firth_on_separated_country_matches_independent_r_computation() {
-    let mut spec = ModelSpec::default_spec();
-    spec.method = Method::Firth;
+    let spec = ModelSpec::default_spec().with_method(Method::Firth);
     let out = fit_batch(&input_batch(), Path::new("input.csv"), &spec, &only("SEP"), &NoProgress).unwrap();
     let g = &out.groups[0];
     assert!(g.fit.converged);
@@ -84,9 +80,9 @@ fn firth_on_separated_country_matches_independent_r_computation() {
 
 #[test]
 fn firth_on_ordinary_data_is_close_to_ml() {
-    let mut spec = ModelSpec::default_spec();
+    let spec = ModelSpec::default_spec();
     let ml = fit_batch(&input_batch(), Path::new("x"), &spec, &only("AAA"), &NoProgress).unwrap();
-    spec.method = Method::Firth;
+    let spec = spec.with_method(Method::Firth);
     let firth = fit_batch(&input_batch(), Path::new("x"), &spec, &only("AAA"), &NoProgress).unwrap();
     assert_eq!(firth.groups[0].fit.note, None);
     for (a, b) in ml.groups[0].rows.iter().zip(&firth.groups[0].rows) {

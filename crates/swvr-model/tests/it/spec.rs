@@ -30,15 +30,18 @@ reference = "female"
 "#,
     )
     .unwrap();
-    assert_eq!(spec.method, Method::Firth);
-    assert_eq!(spec.weight, "weight");
-    assert_eq!(spec.convergence.max_iterations, 100);
+    assert_eq!(spec.method(), Method::Firth);
+    assert_eq!(spec.weight(), "weight");
+    assert_eq!(spec.convergence().max_iterations, 100);
 }
 
 #[test]
 fn unknown_key_is_rejected_with_file_and_line() {
     let err = parse("methd = \"logit\"\n").unwrap_err().to_string();
-    assert!(err.contains("my_spec.toml:1:1") && err.contains("methd"), "{err}");
+    assert!(
+        err.starts_with("my_spec.toml: line 1, column 1: malformed model specification: unknown field `methd`"),
+        "{err}"
+    );
     let err = parse(
         &ModelSpec::default_spec()
             .to_toml()
@@ -55,11 +58,7 @@ fn invalid_specs_say_what_was_expected() {
     let cases = [
         (base.replace("method = \"logit\"", "method = \"probit\""), "probit"),
         (
-            {
-                let mut s = ModelSpec::default_spec();
-                s.convergence.tolerance = -1.0;
-                s.to_toml()
-            },
+            base.replace("tolerance = 0.0000000001", "tolerance = -1.0"),
             "tolerance",
         ),
         (
@@ -86,6 +85,15 @@ fn invalid_specs_say_what_was_expected() {
             .to_string();
         assert!(err.contains("my_spec.toml") && err.contains(needle), "{needle}: {err}");
     }
+}
+
+#[test]
+fn default_file_parses_to_its_effective_toml_and_back() {
+    let spec = parse(swvr_model::DEFAULT_SPEC_TOML).unwrap();
+    assert_eq!(spec, ModelSpec::default_spec());
+    let effective = spec.to_toml();
+    assert_eq!(parse(&effective).unwrap(), spec);
+    assert_eq!(parse(&effective).unwrap().to_toml(), effective);
 }
 
 #[test]

@@ -27,8 +27,8 @@ fn header_in_contract_order_with_extras() {
         "n_landlines",
         "n_mobiles",
     ];
-    want.extend(q.demographics.iter().map(|d| d.name.as_str()));
-    want.extend(q.items.iter().map(|i| i.id.as_str()));
+    want.extend(q.demographics().iter().map(|d| d.name.as_str()));
+    want.extend(q.items().iter().map(|i| i.id.as_str()));
     want.extend(["language", "duration_s"]);
     assert_eq!(cols, want);
 }
@@ -53,11 +53,11 @@ fn check_routing(r: &[u8]) {
     let col = |name: &str| h.iter().position(|c| c == name).unwrap();
     let mut asked_blank_children = 0;
     for (line, row) in rows.iter().enumerate() {
-        for d in &q.demographics {
+        for d in q.demographics() {
             let v = val(&row[col(&d.name)]).unwrap_or_else(|| panic!("line {}: {} blank", line + 2, d.name));
             match &d.kind {
                 DemographicKind::Coded { answers } => {
-                    assert!(q.answer_sets[answers].get(v as i8).is_some(), "{}={v}", d.name)
+                    assert!(q.answer_sets()[answers].get(v as i8).is_some(), "{}={v}", d.name)
                 }
                 DemographicKind::Numeric {
                     min,
@@ -70,7 +70,7 @@ fn check_routing(r: &[u8]) {
                 ),
             }
         }
-        for item in &q.items {
+        for item in q.items() {
             let v = val(&row[col(&item.id)]);
             let asked = match &item.asked_if {
                 None => true,
@@ -79,7 +79,7 @@ fn check_routing(r: &[u8]) {
             if asked {
                 let v = v.unwrap_or_else(|| panic!("line {}: {} blank when asked", line + 2, item.id));
                 assert!(
-                    q.answer_sets[&item.answers].get(v as i8).is_some(),
+                    q.answer_sets()[&item.answers].get(v as i8).is_some(),
                     "line {}: {}={v}",
                     line + 2,
                     item.id
@@ -100,7 +100,7 @@ fn dk_and_refused_present_at_plausible_rates() {
     let q = Questionnaire::default_2021();
     let (r, _, _) = read_bundle(&fixtures());
     let (h, rows) = records(&r);
-    for item in q.items.iter().filter(|i| i.asked_if.is_none()) {
+    for item in q.items().iter().filter(|i| i.asked_if.is_none()) {
         let c = h.iter().position(|x| x == item.id).unwrap();
         let n = rows.len() as f64;
         let dk = rows.iter().filter(|r| &r[c] == "8").count() as f64 / n;

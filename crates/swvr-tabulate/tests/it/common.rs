@@ -46,7 +46,7 @@ pub fn batch_from_csv(name: &str, q: &Questionnaire) -> RecordBatch {
             .map(|v| v.parse::<i32>().unwrap())
             .collect::<Vec<_>>(),
     )));
-    for d in &q.demographics {
+    for d in q.demographics() {
         if d.name == "age" {
             fields.push(Field::new("age", DataType::Int16, false));
             cols.push(Arc::new(Int16Array::from(
@@ -62,7 +62,7 @@ pub fn batch_from_csv(name: &str, q: &Questionnaire) -> RecordBatch {
             )));
         }
     }
-    for item in &q.items {
+    for item in q.items() {
         fields.push(Field::new(&item.id, DataType::Int8, true));
         cols.push(Arc::new(Int8Array::from(
             col(&item.id).iter().map(|v| v.parse::<i8>().ok()).collect::<Vec<_>>(),

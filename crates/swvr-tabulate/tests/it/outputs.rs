@@ -20,8 +20,8 @@ fn estimates() -> (Questionnaire, Vec<swvr_tabulate::Estimate>) {
 #[test]
 fn every_item_domain_level_and_category_in_definition_order() {
     let (q, est) = estimates();
-    let mut items: Vec<String> = q.items.iter().map(|i| i.id.clone()).collect();
-    items.extend(q.derived.iter().map(|d| d.id().to_string()));
+    let mut items: Vec<String> = q.items().iter().map(|i| i.id.clone()).collect();
+    items.extend(q.derived().iter().map(|d| d.id().to_string()));
     let mut seen: Vec<String> = Vec::new();
     for e in est.iter().filter(|e| e.country == "KEN") {
         if seen.last() != Some(&e.item) {
@@ -93,10 +93,7 @@ fn output_is_identical_whatever_the_thread_count() {
 #[test]
 fn selection_keeps_only_the_chosen_countries() {
     let q = Questionnaire::default_2021();
-    let sel = Selection {
-        countries: vec!["LBN".into()],
-        waves: vec![],
-    };
+    let sel = Selection::new(vec!["LBN".into()], vec![]).unwrap();
     let est = tabulate_batch(&batch_from_csv("input.csv", &q), &q, &sel).unwrap();
     assert!(!est.is_empty() && est.iter().all(|e| e.country == "LBN"));
 }

@@ -305,10 +305,7 @@ fn same_bytes_whatever_the_thread_count() {
         assert!((s - n).abs() < 1e-9, "{country}: {s}");
     }
     // A selection writes only the selected rows.
-    let sel = Selection {
-        countries: vec!["UZB".into()],
-        waves: vec![],
-    };
+    let sel = Selection::new(vec!["UZB".into()], vec![]).unwrap();
     let d = swvr_weight::weight(&b.data, &b.out, &plain(), &q2021(), &sel, &NoProgress).unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(weighted(&b).num_rows(), 90);
@@ -476,10 +473,7 @@ fn input_in_many_batches_gives_the_same_table() {
     let json = |b: &Bundle| std::fs::read(b.out.join("weight/diagnostics.json")).unwrap();
     assert_eq!(json(&one), json(&many));
     // A selection spanning every batch: only SEN's rows, in input order.
-    let sel = Selection {
-        countries: vec!["SEN".into()],
-        waves: vec![],
-    };
+    let sel = Selection::new(vec!["SEN".into()], vec![]).unwrap();
     swvr_weight::weight(&one.data, &one.out, &plain(), &q2021(), &sel, &NoProgress).unwrap();
     swvr_weight::weight(&many.data, &many.out, &plain(), &q2021(), &sel, &NoProgress).unwrap();
     let w = weighted(&many);
