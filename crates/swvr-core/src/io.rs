@@ -30,8 +30,8 @@ pub enum IoError {
         /// Cause.
         source: std::io::Error,
     },
-    /// Arrow encoding or decoding error.
-    #[error("{path}: Arrow: {source}")]
+    /// Arrow encoding or decoding error (its text on one line).
+    #[error("{path}: Arrow: {}", one_line(&source.to_string()))]
     Arrow {
         /// File.
         path: PathBuf,
@@ -51,6 +51,12 @@ pub enum IoError {
     /// The file holds none of the country-waves of `--country`/`--wave`.
     #[error(transparent)]
     NothingSelected(#[from] crate::groups::NothingSelected),
+}
+
+/// `text` on one line: runs of whitespace (flatbuffers' verifier errors
+/// span several lines) become one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
@@ -127,6 +133,97 @@ impl Drop for AtomicFile {
             let _ = std::fs::remove_file(&self.temp);
         }
     }
+}
+
+/// Opens an input file for reading. Anything but a regular file (a FIFO, a
+/// socket, a device such as `/dev/zero`, a folder) is refused with an error
+/// that says what it is, before it is opened, so that reading never hangs on
+/// a pipe with no writer nor runs on without end. Symbolic links are
+/// followed (a link to a regular file is fine). On Unix the file is opened
+/// non-blocking and checked again through the open handle, so a file
+/// swapped between the check and the open is caught too.
+pub fn open_input(path: &Path) -> std::io::Result<File> {
+    check_regular(&std::fs::metadata(path)?)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Regular files ignore O_NONBLOCK; a FIFO opened this way does not block.
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path)?;
+    check_regular(&file.metadata()?)?;
+    Ok(file)
+}
+
+/// An error unless `meta` is that of a regular file.
+fn check_regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
+    let ft = meta.file_type();
+    if ft.is_file() {
+        return Ok(());
+    }
+    let what = if ft.is_dir() { "a folder" } else { special_kind(&ft) };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("is {what}, not a regular file; expected a regular file"),
+    ))
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "a special file"
+}
+
+/// Reads a configuration file (questionnaire, scheme, model specification)
+/// as UTF-8 text: a regular file ([`open_input`]) of at most
+/// [`MAX_CONFIG_BYTES`](crate::limits::MAX_CONFIG_BYTES).
+pub fn read_config(path: &Path) -> std::io::Result<String> {
+    use crate::limits::{MAX_CONFIG_BYTES, show_bytes};
+    let file = open_input(path)?;
+    let too_big = |n: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "is {n} bytes; expected a configuration file of at most {} (swvr's limit)",
+                show_bytes(MAX_CONFIG_BYTES)
+            ),
+        )
+    };
+    let len = file.metadata()?.len();
+    if len > MAX_CONFIG_BYTES {
+        return Err(too_big(len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "byte {} is not UTF-8; expected UTF-8 text",
+                e.utf8_error().valid_up_to() + 1
+            ),
+        )
+    })
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -229,16 +326,24 @@ fn read_ipc(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, IoErro
     };
     let (mut file, len, footer_bytes) = open_footer(path)?;
     let footer = root_as_footer(&footer_bytes).map_err(|e| parse(&format!("bad Arrow IPC footer: {e}")))?;
+    check_blocks(&footer, len - 10 - footer_bytes.len() as u64).map_err(|what| parse(&what))?;
     let fb_schema = footer
         .schema()
         .ok_or_else(|| parse("Arrow IPC footer without a schema"))?;
     let schema = Arc::new(try_fb_to_schema(fb_schema).map_err(arrow)?);
+    check_version(&schema).map_err(|what| parse(&what))?;
+    let layouts = buffer_layouts(&schema).map_err(|what| parse(&what))?;
+    if footer.dictionaries().is_some_and(|d| !d.is_empty()) {
+        return Err(parse(
+            "Arrow IPC dictionary blocks in a file without dictionary columns",
+        ));
+    }
     let projection: Vec<usize> = match columns {
         Some(cols) => cols.iter().filter_map(|c| schema.index_of(c).ok()).collect(),
         None => (0..schema.fields().len()).collect(),
     };
     let out_schema = Arc::new(schema.project(&projection).map_err(arrow)?);
-    let mut decoder = FileDecoder::new(schema, footer.version()).with_projection(projection.clone());
+    let decoder = FileDecoder::new(schema, footer.version()).with_projection(projection.clone());
     let block_bytes = |file: &mut File, block: &Block, buf: &mut Vec<u8>| -> Result<(), IoError> {
         let n = usize::try_from(block.metaDataLength() as i64 + block.bodyLength())
             .map_err(|_| parse("negative Arrow IPC block length"))?;
@@ -247,13 +352,10 @@ fn read_ipc(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, IoErro
             return Err(parse("Arrow IPC block beyond the end of the file"));
         }
         buf.resize(n, 0);
-        read_at(file, offset, buf).map_err(io_err(path))
+        read_at(file, offset, buf).map_err(io_err(path))?;
+        let meta = usize::try_from(block.metaDataLength()).map_err(|_| parse("negative Arrow IPC metadata length"))?;
+        check_buffers(&buf[..meta], (n - meta) as u64, &layouts).map_err(|what| parse(&what))
     };
-    for block in footer.dictionaries().iter().flatten() {
-        let mut buf = Vec::new();
-        block_bytes(&mut file, block, &mut buf)?;
-        decoder.read_dictionary(block, &Buffer::from_vec(buf)).map_err(arrow)?;
-    }
     let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); projection.len()];
     let mut rows = 0usize;
     let mut scratch: Vec<u8> = Vec::new();
@@ -286,16 +388,149 @@ fn read_ipc(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, IoErro
         .map_err(arrow)
 }
 
+/// Checks the blocks a footer lists (dictionaries and record batches): each
+/// inside the file between the leading magic and the footer, none
+/// overlapping another. Reading then touches every byte of the file at most
+/// once, so a damaged footer cannot make the reader allocate or decode more
+/// than the file holds.
+fn check_blocks(footer: &arrow_ipc::Footer<'_>, footer_start: u64) -> Result<(), String> {
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    for block in footer
+        .dictionaries()
+        .iter()
+        .flatten()
+        .chain(footer.recordBatches().iter().flatten())
+    {
+        let start = u64::try_from(block.offset()).map_err(|_| "negative Arrow IPC block offset".to_string())?;
+        let meta =
+            u64::try_from(block.metaDataLength()).map_err(|_| "negative Arrow IPC metadata length".to_string())?;
+        let body = u64::try_from(block.bodyLength()).map_err(|_| "negative Arrow IPC body length".to_string())?;
+        let end = start
+            .checked_add(meta)
+            .and_then(|e| e.checked_add(body))
+            .ok_or_else(|| "Arrow IPC block beyond the end of the file".to_string())?;
+        if start < 8 || end > footer_start || meta < 8 {
+            return Err("Arrow IPC block beyond the end of the file".into());
+        }
+        spans.push((start, end));
+    }
+    spans.sort_unstable();
+    if spans.windows(2).any(|w| w[1].0 < w[0].1) {
+        return Err("Arrow IPC blocks overlap (the footer is damaged)".into());
+    }
+    Ok(())
+}
+
+/// Checks that every buffer a record batch or dictionary message names lies
+/// inside the message's body (arrow-ipc slices the body without checking
+/// and panics on a damaged offset); array lengths, offsets and UTF-8 are
+/// then checked by arrow's own validation when the batch is decoded.
+fn check_buffers(meta: &[u8], body_len: u64, layouts: &[Vec<Option<usize>>]) -> Result<(), String> {
+    let fb = if meta.len() >= 8 && meta[..4] == [0xff; 4] {
+        &meta[8..]
+    } else {
+        meta.get(4..).unwrap_or_default()
+    };
+    let message = root_as_message(fb).map_err(|e| format!("bad Arrow IPC message: {e}"))?;
+    let batch = match message.header_type() {
+        arrow_ipc::MessageHeader::RecordBatch => message.header_as_record_batch(),
+        _ => None,
+    }
+    .ok_or_else(|| "Arrow IPC block is not a record batch".to_string())?;
+    let buffers: Vec<_> = batch.buffers().iter().flatten().collect();
+    let mut next = buffers.iter();
+    for (i, layout) in layouts.iter().enumerate() {
+        for width in layout {
+            let b = next
+                .next()
+                .ok_or_else(|| format!("Arrow IPC record batch with too few buffers for column {}", i + 1))?;
+            // arrow views such a buffer as a slice of values and panics on a remainder.
+            if let Some(w) = width
+                && b.length() % (*w as i64) != 0
+            {
+                return Err(format!(
+                    "column {}: a buffer of {} bytes is not a whole number of {w}-byte values",
+                    i + 1,
+                    b.length()
+                ));
+            }
+        }
+    }
+    for b in &buffers {
+        let end = u64::try_from(b.offset())
+            .ok()
+            .zip(u64::try_from(b.length()).ok())
+            .and_then(|(o, l)| o.checked_add(l));
+        if end.is_none_or(|e| e > body_len) {
+            return Err(format!(
+                "Arrow IPC buffer at offset {} of length {} beyond its block's body of {body_len} bytes",
+                b.offset(),
+                b.length()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The buffers of each column in a record batch message, with the value
+/// width of those arrow reads as a slice of fixed-width values. swvr reads
+/// flat columns only (text, binary, numbers, booleans, dates and times);
+/// any other type (nested, dictionary, view, union) is an error naming the
+/// column, before anything is decoded.
+fn buffer_layouts(schema: &Schema) -> Result<Vec<Vec<Option<usize>>>, String> {
+    use arrow_schema::DataType as T;
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(match f.data_type() {
+                T::Null => vec![],
+                T::Boolean | T::FixedSizeBinary(_) => vec![None, None],
+                T::Utf8 | T::Binary => vec![None, Some(4), None],
+                T::LargeUtf8 | T::LargeBinary => vec![None, Some(8), None],
+                t => match t.primitive_width() {
+                    Some(w) => vec![None, Some(w)],
+                    None => {
+                        return Err(format!(
+                            "column `{}` of type {t}; expected flat columns (text, numbers, booleans): swvr reads no other",
+                            f.name().escape_debug()
+                        ));
+                    }
+                },
+            })
+        })
+        .collect()
+}
+
+/// An error when the schema carries a swvr schema version other than this
+/// build's (a file written by another version of swvr). A file without the
+/// key (written by another program) is read; its columns are then checked
+/// by name and type where they are used.
+fn check_version(schema: &Schema) -> Result<(), String> {
+    match schema.metadata().get(SCHEMA_VERSION_KEY) {
+        Some(v) if v != SCHEMA_VERSION => Err(format!(
+            "swvr schema version `{}`; expected `{SCHEMA_VERSION}` (written by another swvr version: run the stage that makes it again)",
+            v.escape_debug()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Opens an Arrow IPC file and reads its footer bytes: (file, length, footer).
 fn open_footer(path: &Path) -> Result<(File, u64, Vec<u8>), IoError> {
     let parse = |what: &str| IoError::Arrow {
         path: path.to_path_buf(),
         source: ArrowError::ParseError(what.to_string()),
     };
-    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut file = open_input(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
     if len < 16 {
         return Err(parse("not an Arrow IPC file (too short)"));
+    }
+    let mut magic = [0u8; 6];
+    read_at(&mut file, 0, &mut magic).map_err(io_err(path))?;
+    if &magic != b"ARROW1" {
+        return Err(parse("not an Arrow IPC file (no ARROW1 magic at the start)"));
     }
     let mut trailer = [0u8; 10];
     read_at(&mut file, len - 10, &mut trailer).map_err(io_err(path))?;
@@ -320,6 +555,7 @@ pub fn arrow_rows(path: &Path) -> Result<u64, IoError> {
     };
     let (mut file, len, footer_bytes) = open_footer(path)?;
     let footer = root_as_footer(&footer_bytes).map_err(|e| parse(&format!("bad Arrow IPC footer: {e}")))?;
+    check_blocks(&footer, len - 10 - footer_bytes.len() as u64).map_err(|what| parse(&what))?;
     let mut rows = 0u64;
     let mut meta = Vec::new();
     for block in footer.recordBatches().iter().flatten() {

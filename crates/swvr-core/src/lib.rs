@@ -5,7 +5,10 @@
 //! - [`config`]: what every configuration file shares (located TOML errors,
 //!   the policy for built-in defaults).
 //! - [`schema`]: the typed columns of `ingest/respondents.arrow`, declared once.
-//! - [`io`]: atomic file writes and Arrow IPC file read/write.
+//! - [`io`]: atomic file writes, Arrow IPC file read/write (validated), input files
+//!   checked to be regular files.
+//! - [`limits`]: the documented limits on header width, field and record length
+//!   and configuration-file size.
 //! - [`labels`]: variable and value labels from the questionnaire (Arrow metadata, exports).
 //! - [`groups`]: rows grouped by (country, wave), with stratum codes.
 //! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
@@ -23,6 +26,7 @@ pub mod config;
 pub mod groups;
 pub mod io;
 pub mod labels;
+pub mod limits;
 pub mod progress;
 pub mod published;
 pub mod questionnaire;

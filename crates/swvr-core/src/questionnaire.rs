@@ -293,7 +293,7 @@ impl Questionnaire {
     /// Reads and validates a definition file.
     pub fn from_path(path: &Path) -> Result<Self, QuestionnaireError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| QuestionnaireError::Io {
+        let text = crate::io::read_config(path).map_err(|source| QuestionnaireError::Io {
             path: p.clone(),
             source,
         })?;

@@ -14,6 +14,12 @@ use crate::questionnaire::{DemographicKind, Questionnaire};
 /// Key columns, in output order: all required, non-null text except `wave`.
 pub const KEY_COLUMNS: [&str; 5] = ["country", "wave", "respondent_id", "frame", "stratum"];
 
+/// The waves (survey years) a bundle may hold: four-digit years. Ingest
+/// rejects rows and refuses design/targets rows outside them, and `swvr
+/// synth` refuses to generate one, so every bundle synth writes is one
+/// `swvr run` accepts.
+pub const WAVES: std::ops::RangeInclusive<i64> = 1000..=9999;
+
 /// Phone and household counts (nullable `Int32`).
 pub const COUNT_COLUMNS: [&str; 3] = ["n_adults", "n_landlines", "n_mobiles"];
 

@@ -13,11 +13,8 @@ use crate::text::{Int, is_iso3, parse_int, show, trim};
 /// saying so (its header would otherwise read as garbled column names).
 pub(crate) fn open(path: &Path) -> Result<RecordReader<File>, IngestError> {
     use std::io::{Read, Seek};
-    let read_err = |source| IngestError::Read {
-        file: path.to_path_buf(),
-        source,
-    };
-    let mut f = File::open(path).map_err(read_err)?;
+    let read_err = |source| IngestError::read(path, source);
+    let mut f = swvr_core::io::open_input(path).map_err(read_err)?;
     let mut head = Vec::with_capacity(512);
     (&mut f).take(512).read_to_end(&mut head).map_err(read_err)?;
     if let Some(encoding) = utf16(&head) {
@@ -59,10 +56,7 @@ fn utf16(head: &[u8]) -> Option<&'static str> {
 
 /// Reads the next record, mapping I/O errors to [`IngestError::Read`].
 pub(crate) fn next(rdr: &mut RecordReader<File>, path: &Path) -> Result<bool, IngestError> {
-    rdr.next_record().map_err(|source| IngestError::Read {
-        file: path.to_path_buf(),
-        source,
-    })
+    rdr.next_record().map_err(|source| IngestError::read(path, source))
 }
 
 /// The header: trimmed column names, each once, none empty.
@@ -286,7 +280,7 @@ impl<'a> Rows<'a> {
 
     fn wave(&self, k: usize) -> Result<i32, IngestError> {
         match parse_int(self.get(k)) {
-            Int::Value(v) if (1000..=9999).contains(&v) => Ok(v as i32),
+            Int::Value(v) if swvr_core::schema::WAVES.contains(&v) => Ok(v as i32),
             _ => Err(self.err(k, "a wave year, an integer such as 2021")),
         }
     }

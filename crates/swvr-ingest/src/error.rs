@@ -124,7 +124,38 @@ pub enum IngestError {
     /// `--country`/`--wave` match no row of respondents.csv.
     #[error(transparent)]
     NothingSelected(#[from] swvr_core::groups::NothingSelected),
+    /// A record over one of swvr's input limits (header width, field or
+    /// record length: [`swvr_core::limits`]).
+    #[error("{}: line {line}: {what}", file.display())]
+    Limit {
+        /// File.
+        file: PathBuf,
+        /// Physical line of the record.
+        line: u64,
+        /// What is over which limit.
+        what: String,
+    },
     /// Writing an output failed.
     #[error(transparent)]
     Output(#[from] IoError),
+}
+
+impl IngestError {
+    /// A read error of `file`: a record over a limit becomes [`IngestError::Limit`].
+    pub(crate) fn read(file: &std::path::Path, source: std::io::Error) -> Self {
+        match source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<crate::reader::LimitError>())
+        {
+            Some(l) => IngestError::Limit {
+                file: file.to_path_buf(),
+                line: l.line,
+                what: l.what.clone(),
+            },
+            None => IngestError::Read {
+                file: file.to_path_buf(),
+                source,
+            },
+        }
+    }
 }

@@ -154,7 +154,7 @@ pub fn ingest(
             }
             Ok::<_, IngestError>(arrow)
         });
-        let mut builders = Builders::new(&plan, schema.clone(), BATCH_ROWS);
+        let mut builders = Builders::new(&plan, schema.clone());
         let mut row = plan.new_row();
         let mut last_key: Option<(CountryWave, [bool; 2])> = None;
         let mut tally = Tally::default();
@@ -347,7 +347,7 @@ fn read_records(
     tx: &std::sync::mpsc::SyncSender<DupMessage>,
     back: &std::sync::mpsc::Receiver<reader::Chunk>,
 ) {
-    let mut rdr = match std::fs::File::open(path) {
+    let mut rdr = match swvr_core::io::open_input(path) {
         Ok(f) => reader::RecordReader::new(f),
         Err(e) => {
             let _ = tx.send(Err(e));
@@ -443,10 +443,7 @@ fn resolve(
 fn next_chunk(rx: &std::sync::mpsc::Receiver<DupMessage>, path: &Path) -> Result<Option<reader::Chunk>, IngestError> {
     match rx.recv() {
         Ok(Ok(c)) => Ok(Some(c)),
-        Ok(Err(source)) => Err(IngestError::Read {
-            file: path.to_path_buf(),
-            source,
-        }),
+        Ok(Err(source)) => Err(IngestError::read(path, source)),
         Err(_) => Ok(None),
     }
 }

@@ -12,6 +12,29 @@
 use std::io::Read;
 
 use csv_core::ReadRecordResult;
+use swvr_core::limits::{MAX_COLUMNS, MAX_FIELD_BYTES, MAX_RECORD_BYTES, show_bytes};
+
+/// A record beyond one of swvr's input limits ([`swvr_core::limits`]);
+/// carried inside an `std::io::Error` of kind `InvalidData`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LimitError {
+    /// Physical line of the record's first byte.
+    pub line: u64,
+    /// What is over the limit, and the limit.
+    pub what: String,
+}
+
+impl std::fmt::Display for LimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.what)
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+fn limit(line: u64, what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, LimitError { line, what })
+}
 
 /// Initial buffer size; the buffer grows only for a record longer than this.
 const BUF_SIZE: usize = 1 << 20;
@@ -111,20 +134,27 @@ impl<R: Read> RecordReader<R> {
     fn fast_record(&mut self) -> Fast {
         let buf = &self.buf[..self.end];
         let mut p = self.start;
-        let mut lead_nl = 0u64;
         while p < buf.len() && (buf[p] == b'\n' || buf[p] == b'\r') {
-            lead_nl += u64::from(buf[p] == b'\n');
             p += 1;
         }
         if p == buf.len() {
-            return if self.eof { Fast::End } else { Fast::Cut };
+            if self.eof {
+                return Fast::End;
+            }
+            // Only line breaks so far: count them and drop them from the
+            // buffer, except a last `\r` whose `\n` may come with the refill.
+            let keep = usize::from(p > self.start && buf[p - 1] == b'\r');
+            self.newlines += line_breaks(&buf[self.start..p - keep]);
+            self.start = p - keep;
+            return Fast::Cut;
         }
+        let lead_nl = line_breaks(&buf[self.start..p]);
         let base = p;
         let ends = &mut self.fends;
         ends.clear();
         let mut i = p;
         // Eight bytes at a time: a mask with 0x80 on each `,` `\n` `\r` `"`.
-        let term = 'scan: {
+        'scan: {
             while i + 8 <= buf.len() {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(&buf[i..i + 8]);
@@ -134,9 +164,9 @@ impl<R: Read> RecordReader<R> {
                     match buf[k] {
                         b',' => ends.push(k),
                         b'"' => return Fast::Quoted,
-                        t => {
+                        _ => {
                             i = k;
-                            break 'scan Some(t);
+                            break 'scan;
                         }
                     }
                     m &= m - 1;
@@ -148,27 +178,29 @@ impl<R: Read> RecordReader<R> {
                     if !self.eof {
                         return Fast::Cut;
                     }
-                    break None;
+                    break;
                 }
                 match CLASS[buf[i] as usize] {
                     0 => {}
                     1 => ends.push(i),
-                    2 => break Some(buf[i]),
+                    2 => break,
                     _ => return Fast::Quoted,
                 }
                 i += 1;
             }
-        };
+        }
         ends.push(i);
         let n = ends.len() - 1;
         self.nfields = n + 1;
         self.fast = true;
         self.fast_base = base;
         self.line = self.newlines + lead_nl + 1;
-        self.newlines += lead_nl + u64::from(term == Some(b'\n'));
+        self.newlines += lead_nl;
         self.raw_start = base;
         self.raw_end = i;
-        self.start = if term.is_some() { i + 1 } else { i };
+        // The terminator stays: the next record counts it with its leading
+        // line breaks (a `\r` is a line break unless a `\n` follows).
+        self.start = i;
         Fast::Record
     }
 
@@ -185,7 +217,10 @@ impl<R: Read> RecordReader<R> {
         }
         loop {
             match self.fast_record() {
-                Fast::Record => return Ok(true),
+                Fast::Record => {
+                    self.check_limits()?;
+                    return Ok(true);
+                }
                 Fast::End => return Ok(false),
                 Fast::Cut => {
                     self.fill()?;
@@ -226,6 +261,7 @@ impl<R: Read> RecordReader<R> {
                         self.nfields = nends;
                         self.fast = false;
                         self.finish_record(pos);
+                        self.check_limits()?;
                         return Ok(true);
                     }
                     ReadRecordResult::End => return Ok(false),
@@ -236,6 +272,37 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
+    /// An error when the current record has more fields than
+    /// [`MAX_COLUMNS`] or a field longer than [`MAX_FIELD_BYTES`] (checked
+    /// field by field only for a record longer than that).
+    fn check_limits(&self) -> std::io::Result<()> {
+        if self.nfields > MAX_COLUMNS {
+            return Err(limit(
+                self.line,
+                format!(
+                    "{} fields; expected at most {MAX_COLUMNS} columns (swvr's limit on header width)",
+                    self.nfields
+                ),
+            ));
+        }
+        if self.raw_end - self.raw_start > MAX_FIELD_BYTES {
+            for i in 0..self.nfields {
+                let n = self.field(i).len();
+                if n > MAX_FIELD_BYTES {
+                    return Err(limit(
+                        self.line,
+                        format!(
+                            "column {}: a field of {n} bytes; expected at most {} (swvr's limit on field length)",
+                            i + 1,
+                            show_bytes(MAX_FIELD_BYTES as u64)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn finish_record(&mut self, pos: usize) {
         let span = &self.buf[self.start..pos];
         let lead = span.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
@@ -244,12 +311,13 @@ impl<R: Read> RecordReader<R> {
             .rev()
             .take_while(|&&b| b == b'\n' || b == b'\r')
             .count();
-        let lead_nl = count_newlines(&span[..lead]);
+        let lead_nl = line_breaks(&span[..lead]);
         self.line = self.newlines + lead_nl + 1;
-        self.newlines += lead_nl + count_newlines(&span[lead..]);
+        self.newlines += lead_nl + line_breaks(&span[lead..span.len() - trail]);
         self.raw_start = self.start + lead;
         self.raw_end = pos - trail;
-        self.start = pos;
+        // The terminator stays for the next record's leading line breaks.
+        self.start = pos - trail;
     }
 
     /// Moves the unparsed bytes to the front (growing the buffer if it is
@@ -262,7 +330,19 @@ impl<R: Read> RecordReader<R> {
             self.start = 0;
         }
         if self.end == self.buf.len() {
-            let n = self.buf.len() * 2;
+            if self.end >= MAX_RECORD_BYTES {
+                // One record fills the buffer: stop before it grows further.
+                let lead = &self.buf[..self.end];
+                let skip = lead.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+                return Err(limit(
+                    self.newlines + line_breaks(&lead[..skip]) + 1,
+                    format!(
+                        "a record longer than {}; expected at most that much (swvr's limit on record length; is the file CSV with line breaks?)",
+                        show_bytes(MAX_RECORD_BYTES as u64)
+                    ),
+                ));
+            }
+            let n = (self.buf.len() * 2).min(MAX_RECORD_BYTES.max(self.buf.len()));
             self.buf.resize(n, 0);
         }
         loop {
@@ -368,11 +448,13 @@ struct Rec {
 }
 
 impl Chunk {
-    /// An empty chunk with room for `records` records of `fields` fields.
+    /// An empty chunk with room for `records` records of `fields` fields
+    /// (at most 64 reserved per record: a wider record grows the chunk as
+    /// its fields arrive, so memory follows the data, not the header).
     pub(crate) fn with_capacity(records: usize, fields: usize) -> Self {
         Self {
             data: Vec::with_capacity(records * 96),
-            spans: Vec::with_capacity(records * fields),
+            spans: Vec::with_capacity(records * fields.min(64)),
             recs: Vec::with_capacity(records),
             bytes_parsed: 0,
         }
@@ -460,8 +542,15 @@ impl<R: Read> Fields for RecordReader<R> {
     }
 }
 
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+/// Line breaks in `bytes`: `\n`, `\r\n` and a lone `\r` (old Mac files)
+/// each end one physical line. A `\r` at the end of `bytes` counts: callers
+/// pass bytes whose next byte is known not to be `\n`.
+fn line_breaks(bytes: &[u8]) -> u64 {
+    let mut n = 0u64;
+    for (i, &b) in bytes.iter().enumerate() {
+        n += u64::from(b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')));
+    }
+    n
 }
 
 #[cfg(test)]
@@ -526,6 +615,56 @@ mod tests {
                 assert_eq!(got, want, "case {case} buf {buf}: {:?}", String::from_utf8_lossy(&data));
             }
         }
+    }
+
+    #[test]
+    fn cr_only_and_mixed_line_endings_give_physical_lines() {
+        // Issue 14: a lone `\r` (old Mac files) ends a line like `\n` and `\r\n`.
+        let data = b"a,b\r1,2\r\r3,\"x\ry\"\r5,6\r\n7,8\n\r9,9\r";
+        for buf in [1, 2, 3, 5, 8, 1024] {
+            let got = records(data, buf);
+            let lines: Vec<u64> = got.iter().map(|g| g.0).collect();
+            assert_eq!(lines, [1, 2, 4, 6, 7, 9], "buf {buf}");
+            assert_eq!(got[2].1, ["3", "x\ry"]);
+            assert_eq!(got[3].2, "5,6");
+        }
+    }
+
+    #[test]
+    fn records_over_the_limits_are_errors_naming_the_line() {
+        let limit_of = |data: &[u8]| {
+            let mut r = RecordReader::new(data);
+            loop {
+                match r.next_record() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => return Some(e.into_inner().unwrap().downcast::<LimitError>().unwrap().to_string()),
+                }
+            }
+        };
+        let wide = format!("a,b\n{}\n", ",".repeat(MAX_COLUMNS));
+        assert_eq!(
+            limit_of(wide.as_bytes()).unwrap(),
+            format!(
+                "line 2: {} fields; expected at most 10000 columns (swvr's limit on header width)",
+                MAX_COLUMNS + 1
+            )
+        );
+        let long = format!("a,b\n\n1,\"{}\"\n", "x".repeat(MAX_FIELD_BYTES + 1));
+        assert_eq!(
+            limit_of(long.as_bytes()).unwrap(),
+            "line 3: column 2: a field of 1048577 bytes; expected at most 1 MiB (swvr's limit on field length)"
+        );
+        let endless = vec![b'x'; MAX_RECORD_BYTES + 10];
+        assert_eq!(
+            limit_of(&endless).unwrap(),
+            "line 1: a record longer than 16 MiB; expected at most that much (swvr's limit on record length; is the file CSV with line breaks?)"
+        );
+        // At the limits: accepted.
+        let at = format!("{}\n{}\n", ",".repeat(MAX_COLUMNS - 1), "y".repeat(MAX_FIELD_BYTES));
+        assert_eq!(limit_of(at.as_bytes()), None);
+        // Blank lines alone never make a record too long.
+        assert_eq!(limit_of(&vec![b'\n'; MAX_RECORD_BYTES + 10]), None);
     }
 
     #[test]

@@ -51,10 +51,14 @@ impl RejectsWriter {
             self.reasons.push_str(&r.text);
         }
         self.raw.clear();
+        if starts_formula(raw) {
+            self.raw.push('\'');
+        }
         escape_raw(raw, &mut self.raw);
         let line = line.to_string();
+        let id = neutralised(id);
         let (reasons, raw) = (std::mem::take(&mut self.reasons), std::mem::take(&mut self.raw));
-        let res = self.record(&[&line, id, &reasons, &raw]);
+        let res = self.record(&[&line, &id, &reasons, &raw]);
         self.reasons = reasons;
         self.raw = raw;
         res
@@ -68,6 +72,26 @@ impl RejectsWriter {
             source: std::io::Error::other(e.to_string()),
         })?;
         file.commit()
+    }
+}
+
+/// True when a spreadsheet would read a cell starting with these bytes as a
+/// formula (`=`, `+`, `-`, `@`, and tab or carriage return, which some
+/// spreadsheets skip before one), or it starts with `'`, the mark that
+/// [`neutralised`] adds (so that removing one leading `'` always recovers
+/// the original).
+fn starts_formula(cell: &[u8]) -> bool {
+    matches!(cell.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\''))
+}
+
+/// A text cell of rejects.csv made inert for spreadsheets (OWASP's advice on
+/// CSV injection): `'` is put before a cell that [`starts_formula`]. Reading
+/// back, a cell that starts with `'` had one added: drop it.
+pub(crate) fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+    if starts_formula(cell.as_bytes()) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
     }
 }
 

@@ -275,7 +275,7 @@ impl Plan {
                 row.reasons.push(Reason::valued("not_integer", "wave", wave));
                 false
             }
-            Int::Value(v) if !(1000..=9999).contains(&v) => {
+            Int::Value(v) if !swvr_core::schema::WAVES.contains(&v) => {
                 row.reasons.push(Reason::valued("out_of_range", "wave", wave));
                 false
             }
@@ -428,9 +428,10 @@ impl<T: Copy + Default + PartialOrd + From<i8> + arrow_buffer::ArrowNativeType> 
     fn push(&mut self, v: T) {
         self.values.push(v);
     }
-    /// Values and validity so far; the column is emptied (capacity kept).
+    /// Values and validity so far; the column is emptied, with room for
+    /// as many values as it just held.
     fn take(&mut self) -> (ScalarBuffer<T>, Option<NullBuffer>) {
-        let cap = self.values.capacity();
+        let cap = self.values.len();
         let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
         let zero = T::default();
         let nulls = values.iter().any(|v| *v < zero).then(|| {
@@ -456,13 +457,13 @@ struct Text {
 }
 
 impl Text {
-    fn new(cap: usize) -> Self {
-        let mut offsets = Vec::with_capacity(cap + 1);
+    fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         Self {
             offsets,
-            bytes: Vec::with_capacity(cap * 8),
-            valid: Vec::with_capacity(cap),
+            bytes: Vec::with_capacity(bytes),
+            valid: Vec::with_capacity(rows),
             nulls: 0,
         }
     }
@@ -482,14 +483,17 @@ impl Text {
         self.valid.push(false);
         self.nulls += 1;
     }
+    /// The column so far; the builder is emptied, with room for as many
+    /// rows and bytes as it just held (memory follows the data).
     fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
-        let offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(self.valid.capacity() + 1));
-        self.offsets.push(0);
-        let bcap = self.bytes.capacity();
-        let bytes = std::mem::replace(&mut self.bytes, Vec::with_capacity(bcap));
-        let nulls = (self.nulls > 0).then(|| NullBuffer::from(self.valid.as_slice()));
-        self.valid.clear();
-        self.nulls = 0;
+        let next = Self::with_capacity(self.valid.len(), self.bytes.len());
+        let Self {
+            offsets,
+            bytes,
+            valid,
+            nulls,
+        } = std::mem::replace(self, next);
+        let nulls = (nulls > 0).then(|| NullBuffer::from(valid.as_slice()));
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         Ok(Arc::new(StringArray::try_new(offsets, Buffer::from_vec(bytes), nulls)?))
     }
@@ -513,22 +517,26 @@ enum DemoBuilder {
 }
 
 impl Builders {
-    pub(crate) fn new(plan: &Plan, schema: SchemaRef, cap: usize) -> Self {
+    /// Empty builders. Every column starts empty and grows with the data
+    /// (a wide header costs memory in proportion to the rows read, not a
+    /// constant per column); after each batch a column keeps room for as
+    /// many values as that batch held.
+    pub(crate) fn new(plan: &Plan, schema: SchemaRef) -> Self {
         Self {
             schema,
-            keys: std::array::from_fn(|_| Text::new(cap)),
-            wave: Vec::with_capacity(cap),
-            counts: plan.counts.iter().map(|_| Prim::new(cap)).collect(),
+            keys: std::array::from_fn(|_| Text::with_capacity(0, 0)),
+            wave: Vec::new(),
+            counts: plan.counts.iter().map(|_| Prim::new(0)).collect(),
             demos: plan
                 .demos
                 .iter()
                 .map(|d| match d.kind {
-                    DemoKind::Coded(_) => DemoBuilder::I8(Vec::with_capacity(cap)),
-                    DemoKind::Numeric { .. } => DemoBuilder::I16(Vec::with_capacity(cap)),
+                    DemoKind::Coded(_) => DemoBuilder::I8(Vec::new()),
+                    DemoKind::Numeric { .. } => DemoBuilder::I16(Vec::new()),
                 })
                 .collect(),
-            items: plan.items.iter().map(|_| Prim::new(cap)).collect(),
-            extras: plan.extras.iter().map(|_| Text::new(cap)).collect(),
+            items: plan.items.iter().map(|_| Prim::new(0)).collect(),
+            extras: plan.extras.iter().map(|_| Text::with_capacity(0, 0)).collect(),
             rows: 0,
         }
     }
@@ -575,7 +583,7 @@ impl Builders {
 
     /// The buffered rows as a batch; the builders are emptied.
     pub(crate) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let cap = self.wave.capacity();
+        let cap = self.wave.len();
         let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         let [country, id, frame, stratum] = &mut self.keys;
         cols.push(country.finish()?);

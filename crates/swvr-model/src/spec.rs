@@ -224,7 +224,7 @@ impl ModelSpec {
 
     /// Reads and validates a specification file.
     pub fn from_path(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::SpecRead {
+        let text = swvr_core::io::read_config(path).map_err(|source| ModelError::SpecRead {
             path: path.to_path_buf(),
             source,
         })?;

@@ -99,6 +99,12 @@ pub enum SynthError {
         /// The code given.
         value: String,
     },
+    /// A wave ingest would reject.
+    #[error("--wave: {wave} is not a wave year: expected a four-digit year from {} to {}", swvr_core::schema::WAVES.start(), swvr_core::schema::WAVES.end())]
+    InvalidWave {
+        /// The wave given.
+        wave: i32,
+    },
     /// Fewer respondents than countries.
     #[error("--respondents: {respondents} is too few for {countries} countries: expected at least one per country")]
     TooFewRespondents {
@@ -125,8 +131,12 @@ pub enum SynthError {
 }
 
 /// Checks the options: at least one country, codes of three upper-case
-/// letters, no duplicates, at least one respondent per country.
+/// letters, no duplicates, at least one respondent per country, a wave
+/// ingest accepts ([`swvr_core::schema::WAVES`]).
 fn check(opts: &SynthOptions) -> Result<(), SynthError> {
+    if !swvr_core::schema::WAVES.contains(&i64::from(opts.wave)) {
+        return Err(SynthError::InvalidWave { wave: opts.wave });
+    }
     if opts.countries.is_empty() {
         return Err(SynthError::NoCountries);
     }

@@ -576,7 +576,7 @@ impl Scheme {
     /// Reads and validates a scheme file. Keys left out take the default
     /// scheme's value, except `[trimming]`: no section means no trimming.
     pub fn from_path(path: &Path) -> Result<Self, WeightError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WeightError::SchemeRead {
+        let text = swvr_core::io::read_config(path).map_err(|source| WeightError::SchemeRead {
             path: path.display().to_string(),
             source,
         })?;

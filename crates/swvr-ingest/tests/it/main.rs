@@ -6,6 +6,7 @@
 
 mod files;
 mod formats;
+mod hostile;
 mod invariants;
 mod rows;
 

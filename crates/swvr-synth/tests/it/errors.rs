@@ -70,3 +70,32 @@ fn unwritable_output_names_the_file() {
     let e = synth(&blocker.join("out"), &o, &NoProgress).unwrap_err().to_string();
     assert!(e.contains("not-a-dir"), "{e}");
 }
+
+#[test]
+fn a_wave_ingest_would_reject_is_refused() {
+    // Issue 14: `swvr synth --wave 0` wrote a bundle `swvr run` rejects.
+    for wave in [0, -1, 999, 10000] {
+        let dir = TempDir::new("wave");
+        let o = SynthOptions {
+            respondents: 10,
+            wave,
+            ..Default::default()
+        };
+        let e = synth(&dir.0, &o, &NoProgress).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("--wave: {wave} is not a wave year: expected a four-digit year from 1000 to 9999")
+        );
+        assert!(!dir.0.join("respondents.csv").exists());
+    }
+    for wave in [1000, 9999] {
+        let dir = TempDir::new("wave-ok");
+        let o = SynthOptions {
+            respondents: 16,
+            wave,
+            ..Default::default()
+        };
+        // That `swvr run` accepts such a bundle is tested end to end in swvr-cli.
+        assert_eq!(synth(&dir.0, &o, &NoProgress).unwrap().respondents, 16);
+    }
+}
