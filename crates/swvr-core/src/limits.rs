@@ -29,7 +29,7 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// A size in words for messages: `1 MiB`, `16 MiB`, `10000`.
 pub fn show_bytes(n: u64) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")
