@@ -48,27 +48,43 @@ fn read(path: &Path, what: &str) -> Result<(Vec<u8>, String)> {
     Ok((bytes, text))
 }
 
-/// `--questionnaire FILE`, else the built-in definition.
-pub fn questionnaire(path: Option<&Path>) -> Result<Loaded<Questionnaire>> {
-    let (value, origin, hash) = match path {
+/// A configuration file when given (its bytes hashed, parsed by `parse`),
+/// else the built-in default (`default`, whose file is `default_toml`); the
+/// effective file is the validated value written back by `to_toml`.
+fn load<T>(
+    path: Option<&Path>,
+    what: &str,
+    default_toml: &str,
+    parse: impl FnOnce(&str, &Path) -> Result<T>,
+    default: impl FnOnce() -> T,
+    to_toml: impl FnOnce(&T) -> String,
+) -> Result<Loaded<T>> {
+    let (value, origin, source_sha256) = match path {
         Some(p) => {
-            let (bytes, text) = read(p, "questionnaire")?;
-            let q = Questionnaire::from_toml_str(&text, &p.display().to_string())?;
-            (q, Origin::File(p.to_path_buf()), sha256_hex(&bytes))
+            let (bytes, text) = read(p, what)?;
+            (parse(&text, p)?, Origin::File(p.to_path_buf()), sha256_hex(&bytes))
         }
-        None => (
-            Questionnaire::default_2021(),
-            Origin::BuiltIn,
-            sha256_hex(DEFAULT_2021_TOML.as_bytes()),
-        ),
+        None => (default(), Origin::BuiltIn, sha256_hex(default_toml.as_bytes())),
     };
-    let effective = value.to_toml();
+    let effective = to_toml(&value);
     Ok(Loaded {
         value,
         origin,
-        source_sha256: hash,
+        source_sha256,
         effective,
     })
+}
+
+/// `--questionnaire FILE`, else the built-in definition.
+pub fn questionnaire(path: Option<&Path>) -> Result<Loaded<Questionnaire>> {
+    load(
+        path,
+        "questionnaire",
+        DEFAULT_2021_TOML,
+        |text, p| Ok(Questionnaire::from_toml_str(text, &p.display().to_string())?),
+        Questionnaire::default_2021,
+        Questionnaire::to_toml,
+    )
 }
 
 /// The questionnaire of a stage run on its own after ingest: `--questionnaire
@@ -87,52 +103,30 @@ pub fn stage_questionnaire(path: Option<&Path>, out: &Path) -> Result<Loaded<Que
 pub fn scheme(path: Option<&Path>, data: &Path) -> Result<Loaded<Scheme>> {
     let local = data.join("scheme.toml");
     let file = match path {
-        Some(p) => Some(p.to_path_buf()),
-        None if local.is_file() => Some(local),
+        Some(p) => Some(p),
+        None if local.is_file() => Some(local.as_path()),
         None => None,
     };
-    let (value, origin, hash) = match file {
-        Some(p) => {
-            let (bytes, text) = read(&p, "weighting scheme")?;
-            let s = Scheme::from_toml_str(&text, &p.display().to_string())?;
-            (s, Origin::File(p), sha256_hex(&bytes))
-        }
-        None => (
-            Scheme::default_scheme(),
-            Origin::BuiltIn,
-            sha256_hex(DEFAULT_SCHEME_TOML.as_bytes()),
-        ),
-    };
-    let effective = value.to_toml();
-    Ok(Loaded {
-        value,
-        origin,
-        source_sha256: hash,
-        effective,
-    })
+    load(
+        file,
+        "weighting scheme",
+        DEFAULT_SCHEME_TOML,
+        |text, p| Ok(Scheme::from_toml_str(text, &p.display().to_string())?),
+        Scheme::default_scheme,
+        Scheme::to_toml,
+    )
 }
 
 /// `--spec FILE`, else the built-in Appendix E model.
 pub fn spec(path: Option<&Path>) -> Result<Loaded<ModelSpec>> {
-    let (value, origin, hash) = match path {
-        Some(p) => {
-            let (bytes, text) = read(p, "model specification")?;
-            let s = ModelSpec::from_toml(&text, p)?;
-            (s, Origin::File(p.to_path_buf()), sha256_hex(&bytes))
-        }
-        None => (
-            ModelSpec::default_spec(),
-            Origin::BuiltIn,
-            sha256_hex(DEFAULT_SPEC_TOML.as_bytes()),
-        ),
-    };
-    let effective = value.to_toml();
-    Ok(Loaded {
-        value,
-        origin,
-        source_sha256: hash,
-        effective,
-    })
+    load(
+        path,
+        "model specification",
+        DEFAULT_SPEC_TOML,
+        |text, p| Ok(ModelSpec::from_toml(text, p)?),
+        ModelSpec::default_spec,
+        ModelSpec::to_toml,
+    )
 }
 
 /// The built-in files `swvr defaults NAME` prints, byte for byte.
