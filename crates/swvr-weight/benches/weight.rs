@@ -132,6 +132,7 @@ fn main() {
             tolerance: tol,
             max_iterations: 1000,
             trimming: None,
+            calibration: swvr_weight::calibrate::Calibration::Raking,
         };
         let t1 = Instant::now();
         let out = rake(&base, &p, &s);

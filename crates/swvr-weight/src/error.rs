@@ -137,13 +137,15 @@ pub enum WeightError {
     },
     /// Trimming bounds and margins cannot both hold.
     #[error(
-        "raking and trimming of {country} {wave} cannot both hold after {rounds} rounds: with the weights trimmed to the bounds, variable {variable}, category {category} is {error:.3e} from its target share (tolerance {tolerance:e}); widen [trimming] bounds or set [raking] on_nonconvergence = \"warn\""
+        "{adjustment} and trimming of {country} {wave} cannot both hold after {rounds} rounds: with the weights trimmed to the bounds, variable {variable}, category {category} is {error:.3e} from its target share (tolerance {tolerance:e}); widen [trimming] bounds or set [raking] on_nonconvergence = \"warn\""
     )]
     TrimInfeasible {
         /// Country.
         country: String,
         /// Wave.
         wave: i32,
+        /// `raking`, or `linear calibration` / `logit calibration`.
+        adjustment: String,
         /// Rounds run.
         rounds: u32,
         /// Worst variable.
@@ -154,6 +156,41 @@ pub enum WeightError {
         error: f64,
         /// Scheme tolerance.
         tolerance: f64,
+    },
+    /// Linear or logit calibration found no weights meeting the margins
+    /// (within the bounds on the g-weights).
+    #[error(
+        "{method} calibration of {country} {wave}{bounds} cannot meet the margins (no convergence in {iterations} iterations): {margins}; widen [calibration] bounds, or choose another method (set [raking] on_nonconvergence = \"warn\" to keep the last weights anyway)"
+    )]
+    CalibrationFailed {
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// `linear` or `logit`.
+        method: String,
+        /// ` with bounds [L, U] on the g-weights`, or empty.
+        bounds: String,
+        /// Iteration limit.
+        iterations: u32,
+        /// The margins off their targets, each with its worst category.
+        margins: String,
+    },
+    /// Calibration gave weights ≤ 0 (unbounded linear calibration).
+    #[error(
+        "{method} calibration of {country} {wave} gives {count} weights <= 0 (smallest g-weight {g_min:.4}); set [calibration] bounds = [L, U] with 0 < L < 1 < U, or use method = \"logit\" (bounded) or \"raking\""
+    )]
+    NonPositiveWeights {
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// Calibration method.
+        method: String,
+        /// Weights ≤ 0.
+        count: usize,
+        /// Smallest g-weight.
+        g_min: f64,
     },
 }
 

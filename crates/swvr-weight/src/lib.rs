@@ -18,6 +18,7 @@
 //! ```
 
 pub mod base;
+pub mod calibrate;
 mod columns;
 mod error;
 pub mod impute;
@@ -135,6 +136,10 @@ pub struct Diagnostics {
     pub trim_rounds: u32,
     /// False when raking and trimming bounds could not both hold.
     pub trimming_feasible: bool,
+    /// The calibration function and the g-weights' range; absent with
+    /// raking (the default), so that default outputs are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationDiagnostics>,
     /// Smallest final weight.
     pub min_weight: f64,
     /// Largest final weight.
@@ -180,6 +185,23 @@ impl std::fmt::Display for Diagnostics {
             100.0 * self.moe95
         )
     }
+}
+
+/// The calibration of one (country, wave) (`[calibration]` other than raking).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationDiagnostics {
+    /// `linear` or `logit`.
+    pub method: String,
+    /// `[L, U]` bounds on the g-weights, when set.
+    pub bounds: Option<[f64; 2]>,
+    /// Smallest g-weight: final weight over the base weight scaled to sum to n.
+    pub g_min: f64,
+    /// Largest g-weight.
+    pub g_max: f64,
+    /// Newton iterations, summed over calibrate–trim rounds.
+    pub iterations: u32,
+    /// Warnings: trimming configured together with calibration bounds.
+    pub warnings: Vec<String>,
 }
 
 /// One category of a margin in the diagnostics.
@@ -547,6 +569,7 @@ fn rake_and_trim(
         tolerance: scheme.raking().tolerance,
         max_iterations: scheme.raking().max_iterations,
         trimming: scheme.trimming().map(|t| (t.lower, t.upper, t.max_rounds)),
+        calibration: scheme.calibration(),
     };
     let levels: Vec<usize> = plan.components.iter().map(|c| c.labels.len()).collect();
     let margins: Vec<Vec<usize>> = plan.margins.iter().map(|m| m.comps.clone()).collect();
@@ -561,8 +584,32 @@ fn rake_and_trim(
         variable: plan.margins[out.worst.0].name.clone(),
         category: plan.margins[out.worst.0].labels[out.worst.1].clone(),
     };
+    let cal = scheme.calibration();
+    if out.nonpositive > 0 {
+        return Err(WeightError::NonPositiveWeights {
+            country: g.country.clone(),
+            wave: g.wave,
+            method: cal.name().into(),
+            count: out.nonpositive,
+            g_min: out.g_range.0,
+        });
+    }
     if !out.converged && scheme.raking().on_nonconvergence == OnNonConvergence::Error {
-        return Err(if out.trimming_feasible {
+        return Err(if !out.trimming_feasible {
+            WeightError::TrimInfeasible {
+                country: g.country.clone(),
+                wave: g.wave,
+                adjustment: match cal {
+                    calibrate::Calibration::Raking => "raking".into(),
+                    c => format!("{} calibration", c.name()),
+                },
+                rounds: out.trim_rounds,
+                variable: worst.variable,
+                category: worst.category,
+                error: out.max_margin_error,
+                tolerance: scheme.raking().tolerance,
+            }
+        } else if cal == calibrate::Calibration::Raking {
             WeightError::NotConverged {
                 country: g.country.clone(),
                 wave: g.wave,
@@ -573,18 +620,53 @@ fn rake_and_trim(
                 iterations: scheme.raking().max_iterations,
             }
         } else {
-            WeightError::TrimInfeasible {
+            WeightError::CalibrationFailed {
                 country: g.country.clone(),
                 wave: g.wave,
-                rounds: out.trim_rounds,
-                variable: worst.variable,
-                category: worst.category,
-                error: out.max_margin_error,
-                tolerance: scheme.raking().tolerance,
+                method: cal.name().into(),
+                bounds: cal
+                    .bounds()
+                    .map(|(l, u)| format!(" with bounds [{l}, {u}] on the g-weights"))
+                    .unwrap_or_default(),
+                iterations: scheme.raking().max_iterations,
+                margins: unmet_margins(&out.weights, codes, targets, scheme.raking().tolerance, plan),
             }
         });
     }
     Ok((out, worst))
+}
+
+/// The margins whose weighted shares are off their targets by more than
+/// `tolerance`, each with its worst category: `education (category 3 is
+/// 1.2e-2 from its target share)`, joined by `; `.
+fn unmet_margins(w: &[f64], codes: &[Vec<u8>], targets: &[Vec<f64>], tolerance: f64, plan: &Plan) -> String {
+    let mut out = Vec::new();
+    for (k, m) in plan.margins.iter().enumerate() {
+        let mut acc = vec![swvr_core::sum::Neumaier::new(); m.levels()];
+        let mut total = swvr_core::sum::Neumaier::new();
+        for (i, &x) in w.iter().enumerate() {
+            acc[margin_code(codes, m, plan, i)].add(x);
+            total.add(x);
+        }
+        let (total, tsum) = (total.total(), swvr_core::sum::sum(&targets[k]));
+        let worst = (0..m.levels())
+            .map(|j| (j, (acc[j].total() / total - targets[k][j] / tsum).abs()))
+            .fold(None, |best: Option<(usize, f64)>, (j, e)| match best {
+                Some((_, b)) if b >= e || e.is_nan() => best,
+                _ => Some((j, e)),
+            });
+        if let Some((j, e)) = worst.filter(|&(_, e)| e > tolerance) {
+            out.push(format!(
+                "{} (category {} is {e:.3e} from its target share)",
+                m.name, m.labels[j]
+            ));
+        }
+    }
+    if out.is_empty() {
+        "(none above tolerance after the last step, but the iterations did not settle)".into()
+    } else {
+        out.join("; ")
+    }
 }
 
 /// Phase 7: the diagnostics of one (country, wave).
@@ -645,6 +727,33 @@ fn diagnostics(g: &Group, p: Phases<'_>, ctx: &Context<'_>) -> Diagnostics {
         trimmed: p.out.trimmed,
         trim_rounds: p.out.trim_rounds,
         trimming_feasible: p.out.trimming_feasible,
+        calibration: match scheme.calibration() {
+            calibrate::Calibration::Raking => None,
+            cal => Some(CalibrationDiagnostics {
+                method: cal.name().into(),
+                bounds: cal.bounds().map(|(l, u)| [l, u]),
+                g_min: p.out.g_range.0,
+                g_max: p.out.g_range.1,
+                iterations: p.out.iterations,
+                warnings: match (scheme.trimming(), cal.bounds()) {
+                    (Some(t), Some((l, u))) => vec![format!(
+                        "[trimming] (weight / mean in [{}, {}]) alternates with {} calibration: after a trimming round the g-weight bounds [{l}, {u}] apply to the trimmed weights, so the final g-weights (here {:.4} to {:.4}) need not stay within them",
+                        t.lower,
+                        t.upper,
+                        cal.name(),
+                        p.out.g_range.0,
+                        p.out.g_range.1
+                    )],
+                    (Some(t), None) => vec![format!(
+                        "[trimming] (weight / mean in [{}, {}]) alternates with {} calibration",
+                        t.lower,
+                        t.upper,
+                        cal.name()
+                    )],
+                    _ => Vec::new(),
+                },
+            }),
+        },
         min_weight: ws.min,
         max_weight: ws.max,
         kish_deff: kish,

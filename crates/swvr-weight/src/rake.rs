@@ -25,8 +25,14 @@
 //! bounds (relative slack [`BOUND_SLACK`]) or `max_rounds` is reached; then
 //! the weights are left trimmed (bounds hold) and the margins' remaining
 //! error is reported.
+//!
+//! With `[calibration] method = "linear" | "logit"` the IPF step of each
+//! round is replaced by calibration on the same cell table
+//! ([`crate::calibrate`]); trimming alternates with it the same way.
 
 use swvr_core::sum::Neumaier;
+
+use crate::calibrate::{Calibration, Newton, calibrate_cells};
 
 /// Relative slack on trimming bounds when checking that they hold.
 pub const BOUND_SLACK: f64 = 1e-6;
@@ -54,6 +60,8 @@ pub struct RakeSettings {
     pub max_iterations: u32,
     /// `(lower, upper, max_rounds)` bounds on weight / mean, if trimming.
     pub trimming: Option<(f64, f64, u32)>,
+    /// Raking (IPF) or a calibration function.
+    pub calibration: Calibration,
 }
 
 /// Result of raking one (country, wave).
@@ -77,6 +85,11 @@ pub struct RakeOutcome {
     pub trimming_feasible: bool,
     /// The last IPF round reached `max_iterations` above tolerance.
     pub ipf_stalled: bool,
+    /// Smallest and largest g-weight: final weight over the base weight
+    /// scaled to sum to n.
+    pub g_range: (f64, f64),
+    /// Final weights ≤ 0 (possible only with unbounded linear calibration).
+    pub nonpositive: usize,
 }
 
 /// Cell codes of the cross-classification (mixed radix, first variable slowest).
@@ -130,6 +143,11 @@ fn margins(vals: &[f64], cat: &[Vec<u32>], levels: &[usize]) -> Vec<Vec<f64>> {
             acc.iter().map(Neumaier::total).collect()
         })
         .collect()
+}
+
+/// max |share − target| of cell values `vals` over every margin and category.
+pub(crate) fn margin_error_of(vals: &[f64], cat: &[Vec<u32>], levels: &[usize], targets: &[Vec<f64>]) -> f64 {
+    margin_error(&margins(vals, cat, levels), targets).0
 }
 
 /// max |share − target| and where.
@@ -315,7 +333,30 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
     let mut stalled;
     loop {
         let tot = cell_totals(&w, &cell, cells);
-        let (factors, sweeps, ok) = ipf(&tot, &cat, &mlevels, &targets, n as f64, s);
+        let (factors, sweeps, ok) = match s.calibration {
+            Calibration::Raking => ipf(&tot, &cat, &mlevels, &targets, n as f64, s),
+            cal => {
+                // Start from the current weights scaled to sum to n: g is
+                // relative to them, and the bounds are on g.
+                let total = swvr_core::sum::sum(&tot);
+                let scale = if total > 0.0 { n as f64 / total } else { 1.0 };
+                let scaled: Vec<f64> = tot.iter().map(|t| t * scale).collect();
+                let r = calibrate_cells(
+                    &scaled,
+                    &cat,
+                    &mlevels,
+                    &targets,
+                    n as f64,
+                    Newton {
+                        cal,
+                        tolerance: s.tolerance,
+                        max_iterations: s.max_iterations,
+                    },
+                );
+                let factors = r.g.iter().map(|g| g * scale).collect();
+                (factors, r.iterations, r.converged)
+            }
+        };
         iterations += sweeps;
         stalled = !ok;
         let total = apply_factors(&mut w, &cell, &factors);
@@ -338,6 +379,15 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
     }
     let tot = cell_totals(&w, &cell, cells);
     let (err, worst) = margin_error(&margins(&tot, &cat, &mlevels), &targets);
+    let base_total = swvr_core::sum::sum(base);
+    let start = if base_total > 0.0 { n as f64 / base_total } else { 1.0 };
+    let (mut gmin, mut gmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (&x, &b) in w.iter().zip(base) {
+        let g = x / (b * start);
+        gmin = gmin.min(g);
+        gmax = gmax.max(g);
+    }
+    let nonpositive = w.iter().filter(|&&x| x <= 0.0 || x.is_nan()).count();
     RakeOutcome {
         weights: w,
         converged: !stalled && feasible && err <= s.tolerance,
@@ -348,6 +398,8 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
         trimmed,
         trimming_feasible: feasible,
         ipf_stalled: stalled,
+        g_range: (gmin, gmax),
+        nonpositive,
     }
 }
 
@@ -372,6 +424,7 @@ mod tests {
             tolerance: 1e-14,
             max_iterations: 100,
             trimming: None,
+            calibration: Calibration::Raking,
         };
         let out = rake(&[1.0; 4], &p, &s);
         assert!(out.converged);

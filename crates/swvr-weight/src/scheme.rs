@@ -19,6 +19,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::WeightError;
+use crate::calibrate::Calibration;
 
 /// Base-weight estimator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +170,7 @@ pub struct Scheme {
     base: BaseScheme,
     bands: Vec<BandSet>,
     raking: RakingScheme,
+    calibration: Calibration,
     trimming: Option<TrimmingScheme>,
     fieldwork: Option<toml::Table>,
     source: String,
@@ -184,6 +186,7 @@ impl PartialEq for Scheme {
         self.base == other.base
             && self.bands == other.bands
             && self.raking == other.raking
+            && self.calibration == other.calibration
             && self.trimming == other.trimming
             && self.fieldwork == other.fieldwork
     }
@@ -254,9 +257,18 @@ struct RawScheme {
     #[serde(skip_serializing_if = "Option::is_none")]
     raking: Option<RawRaking>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    calibration: Option<RawCalibration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     trimming: Option<RawTrimming>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fieldwork: Option<toml::Table>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct RawCalibration {
+    method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bounds: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -561,6 +573,7 @@ impl Scheme {
                 max_iterations: 1000,
                 on_nonconvergence: OnNonConvergence::Error,
             },
+            calibration: Calibration::Raking,
             trimming: Some(TrimmingScheme {
                 lower: 0.2,
                 upper: 5.0,
@@ -595,7 +608,15 @@ impl Scheme {
             lines: Lines::new(text),
             mistakes: Vec::new(),
         };
-        const SECTIONS: [&str; 6] = ["base", "age_groups", "bands", "raking", "trimming", "fieldwork"];
+        const SECTIONS: [&str; 7] = [
+            "base",
+            "age_groups",
+            "bands",
+            "raking",
+            "calibration",
+            "trimming",
+            "fieldwork",
+        ];
         for k in root.keys() {
             if !SECTIONS.contains(&k.as_str()) {
                 c.bad(
@@ -743,6 +764,38 @@ impl Scheme {
             on_nonconvergence,
         };
 
+        // [calibration]
+        let cal = c.table(&root, &["calibration"], &["method", "bounds"]);
+        let method = c.choice(cal, &["calibration", "method"], &["raking", "linear", "logit"]);
+        let bounds = match cal.and_then(|t| t.get("bounds")) {
+            None => None,
+            Some(v) => c.bounds(v),
+        };
+        let calibration = match (method.as_deref(), bounds) {
+            (Some("linear"), b) => Calibration::Linear { bounds: b },
+            (Some("logit"), Some(b)) => Calibration::Logit { bounds: b },
+            (Some("logit"), None) => {
+                if cal.and_then(|t| t.get("bounds")).is_none() {
+                    c.bad(
+                        &["calibration", "bounds"],
+                        "(missing)",
+                        "bounds [L, U] on the g-weights with 0 < L < 1 < U (required by method = \"logit\")",
+                    );
+                }
+                Calibration::Raking
+            }
+            (m, _) => {
+                if m.is_some() && cal.and_then(|t| t.get("bounds")).is_some() {
+                    c.bad(
+                        &["calibration", "bounds"],
+                        show(&cal.and_then(|t| t.get("bounds")).cloned().unwrap_or(toml::Value::Boolean(false))),
+                        "no bounds with method = \"raking\" (bounds on g-weights apply to \"linear\" and \"logit\"; [trimming] bounds raked weights)",
+                    );
+                }
+                Calibration::Raking
+            }
+        };
+
         // [trimming]
         let t = c.table(&root, &["trimming"], &["lower", "upper", "max_rounds"]);
         let trimming = t.map(|_| {
@@ -821,6 +874,7 @@ impl Scheme {
             base,
             bands,
             raking,
+            calibration,
             trimming,
             fieldwork,
             source: path.to_string(),
@@ -848,6 +902,11 @@ impl Scheme {
     /// `[raking]`.
     pub fn raking(&self) -> &RakingScheme {
         &self.raking
+    }
+
+    /// `[calibration]`: raking (the default) or a calibration function.
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
     }
 
     /// `[trimming]`; `None` = no trimming.
@@ -907,6 +966,15 @@ impl Scheme {
                 }
                 .into(),
             }),
+            // Raking (the default) is not written, so that the default
+            // scheme's effective TOML, and its hash, stay as they were.
+            calibration: match self.calibration {
+                Calibration::Raking => None,
+                cal => Some(RawCalibration {
+                    method: cal.name().into(),
+                    bounds: cal.bounds().map(|(l, u)| [l, u]),
+                }),
+            },
             trimming: self.trimming.as_ref().map(|t| RawTrimming {
                 lower: t.lower,
                 upper: t.upper,
@@ -919,6 +987,26 @@ impl Scheme {
 }
 
 impl Check<'_> {
+    /// `calibration.bounds`: `[L, U]`, finite, `0 < L < 1 < U`.
+    fn bounds(&mut self, v: &toml::Value) -> Option<(f64, f64)> {
+        let num = |x: &toml::Value| x.as_float().or_else(|| x.as_integer().map(|i| i as f64));
+        let pair = v
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .and_then(|a| Some((num(&a[0])?, num(&a[1])?)));
+        match pair {
+            Some((l, u)) if l > 0.0 && l < 1.0 && u > 1.0 && u.is_finite() => Some((l, u)),
+            _ => {
+                self.bad(
+                    &["calibration", "bounds"],
+                    show(v),
+                    "two numbers [L, U] bounding the g-weights (final weight / starting weight), with 0 < L < 1 < U, finite",
+                );
+                None
+            }
+        }
+    }
+
     /// `raking.variables`: margins `a` or `a*b*…`, each listed once.
     fn margins(&mut self, v: &toml::Value) -> Vec<Margin> {
         let path = ["raking", "variables"];

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod base;
+mod calibration;
 mod errors;
 mod harness;
 mod margins;

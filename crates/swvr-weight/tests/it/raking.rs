@@ -6,7 +6,7 @@ use swvr_core::progress::NoProgress;
 
 use crate::harness::*;
 
-const DESIGN_KEN: &str = "KEN,2021,M,20000000,1000\n";
+pub const DESIGN_KEN: &str = "KEN,2021,M,20000000,1000\n";
 
 fn codes_i8(b: &arrow_array::RecordBatch, name: &str) -> Vec<i8> {
     let a = b
@@ -194,7 +194,7 @@ fn blank_counts_are_flagged_in_output() {
     assert!((f64_col(&w, "base_weight")[5] - 20000.0).abs() < 1e-9);
 }
 
-fn skewed() -> (Vec<Resp>, String) {
+pub fn skewed() -> (Vec<Resp>, String) {
     // Base weights vary 1:2; targets far from the sample make weights spread.
     // Independent pseudo-random demographics (an LCG), so every cell can be reached.
     let mut state: u64 = 12345;
@@ -433,6 +433,7 @@ fn tolerance_1e12_is_reached_on_many_rows() {
         tolerance: 1e-12,
         max_iterations: 1000,
         trimming: None,
+        calibration: swvr_weight::calibrate::Calibration::Raking,
     };
     let out = rake(&base, &p, &s);
     assert!(

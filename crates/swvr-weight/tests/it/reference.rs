@@ -13,7 +13,7 @@ use arrow_array::StringArray;
 
 use crate::harness::*;
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -36,11 +36,11 @@ fn count(v: &str) -> Option<i32> {
     (!v.is_empty()).then(|| v.parse().unwrap())
 }
 
-/// Worst relative difference of `name` between swvr and R.
-fn check(case: &str) -> (f64, f64, usize) {
-    let dir = root().join("fixtures/reference/weight");
-    let scheme = swvr_weight::Scheme::from_path(&dir.join(format!("scheme_{case}.toml"))).unwrap();
-    let inputs = read_csv(&dir.join(format!("inputs_{case}.csv")));
+/// The bundle R's inputs stand for: `inputs` (respondent key, counts,
+/// frame, stratum, raking values after imputation) with the fixture
+/// design.csv and the given targets file.
+pub fn reference_bundle(inputs: &PathBuf, targets: &PathBuf) -> Bundle {
+    let inputs = read_csv(inputs);
     let code = |row: &HashMap<String, String>, col: &str| -> i8 { row.get(col).map_or(1, |v| v.parse().unwrap()) };
     let rows: Vec<Resp> = inputs
         .iter()
@@ -63,21 +63,14 @@ fn check(case: &str) -> (f64, f64, usize) {
         })
         .collect();
     let design = std::fs::read_to_string(root().join("fixtures/design.csv")).unwrap();
-    let targets = std::fs::read_to_string(root().join("fixtures/targets.csv")).unwrap();
-    let b = bundle_raw(&rows, &design, &targets);
-    let diags = run(&b, &scheme).unwrap();
-    assert!(diags.iter().all(|d| d.converged && d.max_margin_error <= 1e-12));
-    if case == "trimming" {
-        assert!(diags.iter().all(|d| d.trim_rounds > 0), "the bounds should bind");
-    }
-    if case == "multiplicity" {
-        let sen = diags.iter().find(|d| d.country == "SEN").unwrap();
-        assert!(
-            sen.frames.landline > 0 && sen.frames.dual_users > 0,
-            "SEN is dual frame: {sen:?}"
-        );
-    }
-    let w = weighted(&b);
+    let targets = std::fs::read_to_string(targets).unwrap();
+    bundle_raw(&rows, &design, &targets)
+}
+
+/// Worst relative differences of base weights and weights between the
+/// weighted bundle `b` and R's `reference` file, and its rows.
+pub fn compare(b: &Bundle, reference: &PathBuf) -> (f64, f64, usize) {
+    let w = weighted(b);
     let ids = w
         .column_by_name("respondent_id")
         .unwrap()
@@ -99,7 +92,7 @@ fn check(case: &str) -> (f64, f64, usize) {
             )
         })
         .collect();
-    let reference = read_csv(&dir.join(format!("{case}_ref.csv")));
+    let reference = read_csv(reference);
     assert_eq!(reference.len(), mine.len());
     let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
     let (mut worst_base, mut worst_weight) = (0.0f64, 0.0f64);
@@ -109,6 +102,29 @@ fn check(case: &str) -> (f64, f64, usize) {
         worst_weight = worst_weight.max(rel(w0, r["weight"].parse().unwrap()));
     }
     (worst_base, worst_weight, reference.len())
+}
+
+/// Worst relative difference of base weights and weights between swvr and R.
+fn check(case: &str) -> (f64, f64, usize) {
+    let dir = root().join("fixtures/reference/weight");
+    let scheme = swvr_weight::Scheme::from_path(&dir.join(format!("scheme_{case}.toml"))).unwrap();
+    let b = reference_bundle(
+        &dir.join(format!("inputs_{case}.csv")),
+        &root().join("fixtures/targets.csv"),
+    );
+    let diags = run(&b, &scheme).unwrap();
+    assert!(diags.iter().all(|d| d.converged && d.max_margin_error <= 1e-12));
+    if case == "trimming" {
+        assert!(diags.iter().all(|d| d.trim_rounds > 0), "the bounds should bind");
+    }
+    if case == "multiplicity" {
+        let sen = diags.iter().find(|d| d.country == "SEN").unwrap();
+        assert!(
+            sen.frames.landline > 0 && sen.frames.dual_users > 0,
+            "SEN is dual frame: {sen:?}"
+        );
+    }
+    compare(&b, &dir.join(format!("{case}_ref.csv")))
 }
 
 #[test]
