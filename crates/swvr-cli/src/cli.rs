@@ -237,6 +237,18 @@ fn need(out: &Path, rel: &str, make: &str) -> Result<()> {
     }
 }
 
+/// A stage command: `replaced` (its stage folders) written by `f` into a
+/// new generation of OUT that holds the other stage folders of the current
+/// one, then committed by one atomic switch (docs/out.md). `f` gets the
+/// folder that stands for OUT.
+pub(crate) fn in_generation<T>(out: &Path, replaced: &[&str], f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let o = crate::out::Out::open(out)?;
+    let staging = o.staging(replaced)?;
+    let v = f(staging.dir()).map_err(|e| o.user_paths(&staging, e))?;
+    o.commit(staging, None)?;
+    Ok(v)
+}
+
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
     let bars = Bars::new(cli.quiet);
@@ -268,9 +280,12 @@ pub fn main() -> Result<()> {
         } => {
             let sel = select.selection()?;
             let q = config::questionnaire(qpath.as_deref())?;
-            let s = swvr_ingest::ingest(&data, &out, &q.value, &sel, &bars)?;
+            let s = in_generation(&out, &["ingest"], |o| {
+                let s = swvr_ingest::ingest(&data, o, &q.value, &sel, &bars)?;
+                write_effective(&o.join("ingest"), QUESTIONNAIRE_FILE, &q.effective)?;
+                Ok(s)
+            })?;
             let dir = out.join("ingest");
-            write_effective(&dir, QUESTIONNAIRE_FILE, &q.effective)?;
             if s.rows_accepted == 0 {
                 let file = data.join("respondents.csv").display().to_string();
                 return Err(summary::nothing_accepted(&file, &s, &dir));
@@ -289,7 +304,9 @@ pub fn main() -> Result<()> {
             let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
             let opts = crate::fieldwork::options(scheme_path.as_deref(), &data)?;
             need(&out, "ingest/respondents.arrow", "swvr ingest --data DIR --out OUT")?;
-            let (s, removed) = crate::fieldwork::stage(&data, &out, &q.value, &opts, &sel, &bars)?;
+            let (s, removed) = in_generation(&out, &["fieldwork"], |o| {
+                crate::fieldwork::stage(&data, o, &q.value, &opts, &sel, &bars)
+            })?;
             if !cli.quiet {
                 crate::fieldwork::summary(&s, removed);
             }
@@ -306,9 +323,12 @@ pub fn main() -> Result<()> {
             let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
             let s = config::scheme(scheme_path.as_deref(), &data)?;
             need(&out, "ingest/respondents.arrow", "swvr ingest --data DIR --out OUT")?;
-            let d = swvr_weight::weight(&data, &out, &s.value, &q.value, &sel, &bars)?;
+            let d = in_generation(&out, &["weight"], |o| {
+                let d = swvr_weight::weight(&data, o, &s.value, &q.value, &sel, &bars)?;
+                write_effective(&o.join("weight"), SCHEME_FILE, &s.effective)?;
+                Ok(d)
+            })?;
             let dir = out.join("weight");
-            write_effective(&dir, SCHEME_FILE, &s.effective)?;
             summary::print(cli.quiet, &summary::weight(&d, &dir));
             Ok(())
         }
@@ -320,7 +340,9 @@ pub fn main() -> Result<()> {
             let sel = select.selection()?;
             let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
             need(&out, "weight/weighted.arrow", "swvr weight --data DIR --out OUT")?;
-            let t = swvr_tabulate::tabulate(&out, &q.value, &sel, &bars)?;
+            let t = in_generation(&out, &["tabulate"], |o| {
+                Ok(swvr_tabulate::tabulate(o, &q.value, &sel, &bars)?)
+            })?;
             summary::print(cli.quiet, &summary::tabulate(&t, &out.join("tabulate")));
             Ok(())
         }
@@ -332,9 +354,12 @@ pub fn main() -> Result<()> {
             let sel = select.selection()?;
             let s = config::spec(spec_path.as_deref())?;
             need(&out, "weight/weighted.arrow", "swvr weight --data DIR --out OUT")?;
-            let m = swvr_model::model(&out, &s.value, &sel, &bars)?;
+            let m = in_generation(&out, &["model"], |o| {
+                let m = swvr_model::model(o, &s.value, &sel, &bars)?;
+                write_effective(&o.join("model"), SPEC_FILE, &s.effective)?;
+                Ok(m)
+            })?;
             let dir = out.join("model");
-            write_effective(&dir, SPEC_FILE, &s.effective)?;
             summary::print(cli.quiet, &summary::model(&m, &dir));
             Ok(())
         }
@@ -352,7 +377,7 @@ pub fn main() -> Result<()> {
             questionnaire: qpath,
         } => {
             let q = config::stage_questionnaire(qpath.as_deref(), &out)?;
-            let files = swvr_export::export(&out, &q.value, &formats)?;
+            let files = in_generation(&out, &["export"], |o| Ok(swvr_export::export(o, &q.value, &formats)?))?;
             if !cli.quiet {
                 eprintln!("swvr: wrote {} files to {}", files.len(), out.join("export").display());
             }

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod fieldwork;
 mod manifest;
+mod out;
 mod progress;
 mod report;
 mod run;

@@ -3,7 +3,6 @@
 //! `--data` (`DATA/…`), outputs relative to `--out`, so the same run in two
 //! folders or on two machines gives the same manifest.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -21,9 +20,10 @@ fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 of a file, streamed.
+/// SHA-256 of a file, streamed (a regular file only: a FIFO or a device is
+/// an error, never a hang).
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut f = swvr_core::io::open_input(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -135,7 +135,9 @@ pub fn rows_of(path: &Path) -> Result<Option<u64>> {
     Ok(match ext {
         "arrow" => Some(swvr_core::io::arrow_rows(path)?),
         "csv" => {
-            let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
+            let mut rdr = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(swvr_core::io::open_input(path)?);
             let mut n = 0u64;
             let mut rec = csv::ByteRecord::new();
             while rdr.read_byte_record(&mut rec)? {
@@ -144,14 +146,18 @@ pub fn rows_of(path: &Path) -> Result<Option<u64>> {
             Some(n)
         }
         "json" => {
-            let v: serde_json::Value = serde_json::from_reader(File::open(path)?)?;
+            // Buffered: serde_json reads a bare `File` one byte per system call.
+            let f = swvr_core::io::open_input(path)?;
+            let v: serde_json::Value = serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, f))?;
             v.as_array().map(|a| a.len() as u64)
         }
         _ => None,
     })
 }
 
-/// Lists every file under `out` (except the manifest itself), sorted.
+/// Lists every file under `out` (except the manifest itself and names
+/// starting with `.`), sorted: `out` is the generation a run built, which
+/// holds only what the run wrote.
 pub fn outputs(out: &Path) -> Result<Vec<Output>> {
     let mut files = Vec::new();
     walk(out, out, &mut files)?;
@@ -179,7 +185,20 @@ fn walk(root: &Path, dir: &Path, acc: &mut Vec<String>) -> Result<()> {
         if name.starts_with('.') {
             continue;
         }
-        if entry.file_type()?.is_dir() {
+        let ft = entry.file_type()?;
+        // swvr's links (OUT/ingest -> .swvr-current/ingest) are followed;
+        // other links are listed, not followed; a dangling link of swvr's
+        // (a folder the current generation does not have) is nothing.
+        let ours = ft.is_symlink() && std::fs::read_link(&path).is_ok_and(|t| t.starts_with(".swvr-current"));
+        let is_dir = if ours {
+            match std::fs::metadata(&path) {
+                Ok(m) => m.is_dir(),
+                Err(_) => continue,
+            }
+        } else {
+            ft.is_dir()
+        };
+        if is_dir {
             walk(root, &path, acc)?;
         } else if let Ok(rel) = path.strip_prefix(root) {
             acc.push(slash(rel));
@@ -238,6 +257,7 @@ pub fn check_folder(out: &Path, manifest: &Manifest) -> Result<FolderCheck> {
         .par_iter()
         .map(|o| {
             let p = out.join(&o.path);
+            // Not a regular file any more (gone, a FIFO put in its place): missing.
             let h = if p.is_file() { Some(sha256_file(&p)?) } else { None };
             Ok((o.path.clone(), h))
         })
@@ -312,4 +332,44 @@ pub fn compare(a: &Manifest, b: &Manifest) -> Vec<String> {
         d.push(format!("output {}: only in the other run", y.path));
     }
     d
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_rows_are_read_buffered() {
+        // Issue 14: serde_json on a bare File reads one byte per system
+        // call; a 10 MB field made the manifest step take seconds.
+        let dir = std::env::temp_dir().join(format!("swvr-manifest-json-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.json");
+        std::fs::write(&path, format!("[\"{}\", 2]", "x".repeat(10 << 20))).unwrap();
+        let t = std::time::Instant::now();
+        assert_eq!(rows_of(&path).unwrap(), Some(2));
+        assert!(t.elapsed().as_secs_f64() < 1.0, "{:?}", t.elapsed());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_an_error_not_a_hang() {
+        let dir = std::env::temp_dir().join(format!("swvr-manifest-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("x.json");
+        let _ = std::fs::remove_file(&fifo);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = format!("{:#}", sha256_file(&fifo).unwrap_err());
+        assert!(e.contains("is a FIFO (named pipe), not a regular file"), "{e}");
+        assert!(rows_of(&fifo).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -14,11 +14,15 @@ pub fn write(out: &Path, dest: &Path) -> Result<swvr_report::ReportSummary> {
 
 /// `swvr report --out OUT`.
 pub fn report(out: &Path, quiet: bool) -> Result<()> {
-    let s = write(out, out).with_context(|| format!("report of {}", out.display()))?;
+    // Read from OUT as it is, written into a new generation of OUT.
+    let s = crate::cli::in_generation(out, &["report"], |dest| {
+        write(out, dest).with_context(|| format!("report of {}", out.display()))
+    })?;
     if !quiet {
+        let path = out.join("report").join(s.path.file_name().unwrap_or_default());
         eprintln!(
             "swvr: wrote {} ({:.1} MiB, {} country-waves; {} of {} published figures outside the computed intervals)",
-            s.path.display(),
+            path.display(),
             s.bytes as f64 / (1024.0 * 1024.0),
             s.groups,
             s.agreement.outside,

@@ -1,5 +1,6 @@
-//! `swvr run`: every stage in order into a staging folder inside OUT, moved
-//! into place only when all stages succeeded, then the manifest.
+//! `swvr run`: every stage in order into a new generation inside OUT, with
+//! its manifest; it becomes OUT's outputs by one atomic switch only when all
+//! stages succeeded (`crate::out`, docs/out.md).
 
 use std::path::{Path, PathBuf};
 
@@ -26,21 +27,9 @@ pub struct RunArgs<'a> {
     pub bars: &'a Bars,
 }
 
-/// Stage folders under OUT, in pipeline order.
-const STAGES: [&str; 6] = ["ingest", "fieldwork", "weight", "tabulate", "model", "report"];
-
 /// Where a run that accepted no row keeps its ingest outputs (inside OUT;
 /// removed by the next successful run).
-pub const FAILED: &str = "failed";
-
-/// Removes the staging folder on every exit path.
-struct Staging(PathBuf);
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub const FAILED: &str = crate::out::FAILED;
 
 /// Writes an effective configuration file into a stage folder.
 pub fn write_effective(dir: &Path, name: &str, text: &str) -> Result<()> {
@@ -49,21 +38,64 @@ pub fn write_effective(dir: &Path, name: &str, text: &str) -> Result<()> {
 }
 
 pub fn run(args: RunArgs<'_>) -> Result<()> {
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
-    let staging = Staging(args.out.join(format!(".swvr-staging-{}", std::process::id())));
-    std::fs::create_dir_all(&staging.0).with_context(|| format!("{}: cannot create", staging.0.display()))?;
+    // Before any work: the lock, stage paths, leftovers of killed runs, files
+    // swvr did not write (crate::out).
+    let out = crate::out::Out::open(&args.out)?;
+    let staging = out.staging(&crate::out::STAGES)?;
+    let r = stages(&args, &out, &staging);
+    let done = r.map_err(|e| out.user_paths(&staging, e))?;
+    out.commit(staging, Some(done.manifest.as_bytes()))?;
+    let failed = args.out.join(FAILED);
+    if failed.is_dir() {
+        std::fs::remove_dir_all(&failed).with_context(|| format!("{}: cannot remove", failed.display()))?;
+    }
+    drop(out);
+    let Done {
+        ingest,
+        fieldwork,
+        excluded,
+        diagnostics,
+        tables,
+        model,
+        ..
+    } = done;
+    let mut lines = summary::ingest(&ingest, &args.out.join("ingest").join("rejects.csv"));
+    lines.extend(summary::weight(&diagnostics, &args.out.join("weight")));
+    lines.extend(summary::tabulate(&tables, &args.out.join("tabulate")));
+    lines.extend(summary::model(&model, &args.out.join("model")));
+    lines.push(format!("swvr: outputs in {}", args.out.display()));
+    summary::print(args.quiet, &lines);
+    if !args.quiet {
+        crate::fieldwork::summary(&fieldwork, excluded);
+    }
+    Ok(())
+}
 
-    // The bundle: a folder, or the embedded fixtures unpacked into staging.
+/// What the stages of a run returned, and its manifest.
+struct Done {
+    ingest: swvr_ingest::IngestSummary,
+    fieldwork: swvr_fieldwork::FieldworkSummary,
+    excluded: u64,
+    diagnostics: Vec<swvr_weight::Diagnostics>,
+    tables: swvr_tabulate::TabulateSummary,
+    model: swvr_model::ModelSummary,
+    manifest: String,
+}
+
+/// Every stage into `staging`, then the manifest text (not yet written).
+fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Staging) -> Result<Done> {
+    let work = staging.dir().to_path_buf();
+    // The bundle: a folder, or the embedded fixtures unpacked into staging
+    // (a `.` name: not an output, removed before the switch).
+    let bundle = work.join(".bundle");
     let data = match &args.data {
         Some(d) => d.clone(),
         None => {
-            let dir = staging.0.join("bundle");
-            std::fs::create_dir_all(&dir)?;
+            std::fs::create_dir_all(&bundle)?;
             for (name, bytes) in FIXTURES {
-                swvr_core::io::write_atomic(&dir.join(name), bytes)?;
+                swvr_core::io::write_atomic(&bundle.join(name), bytes)?;
             }
-            dir
+            bundle.clone()
         }
     };
 
@@ -73,7 +105,6 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     let m = config::spec(args.spec.as_deref())?;
     let fw = crate::fieldwork::options(args.scheme.as_deref(), &data)?;
 
-    let work = staging.0.join("out");
     let sel = &args.selection;
     let ingest = match swvr_ingest::ingest(&data, &work, &q.value, sel, args.bars) {
         Err(swvr_ingest::IngestError::NothingSelected(mut e)) if args.data.is_none() => {
@@ -85,8 +116,8 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     write_effective(&work.join("ingest"), QUESTIONNAIRE_FILE, &q.effective)?;
     if ingest.rows_accepted == 0 {
         // Keep what ingest wrote where the message says, leaving the
-        // previous run's stage folders untouched.
-        let kept = args.out.join(FAILED);
+        // previous run's outputs untouched.
+        let kept = out.root().join(FAILED);
         if kept.exists() {
             std::fs::remove_dir_all(&kept).with_context(|| format!("{}: cannot replace", kept.display()))?;
         }
@@ -100,10 +131,12 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
         };
         return Err(summary::nothing_accepted(&file, &ingest, &to));
     }
+    crate::out::step("ingest");
     // Fieldwork between ingest and weight: exclusions leave respondents.arrow first.
     let (fieldwork, excluded) = crate::fieldwork::stage(&data, &work, &q.value, &fw, sel, args.bars)?;
     let diagnostics = swvr_weight::weight(&data, &work, &s.value, &q.value, sel, args.bars)?;
     write_effective(&work.join("weight"), SCHEME_FILE, &s.effective)?;
+    crate::out::step("weight");
     // Tables and model read weighted.arrow once, only the columns they use.
     let weighted = work.join("weight").join("weighted.arrow");
     let mut columns = swvr_tabulate::input_columns(&q.value);
@@ -119,34 +152,12 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
         swvr_export::export(&work, &q.value, &args.export)?;
     }
     crate::report::write(&work, &work)?;
-
-    // All stages succeeded: move their folders into place.
-    // A run without --export removes an earlier export: it would describe other outputs.
-    let exported = if args.export.is_empty() {
-        let old = args.out.join("export");
-        if old.exists() {
-            std::fs::remove_dir_all(&old).with_context(|| format!("{}: cannot remove stale export", old.display()))?;
-        }
-        None
-    } else {
-        Some("export")
-    };
-    for stage in STAGES.into_iter().chain(exported) {
-        let from = work.join(stage);
-        let to = args.out.join(stage);
-        if to.exists() {
-            std::fs::remove_dir_all(&to).with_context(|| format!("{}: cannot replace", to.display()))?;
-        }
-        std::fs::rename(&from, &to).with_context(|| format!("{}: cannot move into place", to.display()))?;
-    }
-    let failed = args.out.join(FAILED);
-    if failed.is_dir() {
-        std::fs::remove_dir_all(&failed).with_context(|| format!("{}: cannot remove", failed.display()))?;
-    }
+    crate::out::step("report");
 
     let roots = Roots::new(args.data.as_deref(), &args.out);
-    // Inputs and outputs are hashed at the same time (the staging folder,
-    // which may hold the unpacked fixtures, is hidden from the output walk).
+    // Inputs and outputs are hashed at the same time; the outputs are
+    // exactly the files of the new generation (the unpacked fixtures have a
+    // `.` name and are not listed).
     let (inputs, outputs) = rayon::join(
         || -> Result<Vec<Input>> {
             ["respondents.csv", "design.csv", "targets.csv"]
@@ -166,16 +177,18 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
                 })
                 .collect()
         },
-        || manifest::outputs(&args.out),
+        || manifest::outputs(&work),
     );
     let (mut inputs, outputs) = (inputs?, outputs?);
-    drop(staging);
+    if bundle.exists() {
+        std::fs::remove_dir_all(&bundle).with_context(|| format!("{}: cannot remove", bundle.display()))?;
+    }
     inputs.push(config_input("questionnaire", &q, &roots, "ingest", QUESTIONNAIRE_FILE));
     inputs.push(config_input("scheme", &s, &roots, "weight", SCHEME_FILE));
     inputs.push(config_input("spec", &m, &roots, "model", SPEC_FILE));
     let manifest = Manifest {
         swvr_version: env!("CARGO_PKG_VERSION").to_string(),
-        command: command(&args, &roots),
+        command: command(args, &roots),
         countries: sel.countries().to_vec(),
         waves: sel.waves().to_vec(),
         inputs,
@@ -183,18 +196,16 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     };
     let mut json = serde_json::to_string_pretty(&manifest)?;
     json.push('\n');
-    swvr_core::io::write_atomic(&args.out.join("manifest.json"), json.as_bytes())?;
-
-    let mut lines = summary::ingest(&ingest, &args.out.join("ingest").join("rejects.csv"));
-    lines.extend(summary::weight(&diagnostics, &args.out.join("weight")));
-    lines.extend(summary::tabulate(&tables, &args.out.join("tabulate")));
-    lines.extend(summary::model(&model, &args.out.join("model")));
-    lines.push(format!("swvr: outputs in {}", args.out.display()));
-    summary::print(args.quiet, &lines);
-    if !args.quiet {
-        crate::fieldwork::summary(&fieldwork, excluded);
-    }
-    Ok(())
+    crate::out::step("manifest");
+    Ok(Done {
+        ingest,
+        fieldwork,
+        excluded,
+        diagnostics,
+        tables,
+        model,
+        manifest: json,
+    })
 }
 
 /// The manifest entry of a configuration: its source and the effective file.

@@ -170,8 +170,10 @@ fn check_regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
     ))
 }
 
+/// What a file that is neither a regular file nor a folder is, in words
+/// (`a FIFO (named pipe)`, `a socket`, `a character device`, …).
 #[cfg(unix)]
-fn special_kind(ft: &std::fs::FileType) -> &'static str {
+pub fn special_kind(ft: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_fifo() {
         "a FIFO (named pipe)"
@@ -186,8 +188,9 @@ fn special_kind(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// What a file that is neither a regular file nor a folder is, in words.
 #[cfg(not(unix))]
-fn special_kind(_: &std::fs::FileType) -> &'static str {
+pub fn special_kind(_: &std::fs::FileType) -> &'static str {
     "a special file"
 }
 
