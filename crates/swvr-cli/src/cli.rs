@@ -307,9 +307,7 @@ pub fn main() -> Result<()> {
             let (s, removed) = in_generation(&out, &["fieldwork"], |o| {
                 crate::fieldwork::stage(&data, o, &q.value, &opts, &sel, &bars)
             })?;
-            if !cli.quiet {
-                crate::fieldwork::summary(&s, removed);
-            }
+            crate::summary::print(cli.quiet, &crate::fieldwork::summary(&s, removed));
             Ok(())
         }
         Command::Weight {

@@ -58,13 +58,14 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x))
 }
 
-/// Response rates per frame and flag counts, on stderr.
-pub(crate) fn summary(s: &FieldworkSummary, removed: u64) {
+/// Response rates per frame and flag counts: the lines of the run summary.
+pub(crate) fn summary(s: &FieldworkSummary, removed: u64) -> Vec<String> {
+    let mut lines = Vec::new();
     if s.has_calls {
-        eprintln!(
+        lines.push(format!(
             "swvr: fieldwork: {} numbers in calls.csv, {} rejected, {} reconciliation mismatches",
             s.calls_read, s.calls_rejected, s.mismatches
-        );
+        ));
         let mut keys: Vec<(&str, i32, &str)> = s
             .rates
             .iter()
@@ -78,7 +79,7 @@ pub(crate) fn summary(s: &FieldworkSummary, removed: u64) {
                     .find(|r| r.country == c && r.wave == w && r.frame == f && r.measure == m)
                     .and_then(|r| r.value)
             };
-            eprintln!(
+            lines.push(format!(
                 "  {c} {w} {f:>3}: RR3 {} RR1 {} COOP1 {} REF2 {} CON2 {} (e = {})",
                 pct(get("RR3")),
                 pct(get("RR1")),
@@ -86,15 +87,15 @@ pub(crate) fn summary(s: &FieldworkSummary, removed: u64) {
                 pct(get("REF2")),
                 pct(get("CON2")),
                 get("e").map_or("-".into(), |e| format!("{e:.3}"))
-            );
+            ));
         }
     }
-    eprintln!(
+    lines.push(format!(
         "swvr: fieldwork quality (match rule {}): flagged / duplicates / high match / speeders / straight-lined / interviewer clusters",
         s.rule
-    );
+    ));
     for f in &s.flags {
-        eprintln!(
+        lines.push(format!(
             "  {} {}: {} of {} / {} / {} / {} / {} / {}",
             f.country,
             f.wave,
@@ -105,12 +106,15 @@ pub(crate) fn summary(s: &FieldworkSummary, removed: u64) {
             f.speeders,
             f.straightliners,
             f.interviewer_clusters
-        );
+        ));
     }
     for (role, col) in &s.missing_roles {
-        eprintln!("  ({role} column `{col}` not in the data: its checks skipped)");
+        lines.push(format!("  ({role} column `{col}` not in the data: its checks skipped)"));
     }
     if removed > 0 {
-        eprintln!("swvr: fieldwork: {removed} interviews excluded before weighting (in ingest/rejects.csv)");
+        lines.push(format!(
+            "swvr: fieldwork: {removed} interviews excluded before weighting (in ingest/rejects.csv)"
+        ));
     }
+    lines
 }

@@ -60,14 +60,12 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
         ..
     } = done;
     let mut lines = summary::ingest(&ingest, &args.out.join("ingest").join("rejects.csv"));
+    lines.extend(crate::fieldwork::summary(&fieldwork, excluded));
     lines.extend(summary::weight(&diagnostics, &args.out.join("weight")));
     lines.extend(summary::tabulate(&tables, &args.out.join("tabulate")));
     lines.extend(summary::model(&model, &args.out.join("model")));
     lines.push(format!("swvr: outputs in {}", args.out.display()));
     summary::print(args.quiet, &lines);
-    if !args.quiet {
-        crate::fieldwork::summary(&fieldwork, excluded);
-    }
     Ok(())
 }
 

@@ -131,6 +131,16 @@ fn response_rates_per_frame_and_combined_agree_with_a_hand_computation() {
         err.contains("swvr: fieldwork: 5 interviews excluded before weighting"),
         "{err}"
     );
+    // The fieldwork block sits between ingest and weighting; the run's last
+    // line is where the outputs are.
+    let lines: Vec<&str> = err.lines().collect();
+    let at = |prefix: &str| lines.iter().position(|l| l.starts_with(prefix)).unwrap_or(usize::MAX);
+    assert!(at("swvr: fieldwork quality") < at("swvr: weight"), "{err}");
+    assert!(at("swvr: ingest") < at("swvr: fieldwork: "), "{err}");
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("swvr: outputs in ")),
+        "{err}"
+    );
 }
 
 #[test]
