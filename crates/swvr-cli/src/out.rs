@@ -38,7 +38,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 /// Stage folders under OUT, in pipeline order (`export` last: only some
-/// commands write it).
+/// commands write it). A folder a generation holds under another name is
+/// handled the same way (linked, checked, carried): a new stage needs no
+/// change here.
 pub const STAGES: [&str; 7] = ["ingest", "fieldwork", "weight", "tabulate", "model", "report", "export"];
 /// The manifest of a `swvr run`.
 pub const MANIFEST: &str = "manifest.json";
@@ -312,10 +314,23 @@ impl Out {
         Ok(Some(gen_dir))
     }
 
+    /// The stage folders: [`STAGES`] and the folders of the current
+    /// generation (sorted, without duplicates).
+    fn stages(&self) -> Result<Vec<String>> {
+        let mut v: Vec<String> = STAGES.iter().map(|s| s.to_string()).collect();
+        if let Some(g) = self.current()? {
+            v.extend(folders(&g)?);
+        }
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+
     /// Stage paths, the manifest and `failed`: each missing, swvr's, or an error naming it.
     fn check_paths(&self) -> Result<()> {
         let root_canon = std::fs::canonicalize(&self.root)?;
-        for name in STAGES.into_iter().chain([MANIFEST, FAILED]) {
+        let stages = self.stages()?;
+        for name in stages.iter().map(String::as_str).chain([MANIFEST, FAILED]) {
             let p = self.root.join(name);
             let Ok(meta) = std::fs::symlink_metadata(&p) else {
                 continue;
@@ -408,7 +423,8 @@ impl Out {
         };
         // An older layout's manifest lists what that run wrote.
         let listed = legacy_listed(&self.root.join(MANIFEST));
-        for stage in STAGES {
+        for stage in self.stages()? {
+            let stage = stage.as_str();
             let p = self.root.join(stage);
             let Ok(meta) = std::fs::symlink_metadata(&p) else {
                 continue;
@@ -464,8 +480,10 @@ impl Out {
     /// throughout, except for the instant between the two renames that
     /// replace one folder (docs/out.md).
     fn adopt_legacy(&self) -> Result<()> {
-        let real: Vec<&str> = STAGES
-            .into_iter()
+        let stages = self.stages()?;
+        let real: Vec<&str> = stages
+            .iter()
+            .map(String::as_str)
             .filter(|s| std::fs::symlink_metadata(self.root.join(s)).is_ok_and(|m| m.is_dir()))
             .collect();
         let manifest_real = std::fs::symlink_metadata(self.root.join(MANIFEST)).is_ok_and(|m| m.is_file());
@@ -474,7 +492,7 @@ impl Out {
         }
         let current = self.current()?;
         let staging = self.new_staging()?;
-        for stage in STAGES {
+        for stage in stages.iter().map(String::as_str) {
             let from = if real.contains(&stage) {
                 Some(self.root.join(stage))
             } else {
@@ -515,7 +533,14 @@ impl Out {
         let Some(g) = self.current()? else {
             return Ok(());
         };
-        for name in STAGES.into_iter().chain([MANIFEST]) {
+        self.make_links(&g)
+    }
+
+    /// Links for the folders (and manifest) of generation `g` whose link is missing.
+    fn make_links(&self, g: &Path) -> Result<()> {
+        let mut names = folders(g)?;
+        names.push(MANIFEST.to_string());
+        for name in &names {
             let p = self.root.join(name);
             if std::fs::symlink_metadata(g.join(name)).is_ok() && std::fs::symlink_metadata(&p).is_err() {
                 replace_link(&self.root, &link_target(name), &p)?;
@@ -533,16 +558,20 @@ impl Out {
         Ok(Staging { dir, done: false })
     }
 
+    /// A new generation in staging, empty (`swvr run` writes every stage).
+    pub fn fresh_staging(&self) -> Result<Staging> {
+        let staging = self.new_staging()?;
+        step("staged");
+        Ok(staging)
+    }
+
     /// A new generation in staging, holding (hard links to) the current
     /// generation's stage folders except `replaced`, which the command writes.
     pub fn staging(&self, replaced: &[&str]) -> Result<Staging> {
         let staging = self.new_staging()?;
         if let Some(g) = self.current()? {
-            for stage in STAGES.into_iter().filter(|s| !replaced.contains(s)) {
-                let from = g.join(stage);
-                if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_dir()) {
-                    link_tree(&from, &staging.dir.join(stage))?;
-                }
+            for stage in folders(&g)?.iter().filter(|s| !replaced.contains(&s.as_str())) {
+                link_tree(&g.join(stage), &staging.dir.join(stage))?;
             }
         }
         step("staged");
@@ -607,10 +636,12 @@ impl Out {
         let Some(g) = self.current()? else {
             return Ok(());
         };
-        for name in STAGES.into_iter().chain([MANIFEST]) {
-            let p = self.root.join(name);
-            let ours = std::fs::read_link(&p).is_ok_and(|t| t == link_target(name));
-            if ours && std::fs::symlink_metadata(g.join(name)).is_err() {
+        for entry in std::fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let p = entry.path();
+            let ours = std::fs::read_link(&p).is_ok_and(|t| t == link_target(&name));
+            if ours && std::fs::symlink_metadata(g.join(&name)).is_err() {
                 std::fs::remove_file(&p).with_context(|| format!("{}: cannot remove", p.display()))?;
             }
         }
@@ -638,12 +669,7 @@ impl Out {
         let gen_dir = self.seal(staging)?;
         // Links for folders the new generation has: until the switch they
         // lead where the previous generation has nothing (or the same name).
-        for name in STAGES.into_iter().chain([MANIFEST]) {
-            let p = self.root.join(name);
-            if std::fs::symlink_metadata(gen_dir.join(name)).is_ok() && std::fs::symlink_metadata(&p).is_err() {
-                replace_link(&self.root, &link_target(name), &p)?;
-            }
-        }
+        self.make_links(&gen_dir)?;
         step("linked");
         self.point_to(&gen_dir)?;
         self.prune()
@@ -659,6 +685,20 @@ impl Out {
         }
         anyhow::anyhow!(text.replace(&from, &self.root.display().to_string()))
     }
+}
+
+/// The folders of a generation (not `.` names), sorted.
+fn folders(gen_dir: &Path) -> Result<Vec<String>> {
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(gen_dir).with_context(|| format!("{}: cannot list", gen_dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && entry.file_type()?.is_dir() {
+            v.push(name);
+        }
+    }
+    v.sort();
+    Ok(v)
 }
 
 /// Syncs a folder's entries to disk (best effort).
@@ -767,7 +807,10 @@ fn known(stage: &str, name: &str) -> bool {
                 | "reconciliation.csv"
                 | "calls_rejects.csv"
         ),
-        "weight" => matches!(name, "weighted.arrow" | "diagnostics.json" | "scheme.toml"),
+        "weight" => matches!(
+            name,
+            "weighted.arrow" | "diagnostics.json" | "scheme.toml" | "replicates.arrow"
+        ),
         "tabulate" => matches!(name, "tables.arrow" | "tables.csv" | "report.md"),
         "model" => matches!(name, "odds_ratios.arrow" | "report.md" | "spec.toml"),
         "report" => name == "index.html",

@@ -41,7 +41,7 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
     // Before any work: the lock, stage paths, leftovers of killed runs, files
     // swvr did not write (crate::out).
     let out = crate::out::Out::open(&args.out)?;
-    let staging = out.staging(&crate::out::STAGES)?;
+    let staging = out.fresh_staging()?;
     let r = stages(&args, &out, &staging);
     let done = r.map_err(|e| out.user_paths(&staging, e))?;
     out.commit(staging, Some(done.manifest.as_bytes()))?;

@@ -6,9 +6,12 @@
 
 mod files;
 mod formats;
+mod fuzz;
 mod hostile;
 mod invariants;
 mod rows;
+#[path = "../../../swvr-core/tests/mutate/mod.rs"]
+mod mutate;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,8 +4,11 @@
 mod base;
 mod calibration;
 mod errors;
+mod fuzz;
 mod harness;
 mod margins;
 mod raking;
 mod reference;
 mod scheme;
+#[path = "../../../swvr-core/tests/mutate/mod.rs"]
+mod mutate;
