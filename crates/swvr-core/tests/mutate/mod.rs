@@ -72,4 +72,3 @@ pub fn apply(base: &[u8], edits: &[Edit]) -> Vec<u8> {
     }
     v
 }
-

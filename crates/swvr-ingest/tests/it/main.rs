@@ -9,9 +9,9 @@ mod formats;
 mod fuzz;
 mod hostile;
 mod invariants;
-mod rows;
 #[path = "../../../swvr-core/tests/mutate/mod.rs"]
 mod mutate;
+mod rows;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

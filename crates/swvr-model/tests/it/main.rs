@@ -7,7 +7,7 @@ mod common;
 mod files;
 mod fuzz;
 mod hard_cases;
-mod r_agreement;
-mod spec;
 #[path = "../../../swvr-core/tests/mutate/mod.rs"]
 mod mutate;
+mod r_agreement;
+mod spec;

@@ -7,8 +7,8 @@ mod errors;
 mod fuzz;
 mod harness;
 mod margins;
+#[path = "../../../swvr-core/tests/mutate/mod.rs"]
+mod mutate;
 mod raking;
 mod reference;
 mod scheme;
-#[path = "../../../swvr-core/tests/mutate/mod.rs"]
-mod mutate;
