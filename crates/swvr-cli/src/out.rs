@@ -115,12 +115,19 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_dir(target, link)
 }
 
+fn no_symlink(p: &Path) -> String {
+    format!(
+        "{}: cannot create a symbolic link (swvr's output folder needs a file system with symbolic links: docs/out.md)",
+        p.display()
+    )
+}
+
 /// Makes `link` a symbolic link to `target`, replacing what is there with
 /// one rename (a link of the same name, or a file).
 fn replace_link(out: &Path, target: &Path, link: &Path) -> Result<()> {
     let tmp = out.join(format!(".swvr-link.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    symlink(target, &tmp).with_context(|| format!("{}: cannot create a symbolic link", tmp.display()))?;
+    symlink(target, &tmp).with_context(|| no_symlink(&tmp))?;
     std::fs::rename(&tmp, link).with_context(|| format!("{}: cannot move into place", link.display()))
 }
 
@@ -276,6 +283,14 @@ impl Out {
         me.check_foreign()?;
         me.adopt_legacy()?;
         me.repair_links()?;
+        if me.current()?.is_none() {
+            // The first command in OUT: a file system without symbolic links
+            // fails here, before any work.
+            let probe = me.root.join(format!(".swvr-link.{}", std::process::id()));
+            let _ = std::fs::remove_file(&probe);
+            symlink(Path::new(CURRENT), &probe).with_context(|| no_symlink(&probe))?;
+            std::fs::remove_file(&probe).with_context(|| format!("{}: cannot remove", probe.display()))?;
+        }
         step("opened");
         Ok(me)
     }
@@ -593,9 +608,11 @@ impl Out {
         swvr_core::io::write_atomic(&staging.dir.join(OWNED), text.as_bytes())?;
         let n = self.next_generation()?;
         let gen_dir = self.root.join(format!("{GEN}{n}"));
-        sync_dir(&staging.dir);
+        // Every folder's entries on disk before the generation can become current.
+        sync_tree(&staging.dir);
         std::fs::rename(&staging.dir, &gen_dir)
             .with_context(|| format!("{}: cannot move into place", gen_dir.display()))?;
+        sync_dir(&self.root);
         staging.done = true;
         step("sealed");
         Ok(gen_dir)
@@ -617,7 +634,7 @@ impl Out {
         let tmp = self.root.join(CURRENT_NEW);
         let _ = std::fs::remove_file(&tmp);
         let name = gen_dir.file_name().map(PathBuf::from).unwrap_or_default();
-        symlink(&name, &tmp).with_context(|| format!("{}: cannot create a symbolic link", tmp.display()))?;
+        symlink(&name, &tmp).with_context(|| no_symlink(&tmp))?;
         step("pointer-ready");
         std::fs::rename(&tmp, self.root.join(CURRENT)).with_context(|| {
             format!(
@@ -699,6 +716,18 @@ fn folders(gen_dir: &Path) -> Result<Vec<String>> {
     }
     v.sort();
     Ok(v)
+}
+
+/// Syncs a folder and every folder below it (best effort).
+fn sync_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                sync_tree(&entry.path());
+            }
+        }
+    }
+    sync_dir(dir);
 }
 
 /// Syncs a folder's entries to disk (best effort).
