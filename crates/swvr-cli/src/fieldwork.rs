@@ -50,7 +50,7 @@ pub(crate) fn stage(
             reasons: e.reasons.clone(),
         })
         .collect();
-    let removed = swvr_ingest::exclude(data, out, &removals)?;
+    let removed = swvr_ingest::exclude(data, out, q, &removals)?;
     Ok((s, removed))
 }
 

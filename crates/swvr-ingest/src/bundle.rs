@@ -418,12 +418,39 @@ pub(crate) struct Bundle {
     pub targets: PathBuf,
 }
 
+/// The names a respondents file may have; a bundle holds exactly one.
+pub const RESPONDENTS_FILES: [&str; 4] = [
+    "respondents.csv",
+    "respondents.sav",
+    "respondents.zsav",
+    "respondents.dta",
+];
+
+/// The respondents file of the bundle in `data`: the one of
+/// [`RESPONDENTS_FILES`] that exists (`respondents.csv` when none does, so
+/// that reading it says it is missing); two or more are an error naming them.
+pub fn respondents_file(data: &Path) -> Result<PathBuf, IngestError> {
+    let found: Vec<&str> = RESPONDENTS_FILES
+        .into_iter()
+        .filter(|n| data.join(n).exists())
+        .collect();
+    match found.as_slice() {
+        [] => Ok(data.join(RESPONDENTS_FILES[0])),
+        [one] => Ok(data.join(one)),
+        _ => Err(IngestError::ManyRespondents {
+            dir: data.to_path_buf(),
+            files: found.iter().map(|s| s.to_string()).collect(),
+        }),
+    }
+}
+
 impl Bundle {
-    pub(crate) fn new(data: &Path) -> Self {
-        Self {
-            respondents: data.join("respondents.csv"),
+    /// The bundle's files; an error when it holds more than one respondents file.
+    pub(crate) fn find(data: &Path) -> Result<Self, IngestError> {
+        Ok(Self {
+            respondents: respondents_file(data)?,
             design: data.join("design.csv"),
             targets: data.join("targets.csv"),
-        }
+        })
     }
 }

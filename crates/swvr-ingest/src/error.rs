@@ -121,6 +121,59 @@ pub enum IngestError {
         /// design.csv or targets.csv.
         missing_in: PathBuf,
     },
+    /// A (country, wave) of an SPSS or Stata respondents file has no rows
+    /// in design.csv or targets.csv.
+    #[error("{}: record {record}, variables `country`,`wave`: {country} {wave} has no rows in {}; expected every (country, wave) of the respondents to be defined there", file.display(), missing_in.display())]
+    UnknownCountryWaveRecord {
+        /// respondents.sav, .zsav or .dta.
+        file: PathBuf,
+        /// First record with this (country, wave) (first record = 1).
+        record: u64,
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// design.csv or targets.csv.
+        missing_in: PathBuf,
+    },
+    /// More than one respondents file in the bundle.
+    #[error("{}: {} respondents files ({}); expected exactly one of respondents.csv, respondents.sav, respondents.zsav, respondents.dta", dir.display(), files.len(), files.join(", "))]
+    ManyRespondents {
+        /// The bundle folder.
+        dir: PathBuf,
+        /// The respondents files found.
+        files: Vec<String>,
+    },
+    /// An SPSS or Stata respondents file lacks a required variable.
+    #[error("{}: missing required variable `{column}`; expected variables {expected}", file.display())]
+    MissingVariable {
+        /// File.
+        file: PathBuf,
+        /// The missing variable.
+        column: String,
+        /// The required variables.
+        expected: String,
+    },
+    /// A variable of an SPSS or Stata respondents file is not usable
+    /// (a value label that disagrees with the questionnaire, a repeated name).
+    #[error("{}: variable `{variable}`: {what}", file.display())]
+    Variable {
+        /// File.
+        file: PathBuf,
+        /// Variable name.
+        variable: String,
+        /// What is wrong and what was expected.
+        what: String,
+    },
+    /// An SPSS or Stata respondents file without records.
+    #[error("{}: the file has no records; expected at least one respondent", file.display())]
+    NoRecords {
+        /// File.
+        file: PathBuf,
+    },
+    /// An SPSS or Stata file cannot be read (damaged, truncated, another format).
+    #[error(transparent)]
+    Stat(#[from] swvr_statfile::StatError),
     /// `--country`/`--wave` match no row of respondents.csv.
     #[error(transparent)]
     NothingSelected(#[from] swvr_core::groups::NothingSelected),

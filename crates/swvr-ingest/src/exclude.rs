@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use arrow_array::{BooleanArray, Int32Array, RecordBatch, StringArray};
 use swvr_core::io::{AtomicFile, IoError, column, read_arrow, write_arrow};
+use swvr_core::questionnaire::Questionnaire;
 
-use crate::bundle::{self, Bundle, Header};
+use crate::bundle::Bundle;
+use crate::reader::Fields;
 use crate::report::Report;
 use crate::text::{escape_raw, trim};
 use crate::{BATCH_ROWS, IngestError};
@@ -31,10 +33,11 @@ pub struct Removal {
 }
 
 /// Removes `removals` from the ingest outputs under `out/ingest/`, finding
-/// each one's line and raw record in `data/respondents.csv`. Returns the
+/// each one's line (record number) and raw record in the bundle's
+/// respondents file (read with questionnaire `q`, as ingest read it). Returns the
 /// number of rows removed. Rows are appended to rejects.csv after ingest's
 /// own rejects, in line order.
-pub fn exclude(data: &Path, out: &Path, removals: &[Removal]) -> Result<u64, IngestError> {
+pub fn exclude(data: &Path, out: &Path, q: &Questionnaire, removals: &[Removal]) -> Result<u64, IngestError> {
     if removals.is_empty() {
         return Ok(0);
     }
@@ -61,15 +64,15 @@ pub fn exclude(data: &Path, out: &Path, removals: &[Removal]) -> Result<u64, Ing
         }
     }
 
-    // Line and raw record of each removal.
-    let files = Bundle::new(data);
+    // Line (record number) and raw record of each removal.
+    let files = Bundle::find(data)?;
     let path = &files.respondents;
-    let mut rdr = bundle::open(path)?;
-    let header = Header::read(&mut rdr, path)?;
-    let cols = header.locate(&["country", "wave", "respondent_id"], path)?;
+    let opened = crate::source::open(path, Some(q))?;
+    let cols = crate::source::locate(&opened, &["country", "wave", "respondent_id"], path)?;
+    let mut rdr = opened.source;
     let mut found: Vec<Option<(u64, String)>> = vec![None; removals.len()];
     let mut left = removals.len();
-    while left > 0 && bundle::next(&mut rdr, path)? {
+    while left > 0 && rdr.next()? {
         let line = rdr.line();
         if rejected_lines.contains(&line) {
             continue;
@@ -84,7 +87,7 @@ pub fn exclude(data: &Path, out: &Path, removals: &[Removal]) -> Result<u64, Ing
             && found[i].is_none()
         {
             let mut raw = String::new();
-            escape_raw(rdr.raw(), &mut raw);
+            escape_raw(&rdr.raw(), &mut raw);
             found[i] = Some((line, raw));
             left -= 1;
         }
@@ -97,8 +100,9 @@ pub fn exclude(data: &Path, out: &Path, removals: &[Removal]) -> Result<u64, Ing
                 line: 0,
                 column: "respondent_id".into(),
                 value: format!("{} {} {}", r.country, r.wave, r.respondent_id),
-                expected: "the accepted record of an interview to exclude (was respondents.csv changed after ingest?)"
-                    .into(),
+                expected:
+                    "the accepted record of an interview to exclude (was the respondents file changed after ingest?)"
+                        .into(),
             });
         };
         rows.push((line, raw, r));

@@ -29,6 +29,8 @@ mod exclude;
 mod ids;
 mod reader;
 mod report;
+mod source;
+mod statinput;
 mod text;
 mod validate;
 
@@ -41,13 +43,16 @@ use swvr_core::progress::Progress;
 use swvr_core::questionnaire::Questionnaire;
 use swvr_core::schema::{required_columns, respondent_schema};
 
-pub use bundle::{Design, DesignRow, TargetRow, Targets, read_design, read_targets};
+pub use bundle::{
+    Design, DesignRow, RESPONDENTS_FILES, TargetRow, Targets, read_design, read_targets, respondents_file,
+};
 pub use error::IngestError;
 pub use exclude::{Removal, exclude};
 pub use report::{CountryCounts, Report};
 
-use bundle::{Bundle, Header};
+use bundle::Bundle;
 use reader::Fields;
+use source::Source;
 use text::{Int, is_iso3, parse_int, trim};
 use validate::{Builders, Plan, Reason};
 
@@ -97,7 +102,7 @@ pub fn ingest(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<IngestSummary, IngestError> {
-    let files = Bundle::new(data);
+    let files = Bundle::find(data)?;
     let design = read_design(&files.design)?;
     let targets = read_targets(&files.targets)?;
     let design_frames: HashMap<([u8; 3], i32), [bool; 2]> = design
@@ -112,11 +117,10 @@ pub fn ingest(
         .collect();
 
     let path = &files.respondents;
-    let mut rdr = bundle::open(path)?;
-    let header = Header::read(&mut rdr, path)?;
+    let opened = source::open(path, Some(q))?;
     let required = required_columns(q);
-    let cols = header.locate(&required, path)?;
-    let extras: Vec<(usize, String)> = header
+    let cols = source::locate(&opened, &required, path)?;
+    let extras: Vec<(usize, String)> = opened
         .names
         .iter()
         .enumerate()
@@ -125,19 +129,23 @@ pub fn ingest(
         .collect();
     let extra_names: Vec<String> = extras.iter().map(|(_, n)| n.clone()).collect();
     let schema = respondent_schema(q, &extra_names);
-    let plan = Plan::new(q, &cols, extras, header.names.len());
+    let plan = Plan::new(q, &cols, extras, opened.names.len());
+    let header_line = opened.header_line;
+    let src = opened.source;
 
     let dir = out.join(swvr_core::stages::INGEST);
     let mut arrow = ArrowFileWriter::create(&swvr_core::stages::path(out, swvr_core::stages::RESPONDENTS), &schema)?;
     let rejects_path = swvr_core::stages::path(out, swvr_core::stages::REJECTS);
     let mut rejects = report::RejectsWriter::create(&rejects_path)?;
     let mut rep = Report::new(sel);
+    rep.file = path
+        .file_name()
+        .map_or_else(|| "respondents.csv".into(), |n| n.to_string_lossy().into_owned());
     // Two threads in a pipeline: a reader thread re-opens the file, splits
     // records, flags duplicate ids (they depend only on each record's key,
     // in file order) and sends chunks of copied records; this thread
     // validates, builds and writes them in the order received. The work
     // and its order are the same whatever the number of cores.
-    drop(rdr);
     let (tx, rx) = std::sync::mpsc::sync_channel(DUP_QUEUE);
     // Used chunks go back to the reader thread for reuse (no allocation and
     // no cross-thread free per chunk).
@@ -145,7 +153,7 @@ pub fn ingest(
     let plan_ref = &plan;
     let dir_ref = &dir;
     std::thread::scope(|s| {
-        s.spawn(move || read_records(path, plan_ref, sel, &tx, &back_rx));
+        s.spawn(move || read_records(src, plan_ref, sel, &tx, &back_rx));
         // A third thread turns full batches into Arrow and writes them.
         let (btx, brx) = std::sync::mpsc::sync_channel::<arrow_array::RecordBatch>(2);
         let writer = s.spawn(move || {
@@ -164,7 +172,7 @@ pub fn ingest(
         let mut reported: u64 = 0;
         let mut outside = Outside::default();
 
-        while let Some(chunk) = next_chunk(&rx, path)? {
+        while let Some(chunk) = next_chunk(&rx)? {
             progress.advance(chunk.bytes_parsed.saturating_sub(reported));
             reported = chunk.bytes_parsed;
             for i in 0..chunk.len() {
@@ -181,12 +189,26 @@ pub fn ingest(
                     let frames = match last_key {
                         Some((k, f)) if k == key => f,
                         _ => {
-                            let unknown = |missing_in: &Path| IngestError::UnknownCountryWave {
-                                file: path.clone(),
-                                line: rdr.line(),
-                                country: String::from_utf8_lossy(&key.0).into_owned(),
-                                wave: key.1,
-                                missing_in: missing_in.to_path_buf(),
+                            let unknown = |missing_in: &Path| {
+                                let (file, country, wave) =
+                                    (path.clone(), String::from_utf8_lossy(&key.0).into_owned(), key.1);
+                                let missing_in = missing_in.to_path_buf();
+                                match header_line {
+                                    Some(_) => IngestError::UnknownCountryWave {
+                                        file,
+                                        line: rdr.line(),
+                                        country,
+                                        wave,
+                                        missing_in,
+                                    },
+                                    None => IngestError::UnknownCountryWaveRecord {
+                                        file,
+                                        record: rdr.line(),
+                                        country,
+                                        wave,
+                                        missing_in,
+                                    },
+                                }
                             };
                             let f = *design_frames.get(&key).ok_or_else(|| unknown(&files.design))?;
                             if !target_keys.contains(&key) {
@@ -223,7 +245,7 @@ pub fn ingest(
                 } else {
                     rep.count_reasons(&row.reasons);
                     let id = readable_id(trim(rdr.field(plan.id_col())));
-                    rejects.write(rdr.line(), id, &row.reasons, rdr.raw())?;
+                    rejects.write(rdr.line(), id, &row.reasons, &rdr.raw())?;
                 }
             }
             let mut chunk = chunk;
@@ -232,9 +254,12 @@ pub fn ingest(
         }
         tally.flush(&mut rep);
         if records == 0 {
-            return Err(IngestError::NoRows {
-                file: path.clone(),
-                line: header.line,
+            return Err(match header_line {
+                Some(line) => IngestError::NoRows {
+                    file: path.clone(),
+                    line,
+                },
+                None => IngestError::NoRecords { file: path.clone() },
             });
         }
         if rep.rows_read == 0 {
@@ -334,26 +359,19 @@ const DUP_CHUNK_BYTES: usize = 1 << 19;
 /// Messages in flight from the reader thread.
 const DUP_QUEUE: usize = 4;
 
-type DupMessage = std::io::Result<reader::Chunk>;
+type DupMessage = Result<reader::Chunk, IngestError>;
 
-/// Reads respondents.csv on its own and sends its records after the header,
+/// Reads the respondents file on its own and sends its records after the header,
 /// in file order, in chunks; each record is flagged when it repeats the
 /// readable (country, wave, respondent_id) key of an earlier record inside
 /// the selection. Stops when the receiver is gone.
 fn read_records(
-    path: &Path,
+    mut rdr: Source,
     plan: &Plan,
     sel: &Selection,
     tx: &std::sync::mpsc::SyncSender<DupMessage>,
     back: &std::sync::mpsc::Receiver<reader::Chunk>,
 ) {
-    let mut rdr = match swvr_core::io::open_input(path) {
-        Ok(f) => reader::RecordReader::new(f),
-        Err(e) => {
-            let _ = tx.send(Err(e));
-            return;
-        }
-    };
     let mut seen = ids::KeySet::default();
     let mut groups: HashMap<CountryWave, u32> = HashMap::new();
     let mut last: Option<(CountryWave, u32)> = None;
@@ -365,21 +383,16 @@ fn read_records(
     let mut batch = ids::Batch::default();
     let mut slots: Vec<usize> = Vec::new();
     let mut fresh: Vec<bool> = Vec::new();
-    let mut header = true;
     let mut first_chunk = true;
-    let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
+    let file_len = std::fs::metadata(rdr.path()).map_or(0, |m| m.len());
     loop {
-        match rdr.next_record() {
+        match rdr.next() {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
                 let _ = tx.send(Err(e));
                 return;
             }
-        }
-        if header {
-            header = false;
-            continue;
         }
         // Records with a readable key wait for the chunk's batch of index
         // inserts (`slots` maps batch position to record position).
@@ -399,7 +412,7 @@ fn read_records(
             batch.push(g, id);
             slots.push(chunk.len());
         }
-        rdr.append_to(&mut chunk, false);
+        rdr.append_to(&mut chunk);
         if chunk.len() == DUP_CHUNK || chunk.bytes() >= DUP_CHUNK_BYTES {
             if first_chunk {
                 // Size the index once for the whole file: rows so far scaled
@@ -440,10 +453,10 @@ fn resolve(
 }
 
 /// The next chunk of records from [`read_records`]; `None` at the end.
-fn next_chunk(rx: &std::sync::mpsc::Receiver<DupMessage>, path: &Path) -> Result<Option<reader::Chunk>, IngestError> {
+fn next_chunk(rx: &std::sync::mpsc::Receiver<DupMessage>) -> Result<Option<reader::Chunk>, IngestError> {
     match rx.recv() {
         Ok(Ok(c)) => Ok(Some(c)),
-        Ok(Err(source)) => Err(IngestError::read(path, source)),
+        Ok(Err(e)) => Err(e),
         Err(_) => Ok(None),
     }
 }

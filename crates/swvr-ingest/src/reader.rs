@@ -410,7 +410,7 @@ impl<R: Read> RecordReader<R> {
         }
         chunk.recs.push(Rec {
             line: self.line,
-            raw: (start, start + self.raw_end - self.raw_start),
+            raw: Some((start, start + self.raw_end - self.raw_start)),
             first_span,
             nfields: self.nfields,
             dup,
@@ -441,7 +441,9 @@ pub(crate) struct Chunk {
 
 struct Rec {
     line: u64,
-    raw: (usize, usize),
+    /// The raw bytes in `data`; `None` for a record of a statistical file,
+    /// whose raw form is rendered from its fields when needed.
+    raw: Option<(usize, usize)>,
     first_span: usize,
     nfields: usize,
     dup: bool,
@@ -481,6 +483,26 @@ impl Chunk {
             rec: &self.recs[i],
         }
     }
+    /// Appends a record given as its fields (`vals` concatenated, `ends`
+    /// the end of each): a record of a statistical file.
+    pub(crate) fn push_fields(&mut self, line: u64, vals: &[u8], ends: &[usize], bytes_parsed: u64) {
+        let base = self.data.len();
+        self.data.extend_from_slice(vals);
+        let first_span = self.spans.len();
+        let mut s = 0;
+        for &e in ends {
+            self.spans.push((base + s, base + e));
+            s = e;
+        }
+        self.recs.push(Rec {
+            line,
+            raw: None,
+            first_span,
+            nfields: ends.len(),
+            dup: false,
+        });
+        self.bytes_parsed = bytes_parsed;
+    }
     /// Sets the duplicate flag of record `i`.
     pub(crate) fn set_dup(&mut self, i: usize, dup: bool) {
         self.recs[i].dup = dup;
@@ -494,11 +516,15 @@ pub(crate) struct ChunkRecord<'a> {
 }
 
 impl ChunkRecord<'_> {
-    /// The record's bytes as in the file, without its line terminator.
-    pub(crate) fn raw(&self) -> &[u8] {
-        &self.chunk.data[self.rec.raw.0..self.rec.raw.1]
+    /// The record's bytes as in the file, without its line terminator; for
+    /// a statistical file, its values as a CSV line.
+    pub(crate) fn raw(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self.rec.raw {
+            Some((s, e)) => std::borrow::Cow::Borrowed(&self.chunk.data[s..e]),
+            None => std::borrow::Cow::Owned(crate::statinput::render_csv(self)),
+        }
     }
-    /// Physical line of the record's first byte.
+    /// Physical line of the record's first byte (record number in a statistical file).
     pub(crate) fn line(&self) -> u64 {
         self.rec.line
     }

@@ -1,7 +1,9 @@
 //! Integration tests of swvr-ingest: every rejection reason and routing rule
 //! (rows.rs), every file-level error (files.rs), real-export formats
-//! (formats.rs), and the invariants (invariants.rs). Bundles are built in
-//! temporary folders; nothing here reads fixtures/.
+//! (formats.rs), the invariants (invariants.rs), and SPSS/Stata input
+//! (statfiles.rs). Bundles are built in temporary folders; only
+//! statfiles.rs reads fixtures/ (the pyreadstat-written files and the CSV
+//! they were made from).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod files;
@@ -12,6 +14,7 @@ mod invariants;
 #[path = "../../../swvr-core/tests/mutate/mod.rs"]
 mod mutate;
 mod rows;
+mod statfiles;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
