@@ -64,8 +64,8 @@ pub enum DefaultName {
 enum Command {
     /// Every stage in order (ingest, weight, tabulate, model) and a manifest.
     Run {
-        /// Wave bundle folder (respondents.csv, design.csv, targets.csv, optional
-        /// scheme.toml; format: docs/bundle.md in the swvr repository); default: the
+        /// Wave bundle folder (respondents.csv or .sav/.zsav/.dta, design.csv, targets.csv,
+        /// optional scheme.toml; format: docs/bundle.md in the swvr repository); default: the
         /// bundle committed under fixtures/.
         #[arg(long)]
         data: Option<PathBuf>,
@@ -89,8 +89,8 @@ enum Command {
     },
     /// Validate a wave bundle: OUT/ingest/{respondents.arrow, rejects.csv, validation.json}.
     Ingest {
-        /// Wave bundle folder (respondents.csv, design.csv, targets.csv; format:
-        /// docs/bundle.md in the swvr repository).
+        /// Wave bundle folder (respondents.csv or .sav/.zsav/.dta, design.csv,
+        /// targets.csv; format: docs/bundle.md in the swvr repository).
         #[arg(long)]
         data: PathBuf,
         /// Output folder.
@@ -287,7 +287,7 @@ pub fn main() -> Result<()> {
             })?;
             let dir = out.join("ingest");
             if s.rows_accepted == 0 {
-                let file = data.join("respondents.csv").display().to_string();
+                let file = swvr_ingest::respondents_file(&data)?.display().to_string();
                 return Err(summary::nothing_accepted(&file, &s, &dir));
             }
             summary::print(cli.quiet, &summary::ingest(&s, &dir.join("rejects.csv")));

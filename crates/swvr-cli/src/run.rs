@@ -124,7 +124,7 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
         std::fs::rename(work.join("ingest"), &to)
             .with_context(|| format!("{}: cannot move into place", to.display()))?;
         let file = match args.data {
-            Some(_) => data.join("respondents.csv").display().to_string(),
+            Some(_) => swvr_ingest::respondents_file(&data)?.display().to_string(),
             None => "respondents.csv (embedded fixtures)".to_string(),
         };
         return Err(summary::nothing_accepted(&file, &ingest, &to));
@@ -158,7 +158,12 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
     // `.` name and are not listed).
     let (inputs, outputs) = rayon::join(
         || -> Result<Vec<Input>> {
-            ["respondents.csv", "design.csv", "targets.csv"]
+            // The respondents file is respondents.csv, .sav, .zsav or .dta.
+            let respondents = swvr_ingest::respondents_file(&data)?;
+            let respondents = respondents
+                .file_name()
+                .map_or_else(|| "respondents.csv".to_string(), |n| n.to_string_lossy().into_owned());
+            [respondents.as_str(), "design.csv", "targets.csv"]
                 .into_iter()
                 .map(|name| {
                     let p = data.join(name);

@@ -249,3 +249,99 @@ fn arrow_outputs_carry_labels_and_provenance() {
         "{item}"
     );
 }
+
+/// Issue 11, input: an exported `weighted.sav` / `weighted.dta` put in a
+/// bundle as the respondents file ingests back to the same respondents:
+/// every column of the original respondents.arrow comes back with the same
+/// type, values and nulls (DK/refused user-missing codes and Stata `.d`/`.r`
+/// back to 8/9, 998/999; the export's weighting columns become extras).
+#[test]
+fn exported_sav_and_dta_ingest_back_to_the_same_respondents() {
+    let dir = tempdir("roundtrip");
+    let out = dir.join("out");
+    ok(&swvr(&[
+        "run",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--export",
+        "sav",
+        "--export",
+        "dta",
+    ]));
+    let original = swvr_core::io::read_arrow(&out.join("ingest/respondents.arrow")).unwrap();
+    for ext in ["sav", "dta"] {
+        let data = dir.join(format!("bundle-{ext}"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::copy(
+            out.join(format!("export/weighted.{ext}")),
+            data.join(format!("respondents.{ext}")),
+        )
+        .unwrap();
+        for f in ["design.csv", "targets.csv"] {
+            std::fs::copy(root().join("fixtures").join(f), data.join(f)).unwrap();
+        }
+        let again = dir.join(format!("again-{ext}"));
+        ok(&swvr(&[
+            "ingest",
+            "--quiet",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+        ]));
+        let back = swvr_core::io::read_arrow(&again.join("ingest/respondents.arrow")).unwrap();
+        assert_eq!(back.num_rows(), original.num_rows(), "{ext}");
+        for (i, f) in original.schema().fields().iter().enumerate() {
+            let col = back
+                .column_by_name(f.name())
+                .unwrap_or_else(|| panic!("{ext}: {} missing", f.name()));
+            assert_eq!(col.data_type(), f.data_type(), "{ext}: {}", f.name());
+            assert_eq!(col.as_ref(), original.column(i).as_ref(), "{ext}: {} differs", f.name());
+        }
+        // The export's own columns come back as extras (text).
+        assert!(back.column_by_name("weight").is_some(), "{ext}");
+    }
+}
+
+/// `swvr run` on a bundle whose respondents are a .zsav gives the CSV
+/// bundle's outputs (the manifest names and hashes the .zsav).
+#[test]
+fn run_on_a_zsav_bundle_gives_the_csv_bundle_s_outputs() {
+    let dir = tempdir("zsav-run");
+    let data = dir.join("bundle");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(
+        root().join("fixtures/statfile/respondents.zsav"),
+        data.join("respondents.zsav"),
+    )
+    .unwrap();
+    for f in ["design.csv", "targets.csv"] {
+        std::fs::copy(root().join("fixtures").join(f), data.join(f)).unwrap();
+    }
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    ok(&swvr(&[
+        "run",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+    ]));
+    ok(&swvr(&["run", "--quiet", "--out", b.to_str().unwrap()]));
+    for f in [
+        "ingest/respondents.arrow",
+        "weight/weighted.arrow",
+        "tabulate/tables.arrow",
+        "model/odds_ratios.arrow",
+    ] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("manifest.json")).unwrap()).unwrap();
+    let first = &m["inputs"][0];
+    assert_eq!(first["name"], "respondents.zsav");
+    assert_eq!(first["source"], "DATA/respondents.zsav");
+}
