@@ -299,3 +299,30 @@ fn file_errors_of_statistical_files_name_the_file_and_the_place() {
             .contains("respondents.sav: byte 0: the file starts with `country,wav`; expected an SPSS system file")
     );
 }
+
+#[test]
+fn fieldwork_exclusions_name_the_record_of_a_statistical_file() {
+    let t = Temp::new();
+    stat_bundle(&t, "small_118.dta", "respondents.dta");
+    run(&t).unwrap();
+    let removed = swvr_ingest::exclude(
+        &t.data(),
+        &t.out(),
+        &Questionnaire::default_2021(),
+        &[swvr_ingest::Removal {
+            country: "BOL".into(),
+            wave: 2021,
+            respondent_id: "BOL-000007".into(),
+            reasons: vec!["fieldwork_speeder:duration_s=12".into()],
+        }],
+    )
+    .unwrap();
+    assert_eq!(removed, 1);
+    let r = rejects(&t.out());
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].line, r[0].id.as_str()), (7, "BOL-000007"));
+    // The raw record as ingest renders it: Stata's .d back to the DK code 8.
+    let csv = std::fs::read_to_string(fixtures().join("respondents.csv")).unwrap();
+    assert_eq!(r[0].raw, csv.lines().nth(7).unwrap());
+    assert!(r[0].raw.contains(",8,"), "{}", r[0].raw);
+}
