@@ -4,7 +4,7 @@ agreement test for `swvr model` (scripts/r/model_reference.R).
 
 Deterministic (own linear congruential generator, no library RNG), so the
 file never changes unless this script does. Columns are those of
-weight/weighted.arrow that the model reads: country, wave, stratum, the coded
+weight/weighted.arrow and ingest/respondents.arrow that the model reads: country, wave, stratum, the coded
 demographics, age, age_group (default bands 15-29/30-44/45-59/60+, blank
 when age is DK/refused), Q1, Q3A, Q3B, Q3C, Q7 and weight.
 
@@ -119,10 +119,12 @@ COLUMNS = ["country", "wave", "stratum", "sex", "age", "education", "employment"
 
 
 def fixture_rows(path):
-    import pyarrow.ipc as ipc
+    import os
 
-    with open(path, "rb") as f:
-        t = ipc.open_file(f).read_all()
+    from swvr_arrow import read_weighted
+
+    # PATH is OUT/weight/weighted.arrow; the answers are in OUT/ingest/respondents.arrow.
+    t = read_weighted(os.path.dirname(os.path.dirname(os.path.abspath(path))))
     cols = {c: t.column(c).to_pylist() for c in COLUMNS}
     out = []
     for i in range(t.num_rows):

@@ -12,7 +12,7 @@ DK/refused). R computes the base weights from the counts itself.
 """
 import os, subprocess, sys, tempfile
 
-import pyarrow.ipc as ipc
+from swvr_arrow import read_weighted
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 swvr = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "target/release/swvr")
@@ -24,7 +24,7 @@ for case in ["multiplicity", "hartley", "trimming"]:
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([swvr, "ingest", "--data", data, "--out", out], check=True)
         subprocess.run([swvr, "weight", "--data", data, "--out", out, "--scheme", scheme], check=True)
-        t = ipc.open_file(os.path.join(out, "weight/weighted.arrow")).read_all().to_pandas()
+        t = read_weighted(out).to_pandas()
     cols = ["country", "wave", "respondent_id", "frame", "stratum", "n_adults", "n_landlines", "n_mobiles"]
     cols += [c for c in t.columns if c.endswith("_weighting")]
     df = t[cols].copy()

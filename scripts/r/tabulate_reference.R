@@ -2,7 +2,7 @@
 # Reference estimates for `swvr tabulate`, computed with R's survey package.
 #
 # Reads fixtures/reference/tabulate/{input,lonely}.csv (made by
-# scripts/tabulate_make_input.py: the columns of weight/weighted.arrow that
+# scripts/tabulate_make_input.py: the columns (weighted.arrow with respondents.arrow) that
 # tabulation needs) and fixture.csv (the 8-country fixture bundle with the
 # weights of `swvr run`, exported by scripts/tabulate_export.py), and writes
 # fixtures/reference/tabulate/{input,lonely,fixture}_ref.csv:

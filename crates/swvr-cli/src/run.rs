@@ -135,16 +135,16 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
     let diagnostics = swvr_weight::weight(&data, &work, &s.value, &q.value, sel, args.bars)?;
     write_effective(&work.join("weight"), SCHEME_FILE, &s.effective)?;
     crate::out::step("weight");
-    // Tables and model read weighted.arrow once, only the columns they use.
-    let weighted = work.join("weight").join("weighted.arrow");
+    // Tables and model read weighted.arrow and respondents.arrow once,
+    // only the columns they use.
     let mut columns = swvr_tabulate::input_columns(&q.value);
     columns.extend(swvr_model::input_columns(&m.value));
     columns.sort_unstable();
     columns.dedup();
-    let batch = swvr_core::io::read_arrow_columns(&weighted, &columns)?;
-    let tables = swvr_tabulate::tabulate_into(&work, &batch, &weighted, &q.value, sel, args.bars)?;
-    let model = swvr_model::model_into(&work, &batch, &weighted, &m.value, sel, args.bars)?;
-    drop(batch);
+    let joined = swvr_core::handoff::read_weighted(&work, &columns)?;
+    let tables = swvr_tabulate::tabulate_into(&work, &joined.batch, &joined.source, &q.value, sel, args.bars)?;
+    let model = swvr_model::model_into(&work, &joined.batch, &joined.source, &m.value, sel, args.bars)?;
+    drop(joined);
     write_effective(&work.join("model"), SPEC_FILE, &m.effective)?;
     if !args.export.is_empty() {
         swvr_export::export(&work, &q.value, &args.export)?;

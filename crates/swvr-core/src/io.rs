@@ -14,7 +14,7 @@ use arrow_data::transform::MutableArrayData;
 use arrow_ipc::convert::try_fb_to_schema;
 use arrow_ipc::reader::{FileDecoder, read_footer_length};
 use arrow_ipc::writer::FileWriter;
-use arrow_ipc::{Block, root_as_footer, root_as_message};
+use arrow_ipc::{root_as_footer, root_as_message};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 
 use crate::{SCHEMA_VERSION, SCHEMA_VERSION_KEY};
@@ -51,6 +51,22 @@ pub enum IoError {
     /// The file holds none of the country-waves of `--country`/`--wave`.
     #[error(transparent)]
     NothingSelected(#[from] crate::groups::NothingSelected),
+    /// weighted.arrow does not hold the rows of respondents.arrow in order.
+    #[error(
+        "{weighted}: row {row} is {key}, but the matching row of {respondents} is {found}: weighted.arrow must hold the rows of respondents.arrow in their order; run `swvr weight` again on this respondents.arrow"
+    )]
+    Misaligned {
+        /// weighted.arrow.
+        weighted: PathBuf,
+        /// respondents.arrow.
+        respondents: PathBuf,
+        /// Row of weighted.arrow (1 = first data row).
+        row: u64,
+        /// Its (country, wave, respondent_id).
+        key: String,
+        /// What respondents.arrow has there (or that it has no more rows).
+        found: String,
+    },
 }
 
 /// `text` on one line: runs of whitespace (flatbuffers' verifier errors
@@ -313,12 +329,75 @@ pub fn read_arrow_columns(path: &Path, columns: &[&str]) -> Result<RecordBatch, 
     read_ipc(path, Some(columns))
 }
 
-/// Reads record batches one at a time into one reused buffer and keeps
-/// owned copies of the wanted columns only, so memory scales with the
-/// projected columns (about twice: the copies and their concatenation), not
-/// with the file (arrow's `FileReader` keeps every batch body alive while a
-/// projected column refers to it).
+/// Reads the wanted columns of every record batch and keeps owned copies
+/// of them, so memory scales with the projected columns (about twice: the
+/// copies and their concatenation), not with the file (arrow's
+/// `FileReader` keeps every batch body alive while a projected column
+/// refers to it).
 fn read_ipc(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, IoError> {
+    let arrow = |source| IoError::Arrow {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut parts: Vec<Vec<ArrayRef>> = Vec::new();
+    let mut rows = 0usize;
+    let out_schema = for_each_batch(path, columns, |batch: RecordBatch| -> Result<(), IoError> {
+        rows += batch.num_rows();
+        parts.resize(batch.num_columns(), Vec::new());
+        for (part, col) in parts.iter_mut().zip(batch.columns()) {
+            part.push(owned_copy(col).map_err(arrow)?);
+        }
+        Ok(())
+    })?;
+    parts.resize(out_schema.fields().len(), Vec::new());
+    let mut cols = Vec::with_capacity(parts.len());
+    for (part, field) in parts.into_iter().zip(out_schema.fields()) {
+        cols.push(match part.len() {
+            0 => arrow_array::new_empty_array(field.data_type()),
+            1 => part
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| arrow_array::new_empty_array(field.data_type())),
+            // Concatenate column by column, freeing each column's parts as soon as it is done.
+            _ => arrow_select::concat::concat(&part.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(arrow)?,
+        });
+    }
+    RecordBatch::try_new_with_options(out_schema, cols, &RecordBatchOptions::new().with_row_count(Some(rows)))
+        .map_err(arrow)
+}
+
+/// The schema of an Arrow IPC file, from its footer alone.
+pub fn arrow_schema(path: &Path) -> Result<SchemaRef, IoError> {
+    let parse = |what: &str| IoError::Arrow {
+        path: path.to_path_buf(),
+        source: ArrowError::ParseError(what.to_string()),
+    };
+    let (_, _, footer_bytes) = open_footer(path)?;
+    let footer = root_as_footer(&footer_bytes).map_err(|e| parse(&format!("bad Arrow IPC footer: {e}")))?;
+    let fb_schema = footer
+        .schema()
+        .ok_or_else(|| parse("Arrow IPC footer without a schema"))?;
+    Ok(Arc::new(try_fb_to_schema(fb_schema).map_err(|source| {
+        IoError::Arrow {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?))
+}
+
+/// Calls `f` with every record batch of the Arrow IPC file `path`, in
+/// file order, decoded for `columns` only (in that order; columns absent
+/// from the file are skipped; `None` = all), and returns the projected
+/// schema. The footer, every block and every buffer a message names are
+/// checked before arrow decodes anything (a damaged file is an error, not
+/// a panic). Only the bytes of the wanted columns are read from the file,
+/// into one buffer that is reused when `f` keeps no view into it: reading
+/// 5 columns of a 40-column file reads about an eighth of it.
+pub fn for_each_batch<E: From<IoError>>(
+    path: &Path,
+    columns: Option<&[&str]>,
+    mut f: impl FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<SchemaRef, E> {
     let arrow = |source| IoError::Arrow {
         path: path.to_path_buf(),
         source,
@@ -337,58 +416,85 @@ fn read_ipc(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, IoErro
     check_version(&schema).map_err(|what| parse(&what))?;
     let layouts = buffer_layouts(&schema).map_err(|what| parse(&what))?;
     if footer.dictionaries().is_some_and(|d| !d.is_empty()) {
-        return Err(parse(
-            "Arrow IPC dictionary blocks in a file without dictionary columns",
-        ));
+        return Err(parse("Arrow IPC dictionary blocks in a file without dictionary columns").into());
     }
     let projection: Vec<usize> = match columns {
         Some(cols) => cols.iter().filter_map(|c| schema.index_of(c).ok()).collect(),
         None => (0..schema.fields().len()).collect(),
     };
     let out_schema = Arc::new(schema.project(&projection).map_err(arrow)?);
+    // Buffer index ranges of the wanted fields (ascending), when not all are wanted.
+    let wanted: Option<Vec<std::ops::Range<usize>>> = columns.map(|_| {
+        let mut next = 0usize;
+        let spans: Vec<std::ops::Range<usize>> = layouts
+            .iter()
+            .map(|l| {
+                let span = next..next + l.len();
+                next = span.end;
+                span
+            })
+            .collect();
+        let mut sorted = projection.clone();
+        sorted.sort_unstable();
+        sorted.iter().map(|&i| spans[i].clone()).collect()
+    });
     let decoder = FileDecoder::new(schema, footer.version()).with_projection(projection.clone());
-    let block_bytes = |file: &mut File, block: &Block, buf: &mut Vec<u8>| -> Result<(), IoError> {
+    let mut scratch: Vec<u8> = Vec::new();
+    for block in footer.recordBatches().iter().flatten() {
+        // check_blocks made these non-negative and inside the file.
+        let meta = usize::try_from(block.metaDataLength()).map_err(|_| parse("negative Arrow IPC metadata length"))?;
         let n = usize::try_from(block.metaDataLength() as i64 + block.bodyLength())
             .map_err(|_| parse("negative Arrow IPC block length"))?;
         let offset = u64::try_from(block.offset()).map_err(|_| parse("negative Arrow IPC block offset"))?;
-        if offset + n as u64 > len {
-            return Err(parse("Arrow IPC block beyond the end of the file"));
+        scratch.resize(n, 0);
+        read_at(&mut file, offset, &mut scratch[..meta]).map_err(io_err(path))?;
+        check_buffers(&scratch[..meta], (n - meta) as u64, &layouts).map_err(|what| parse(&what))?;
+        match &wanted {
+            Some(spans) => {
+                // Only the wanted buffers' bytes; the rest of the body is
+                // never decoded (projection). check_buffers put every
+                // buffer inside the body.
+                let body = if scratch[..4] == [0xff; 4] {
+                    &scratch[8..meta]
+                } else {
+                    &scratch[4..meta]
+                };
+                let message = root_as_message(body).map_err(|e| parse(&format!("bad Arrow IPC message: {e}")))?;
+                let buffers = message
+                    .header_as_record_batch()
+                    .and_then(|b| b.buffers())
+                    .ok_or_else(|| parse("Arrow IPC block is not a record batch"))?;
+                let mut ranges: Vec<(usize, usize)> = Vec::new();
+                for i in spans.iter().flat_map(|s| s.clone()) {
+                    let b = buffers.get(i);
+                    // Non-negative and inside the body (check_buffers).
+                    let (o, l) = (b.offset() as usize, b.length() as usize);
+                    if l > 0 {
+                        ranges.push((meta + o, meta + o + l));
+                    }
+                }
+                // Nearby buffers are read in one call.
+                let mut i = 0;
+                while i < ranges.len() {
+                    let (lo, mut hi) = ranges[i];
+                    while i + 1 < ranges.len() && ranges[i + 1].0 <= hi + 64 && ranges[i + 1].0 >= lo {
+                        hi = hi.max(ranges[i + 1].1);
+                        i += 1;
+                    }
+                    read_at(&mut file, offset + lo as u64, &mut scratch[lo..hi]).map_err(io_err(path))?;
+                    i += 1;
+                }
+            }
+            None => read_at(&mut file, offset + meta as u64, &mut scratch[meta..]).map_err(io_err(path))?,
         }
-        buf.resize(n, 0);
-        read_at(file, offset, buf).map_err(io_err(path))?;
-        let meta = usize::try_from(block.metaDataLength()).map_err(|_| parse("negative Arrow IPC metadata length"))?;
-        check_buffers(&buf[..meta], (n - meta) as u64, &layouts).map_err(|what| parse(&what))
-    };
-    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); projection.len()];
-    let mut rows = 0usize;
-    let mut scratch: Vec<u8> = Vec::new();
-    for block in footer.recordBatches().iter().flatten() {
-        block_bytes(&mut file, block, &mut scratch)?;
         let buf = Buffer::from_vec(std::mem::take(&mut scratch));
         if let Some(batch) = decoder.read_record_batch(block, &buf).map_err(arrow)? {
-            rows += batch.num_rows();
-            for (part, col) in parts.iter_mut().zip(batch.columns()) {
-                part.push(owned_copy(col).map_err(arrow)?);
-            }
+            f(batch)?;
         }
-        // No view into `buf` is left: take the allocation back for the next block.
+        // When `f` kept no view into `buf`, take the allocation back for the next block.
         scratch = buf.into_vec().unwrap_or_default();
     }
-    drop(scratch);
-    let mut cols = Vec::with_capacity(parts.len());
-    for (part, field) in parts.into_iter().zip(out_schema.fields()) {
-        cols.push(match part.len() {
-            0 => arrow_array::new_empty_array(field.data_type()),
-            1 => part
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| arrow_array::new_empty_array(field.data_type())),
-            // Concatenate column by column, freeing each column's parts as soon as it is done.
-            _ => arrow_select::concat::concat(&part.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(arrow)?,
-        });
-    }
-    RecordBatch::try_new_with_options(out_schema, cols, &RecordBatchOptions::new().with_row_count(Some(rows)))
-        .map_err(arrow)
+    Ok(out_schema)
 }
 
 /// Checks the blocks a footer lists (dictionaries and record batches): each
@@ -586,7 +692,7 @@ fn read_at(file: &mut File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> 
 }
 
 /// A copy of `array` that owns its buffers (no view into a read buffer).
-fn owned_copy(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+pub(crate) fn owned_copy(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
     let data = array.to_data();
     let mut copy = MutableArrayData::new(vec![&data], false, data.len());
     copy.try_extend(0, 0, data.len())?;

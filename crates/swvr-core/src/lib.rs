@@ -10,6 +10,7 @@
 //! - [`limits`]: the documented limits on header width, field and record length
 //!   and configuration-file size.
 //! - [`labels`]: variable and value labels from the questionnaire (Arrow metadata, exports).
+//! - [`handoff`]: reading weighted.arrow together with respondents.arrow, row-aligned.
 //! - [`groups`]: rows grouped by (country, wave), with stratum codes.
 //! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
 //! - [`progress`]: the progress callback stages report to.
@@ -24,6 +25,7 @@
 
 pub mod config;
 pub mod groups;
+pub mod handoff;
 pub mod io;
 pub mod labels;
 pub mod limits;

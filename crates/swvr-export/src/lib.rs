@@ -2,7 +2,8 @@
 //! formats survey people open — SPSS `.sav`, Stata `.dta`, Parquet, CSV and
 //! Excel — with the questionnaire's labels.
 //!
-//! [`export`] reads `OUT/weight/weighted.arrow` (and, when present,
+//! [`export`] reads `OUT/ingest/respondents.arrow` joined row by row with
+//! `OUT/weight/weighted.arrow` (the full weighted microdata; and, when present,
 //! `OUT/weight/replicates.arrow`), `OUT/tabulate/tables.arrow` and
 //! `OUT/model/odds_ratios.arrow`, and writes into `OUT/export/`:
 //!
@@ -132,15 +133,14 @@ fn need(path: PathBuf, make: &str) -> Result<PathBuf, ExportError> {
     }
 }
 
-/// weighted.arrow with the replicate weights of replicates.arrow (when the
-/// file exists) appended: its Float64 columns that weighted.arrow lacks,
-/// row for row.
+/// The weighted microdata (respondents.arrow joined row by row with
+/// weighted.arrow, `swvr_core::handoff::read_microdata`) with the replicate
+/// weights of replicates.arrow (when the file exists) appended: its Float64
+/// columns that the microdata lacks, row for row.
 fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
-    let path = need(
-        swvr_core::stages::path(out, swvr_core::stages::WEIGHTED),
-        "swvr weight --data DIR --out OUT",
-    )?;
-    let batch = swvr_core::io::read_arrow(&path)?;
+    need(out.join("weight/weighted.arrow"), "swvr weight --data DIR --out OUT")?;
+    let joined = swvr_core::handoff::read_microdata(out)?;
+    let (batch, path) = (joined.batch, joined.source);
     let rep_path = out.join("weight/replicates.arrow");
     if !rep_path.is_file() {
         return Ok((batch, path));

@@ -6,8 +6,9 @@
 //! - [`fit`]: IRLS / Firth on the exact sufficient statistics of the design,
 //!   sandwich variance for the stratified design, singular-design and
 //!   separation checks.
-//! - [`fit_batch`]: the pure entry over an in-memory `weighted.arrow` batch;
-//!   [`model`] reads `OUT/weight/weighted.arrow` and writes `OUT/model/`.
+//! - [`fit_batch`]: the pure entry over an in-memory batch of the columns it
+//!   uses; [`model`] reads `OUT/weight/weighted.arrow` (weights, age groups)
+//!   with `OUT/ingest/respondents.arrow` (answers) and writes `OUT/model/`.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -292,7 +293,7 @@ pub fn to_record_batch(out: &ModelOutput) -> Result<RecordBatch, arrow_schema::A
     RecordBatch::try_new(output_schema(), columns)
 }
 
-/// The columns of weighted.arrow that the model reads.
+/// The columns the model reads (from weighted.arrow and respondents.arrow).
 pub fn input_columns(spec: &ModelSpec) -> Vec<&str> {
     let mut columns: Vec<&str> = vec!["country", "wave", "stratum", &spec.weight, &spec.outcome.item];
     columns.extend(spec.predictors.iter().map(|p| p.item.as_str()));
@@ -300,7 +301,8 @@ pub fn input_columns(spec: &ModelSpec) -> Vec<&str> {
     columns
 }
 
-/// Reads `out/weight/weighted.arrow`, writes `out/model/odds_ratios.arrow`
+/// Reads `out/weight/weighted.arrow` with `out/ingest/respondents.arrow`
+/// ([`swvr_core::handoff::read_weighted`]), writes `out/model/odds_ratios.arrow`
 /// and `out/model/report.md`.
 pub fn model(
     out: &Path,
@@ -308,10 +310,10 @@ pub fn model(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<ModelSummary, ModelError> {
-    let input = swvr_core::stages::path(out, swvr_core::stages::WEIGHTED);
-    // Only the columns the model uses are decoded.
-    let batch = swvr_core::io::read_arrow_columns(&input, &input_columns(spec))?;
-    model_into(out, &batch, &input, spec, sel, progress)
+    // Only the columns the model uses are read: the weights and age groups
+    // from weighted.arrow, the answers from respondents.arrow, row-aligned.
+    let joined = swvr_core::handoff::read_weighted(out, &input_columns(spec))?;
+    model_into(out, &joined.batch, &joined.source, spec, sel, progress)
 }
 
 /// Fits the model on `batch` (read from `input`, with at least

@@ -1,7 +1,8 @@
 //! `swvr tabulate`: every questionnaire item and derived indicator by every
 //! domain, with design-based inference (contract section 4, `tabulate/`).
 //!
-//! [`tabulate`] reads `OUT/weight/weighted.arrow` and writes
+//! [`tabulate`] reads `OUT/weight/weighted.arrow` (weights, age groups)
+//! with `OUT/ingest/respondents.arrow` (answers, strata) and writes
 //! `OUT/tabulate/tables.arrow`, `tables.csv` and `report.md`;
 //! [`tabulate_batch`] is the same computation over an in-memory batch.
 //!
@@ -57,7 +58,7 @@ pub mod output;
 pub mod report;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow_array::{Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use rayon::prelude::*;
@@ -641,7 +642,7 @@ fn deff(inf: &engine::Inference) -> Option<f64> {
     inf.v_srs.filter(|v| *v > 0.0).map(|v| inf.variance / v)
 }
 
-/// The columns of weighted.arrow that tabulation reads.
+/// The columns tabulation reads (from weighted.arrow and respondents.arrow).
 pub fn input_columns(q: &Questionnaire) -> Vec<&str> {
     let mut columns: Vec<&str> = vec!["country", "wave", "stratum", "weight"];
     columns.extend(q.domains().iter().map(|d| d.variable.as_str()));
@@ -649,18 +650,19 @@ pub fn input_columns(q: &Questionnaire) -> Vec<&str> {
     columns
 }
 
-/// Reads `out/weight/weighted.arrow`, writes `out/tabulate/` (tables.arrow,
-/// tables.csv, report.md).
+/// Reads `out/weight/weighted.arrow` with `out/ingest/respondents.arrow`
+/// ([`swvr_core::handoff::read_weighted`]), writes `out/tabulate/`
+/// (tables.arrow, tables.csv, report.md).
 pub fn tabulate(
     out: &Path,
     q: &Questionnaire,
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
-    let input: PathBuf = swvr_core::stages::path(out, swvr_core::stages::WEIGHTED);
-    // Only the columns tables use are decoded.
-    let batch = swvr_core::io::read_arrow_columns(&input, &input_columns(q))?;
-    tabulate_into(out, &batch, &input, q, sel, progress)
+    // Only the columns tables use are read: the weights and age groups from
+    // weighted.arrow, the answers from respondents.arrow, row-aligned.
+    let joined = swvr_core::handoff::read_weighted(out, &input_columns(q))?;
+    tabulate_into(out, &joined.batch, &joined.source, q, sel, progress)
 }
 
 /// Tabulates `batch` (read from `input`, with at least [`input_columns`]) and

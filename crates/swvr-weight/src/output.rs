@@ -1,17 +1,18 @@
 //! weighted.arrow and diagnostics.json.
 //!
-//! weighted.arrow is streamed: respondents.arrow is read again batch by
-//! batch and each batch is written with the computed columns appended (its
-//! rows of them), so memory is bounded by the computed columns and one
-//! input batch, never the whole file (nor a concatenated copy of it). The
-//! output has one record batch per input batch that holds selected rows.
+//! weighted.arrow holds what the stage adds, not a copy of what it read:
+//! the keys `country, wave, respondent_id` of every weighted row, in
+//! respondents.arrow's order, then the computed columns ([`added_fields`]).
+//! The keys are streamed from respondents.arrow (only those three columns
+//! are read), batch by batch; the output has one record batch per input
+//! batch that holds selected rows. Later stages read the answers from
+//! respondents.arrow alongside (`swvr_core::handoff`).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int8Array, RecordBatch, StringArray, UInt32Array};
-use arrow_ipc::reader::FileReader;
 use arrow_schema::{DataType, Field, Schema};
 use swvr_core::groups::Group;
 
@@ -165,15 +166,14 @@ pub(crate) fn write(
         cols,
     };
 
-    let file = std::fs::File::open(resp_path).map_err(|source| {
-        WeightError::Io(swvr_core::io::IoError::Io {
-            path: resp_path.to_path_buf(),
-            source,
-        })
-    })?;
-    let reader = FileReader::try_new(std::io::BufReader::new(file), None).map_err(|e| arrow_err(resp_path, e))?;
-    let input_schema = reader.schema();
-    let mut fields: Vec<Field> = input_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    // The keys of every row come from respondents.arrow, read again for
+    // those three columns only (a few percent of the file).
+    let input_schema = swvr_core::io::arrow_schema(resp_path)?;
+    let mut fields: Vec<Field> = Vec::new();
+    for k in swvr_core::handoff::KEY_COLUMNS {
+        let f = input_schema.field_with_name(k).map_err(|e| arrow_err(resp_path, e))?;
+        fields.push(f.clone());
+    }
     fields.extend(added_fields(plan));
     let schema = swvr_core::io::with_version(Schema::new_with_metadata(fields, input_schema.metadata().clone()));
     let schema = swvr_core::labels::label_schema(schema, labels.0, labels.1);
@@ -184,43 +184,45 @@ pub(crate) fn write(
             arrow_schema::ArrowError::InvalidArgumentError("the file changed while it was being read".into()),
         )
     };
-    // Two threads: this one reads the input batches and builds the output
-    // batches, the other encodes and writes them (two batches in flight).
-    let build = |tx: &std::sync::mpsc::SyncSender<Result<RecordBatch, WeightError>>| -> Result<(), WeightError> {
+    // Two threads: this one reads the keys and builds the output batches
+    // (one per input batch that holds selected rows), the other encodes
+    // and writes them (two batches in flight).
+    let mut build = |tx: &std::sync::mpsc::SyncSender<Result<RecordBatch, WeightError>>| -> Result<(), WeightError> {
         let mut start = 0usize;
-        for batch in reader {
-            let batch = batch.map_err(|e| arrow_err(resp_path, e))?;
-            let len = batch.num_rows();
-            let end = start + len;
-            if end > total_rows {
-                return Err(changed());
-            }
-            let sel: Vec<u32> = (start as u32..end as u32)
-                .filter(|&r| row_group[r as usize] != NONE)
-                .collect();
-            if sel.is_empty() {
-                start = end;
-                continue;
-            }
-            let mut columns: Vec<ArrayRef> = if sel.len() == len {
-                batch.columns().to_vec()
-            } else {
+        let mut stopped = false;
+        swvr_core::io::for_each_batch(
+            resp_path,
+            Some(&swvr_core::handoff::KEY_COLUMNS),
+            |batch: RecordBatch| -> Result<(), WeightError> {
+                let len = batch.num_rows();
+                let end = start + len;
+                if end > total_rows {
+                    return Err(changed());
+                }
+                let sel: Vec<u32> = (start as u32..end as u32)
+                    .filter(|&r| row_group[r as usize] != NONE)
+                    .collect();
+                if sel.is_empty() || stopped {
+                    start = end;
+                    return Ok(());
+                }
+                // Owned copies: the batch is a view into the reader's buffer.
                 let idx = UInt32Array::from(sel.iter().map(|&r| r - start as u32).collect::<Vec<u32>>());
-                batch
+                let mut columns: Vec<ArrayRef> = batch
                     .columns()
                     .iter()
                     .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
                     .collect::<Result<_, _>>()
-                    .map_err(|e| arrow_err(&arrow_path, e))?
-            };
-            app.append(&mut columns, &sel);
-            let out_batch = RecordBatch::try_new(schema_ref.clone(), columns).map_err(|e| arrow_err(&arrow_path, e))?;
-            if tx.send(Ok(out_batch)).is_err() {
-                // The writer stopped (and reports why).
-                return Ok(());
-            }
-            start = end;
-        }
+                    .map_err(|e| arrow_err(&arrow_path, e))?;
+                app.append(&mut columns, &sel);
+                let out_batch =
+                    RecordBatch::try_new(schema_ref.clone(), columns).map_err(|e| arrow_err(&arrow_path, e))?;
+                // A closed channel: the writer stopped (and reports why).
+                stopped = tx.send(Ok(out_batch)).is_err();
+                start = end;
+                Ok(())
+            },
+        )?;
         if start != total_rows {
             return Err(changed());
         }

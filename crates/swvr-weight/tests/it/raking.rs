@@ -148,7 +148,33 @@ fn dk_refused_are_imputed_deterministically_and_flagged() {
     // Imputed values are real categories; the reported codes are untouched.
     let sexw = codes_i8(&w, "sex_weighting");
     assert!([1, 2].contains(&sexw[3]) && [1, 2].contains(&sexw[21]));
-    assert_eq!(codes_i8(&w, "sex")[3], 9);
+    let resp = swvr_core::io::read_arrow(&b.out.join("ingest/respondents.arrow")).unwrap();
+    assert_eq!(codes_i8(&resp, "sex")[3], 9);
+    // Issue 15: weighted.arrow holds the keys and what weighting adds, not
+    // a copy of respondents.arrow; its keys are respondents.arrow's, row by row.
+    let schema = w.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "country",
+            "wave",
+            "respondent_id",
+            "age_group",
+            "base_weight",
+            "weight",
+            "sex_imputed",
+            "sex_weighting",
+            "age_group_imputed",
+            "age_group_weighting",
+            "education_imputed",
+            "education_weighting",
+            "n_adults_imputed",
+            "n_landlines_imputed",
+            "n_mobiles_imputed"
+        ]
+    );
+    assert_eq!(strings(&w, "respondent_id"), strings(&resp, "respondent_id"));
     // age_group is null for DK/refused age, the weighting band is not.
     let ag = strings(&w, "age_group");
     assert_eq!(ag[10], None);
