@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Reads every file of OUT/export/ with independent readers and compares it
-with OUT/weight/weighted.arrow, OUT/tabulate/tables.arrow and
+with the weighted microdata (OUT/ingest/respondents.arrow joined row by row
+with OUT/weight/weighted.arrow), OUT/tabulate/tables.arrow and
 OUT/model/odds_ratios.arrow and with the questionnaire's labels.
 
 Usage: check_export.py OUT QUESTIONNAIRE.toml
@@ -90,7 +91,11 @@ def labels_of(name):
     return None
 
 
-w = arrow("weight/weighted.arrow")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from swvr_arrow import read_microdata  # noqa: E402
+
+# The microdata: respondents.arrow joined row by row with weighted.arrow.
+w = read_microdata(OUT)
 tables = arrow("tabulate/tables.arrow")
 odds = arrow("model/odds_ratios.arrow")
 wdf = w.to_pandas()

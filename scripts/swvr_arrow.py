@@ -30,8 +30,20 @@ def read_weighted(out):
     for k in KEYS:
         if r.num_rows != w.num_rows or not pc.all(pc.equal(r.column(k), w.column(k))).as_py():
             raise SystemExit(f"{out}: weighted.arrow and respondents.arrow are not row-aligned (column {k})")
-    cols = {name: w.column(name) for name in w.column_names}
-    for name in r.column_names:
-        if name not in cols:
-            cols[name] = r.column(name)
-    return pa.table(cols)
+    fields, arrays = list(w.schema), list(w.columns)
+    for field, col in zip(r.schema, r.columns):
+        if field.name not in w.column_names:
+            fields.append(field)
+            arrays.append(col)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=w.schema.metadata))
+
+
+def read_microdata(out):
+    """The full weighted microdata as `swvr export` writes it: every column
+    of respondents.arrow, then weighted.arrow's columns that
+    respondents.arrow lacks, one row per weighted respondent."""
+    t = read_weighted(out)
+    with open(os.path.join(out, "ingest", "respondents.arrow"), "rb") as f:
+        first = ipc.open_file(f).schema.names
+    order = first + [c for c in t.column_names if c not in first]
+    return t.select(order)

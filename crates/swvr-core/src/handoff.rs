@@ -90,19 +90,23 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
     // weighted.arrow covers a subset of the (country, wave)s: keep only those.
     let subset: Option<HashSet<(String, i32)>> = if arrow_rows(&wpath)? != arrow_rows(&rpath)? {
         let mut set = HashSet::new();
-        for_each_batch(&wpath, Some(&["country", "wave"]), |b: RecordBatch| -> Result<(), IoError> {
-            let c = column::<StringArray>(&b, "country", &wpath)?;
-            let w = column::<Int32Array>(&b, "wave", &wpath)?;
-            let mut last: Option<(&str, i32)> = None;
-            for r in 0..b.num_rows() {
-                let key = (c.value(r), w.value(r));
-                if last != Some(key) {
-                    set.insert((key.0.to_string(), key.1));
-                    last = Some(key);
+        for_each_batch(
+            &wpath,
+            Some(&["country", "wave"]),
+            |b: RecordBatch| -> Result<(), IoError> {
+                let c = column::<StringArray>(&b, "country", &wpath)?;
+                let w = column::<Int32Array>(&b, "wave", &wpath)?;
+                let mut last: Option<(&str, i32)> = None;
+                for r in 0..b.num_rows() {
+                    let key = (c.value(r), w.value(r));
+                    if last != Some(key) {
+                        set.insert((key.0.to_string(), key.1));
+                        last = Some(key);
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         Some(set)
     } else {
         None
@@ -193,8 +197,13 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
     let concat = |parts: Vec<ArrayRef>, field: &Field, path: &Path| -> Result<ArrayRef, IoError> {
         match parts.len() {
             0 => Ok(arrow_array::new_empty_array(field.data_type())),
-            1 => Ok(parts.into_iter().next().unwrap_or_else(|| arrow_array::new_empty_array(field.data_type()))),
-            _ => arrow_select::concat::concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(arrow(path)),
+            1 => Ok(parts
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| arrow_array::new_empty_array(field.data_type()))),
+            _ => {
+                arrow_select::concat::concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(arrow(path))
+            }
         }
     };
     let mut fields = Vec::with_capacity(columns.len());
@@ -217,8 +226,9 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
         cols.push(col);
     }
     let schema = Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone()));
-    let batch = RecordBatch::try_new_with_options(schema, cols, &RecordBatchOptions::new().with_row_count(Some(n_rows)))
-        .map_err(arrow(&wpath))?;
+    let batch =
+        RecordBatch::try_new_with_options(schema, cols, &RecordBatchOptions::new().with_row_count(Some(n_rows)))
+            .map_err(arrow(&wpath))?;
     let source = PathBuf::from(format!("{} + {}", rpath.display(), wpath.display()));
     Ok(Joined { batch, source })
 }
@@ -269,7 +279,12 @@ fn keep_groups(
         };
         keep.push(k);
     }
-    let rows: Vec<u32> = keep.iter().enumerate().filter(|(_, k)| **k).map(|(r, _)| r as u32).collect();
+    let rows: Vec<u32> = keep
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| **k)
+        .map(|(r, _)| r as u32)
+        .collect();
     let mask = BooleanArray::from(keep);
     let filtered = arrow_select::filter::filter_record_batch(&b, &mask).map_err(|source| IoError::Arrow {
         path: path.to_path_buf(),
@@ -317,8 +332,18 @@ impl Aligner<'_> {
         let c = column::<StringArray>(b, "country", path)?;
         let w = column::<Int32Array>(b, "wave", path)?;
         let id = column::<StringArray>(b, "respondent_id", path)?;
-        let s = |a: &StringArray| if a.is_null(r) { "null".to_string() } else { a.value(r).to_string() };
-        let wave = if w.is_null(r) { "null".to_string() } else { w.value(r).to_string() };
+        let s = |a: &StringArray| {
+            if a.is_null(r) {
+                "null".to_string()
+            } else {
+                a.value(r).to_string()
+            }
+        };
+        let wave = if w.is_null(r) {
+            "null".to_string()
+        } else {
+            w.value(r).to_string()
+        };
         Ok(format!("{} {} `{}`", s(c), wave, s(id)))
     }
 
@@ -447,9 +472,7 @@ fn strings_mismatch(a: &StringArray, i: usize, b: &StringArray, j: usize, k: usi
             }
         }
     }
-    (0..k).find(|&m| {
-        a.is_valid(i + m) != b.is_valid(j + m) || (a.is_valid(i + m) && a.value(i + m) != b.value(j + m))
-    })
+    (0..k).find(|&m| a.is_valid(i + m) != b.is_valid(j + m) || (a.is_valid(i + m) && a.value(i + m) != b.value(j + m)))
 }
 
 #[cfg(test)]
@@ -517,7 +540,9 @@ mod tests {
             .map(|(c, part)| {
                 let mut cols = keys(part);
                 cols.push(Arc::new(Float64Array::from(
-                    (0..part.len()).map(|i| 10.0 + (c * chunk + i) as f64).collect::<Vec<_>>(),
+                    (0..part.len())
+                        .map(|i| 10.0 + (c * chunk + i) as f64)
+                        .collect::<Vec<_>>(),
                 )));
                 RecordBatch::try_new(Arc::new(schema.clone()), cols).unwrap()
             })
@@ -597,7 +622,10 @@ mod tests {
         // Fewer weighted rows of the same countries: the first missing row is named.
         weighted(&d.0, &ROWS[..4], 5);
         let e = read_weighted(&d.0, &["Q1", "weight"]).unwrap_err().to_string();
-        assert!(e.contains("row 5 is past its last row") && e.contains("row 5 (KEN 2021 `d`)"), "{e}");
+        assert!(
+            e.contains("row 5 is past its last row") && e.contains("row 5 (KEN 2021 `d`)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -626,13 +654,12 @@ mod tests {
     fn weighted_without_keys_is_an_error_naming_the_column() {
         let d = dir("nokeys");
         let schema = Schema::new(vec![Field::new("weight", DataType::Float64, false)]);
-        let b = RecordBatch::try_new(
-            Arc::new(schema.clone()),
-            vec![Arc::new(Float64Array::from(vec![1.0]))],
-        )
-        .unwrap();
+        let b = RecordBatch::try_new(Arc::new(schema.clone()), vec![Arc::new(Float64Array::from(vec![1.0]))]).unwrap();
         crate::io::write_arrow(&d.0.join(WEIGHTED_FILE), &schema, &[b]).unwrap();
         let e = read_weighted(&d.0, &["weight", "Q1"]).unwrap_err().to_string();
-        assert!(e.contains("weighted.arrow") && e.contains("`country`") && e.contains("key column"), "{e}");
+        assert!(
+            e.contains("weighted.arrow") && e.contains("`country`") && e.contains("key column"),
+            "{e}"
+        );
     }
 }

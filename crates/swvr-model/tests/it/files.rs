@@ -134,7 +134,13 @@ fn missing_column_and_bad_weight_name_the_file() {
     let err = model(&out, &ModelSpec::default_spec(), &Selection::default(), &NoProgress)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("weighted.arrow") && err.contains("Q3A"), "{err}");
+    // Issue 15: Q3A is then looked for in respondents.arrow, which needs
+    // weighted.arrow's keys to align the rows: the error names the file and
+    // the key column it lacks.
+    assert!(
+        err.contains("weighted.arrow") && err.contains("`respondent_id`") && err.contains("key column"),
+        "{err}"
+    );
 
     let widx = batch.schema().index_of("weight").unwrap();
     let mut w: Vec<Option<f64>> = batch
