@@ -459,7 +459,12 @@ fn read_terms(path: &Path) -> Result<Vec<Term>, ReportError> {
 }
 
 fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportError> {
-    let b = swvr_core::io::read_arrow_columns(path, &["country", "wave", "stratum", "frame", "base_weight", "weight"])?;
+    // `path` is OUT/weight/weighted.arrow; stratum and frame are read from
+    // OUT/ingest/respondents.arrow, row-aligned (swvr_core::handoff).
+    let out = path.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+    let joined =
+        swvr_core::handoff::read_weighted(out, &["country", "wave", "stratum", "frame", "base_weight", "weight"])?;
+    let (b, path) = (joined.batch, joined.source.as_path());
     let groups = group_by_country_wave(&b, path, &Selection::default())?;
     let base = weight_values(&b, "base_weight", path)?;
     let weight = weight_values(&b, "weight", path)?;
