@@ -227,8 +227,14 @@ fn arrow_outputs_carry_labels_and_provenance() {
             assert_eq!(md.get(SCHEME_HASH_KEY), Some(&scheme_hash), "{f}");
         }
     }
-    for f in ["ingest/respondents.arrow", "weight/weighted.arrow"] {
-        let b = swvr_core::io::read_arrow(&out.join(f)).unwrap();
+    // Issue 15: the answers live in respondents.arrow only; weighted.arrow
+    // holds the keys and what weighting adds (read together by
+    // swvr_core::handoff, whose microdata keeps the labels).
+    let micro = swvr_core::handoff::read_microdata(&out).unwrap().batch;
+    for b in [
+        swvr_core::io::read_arrow(&out.join("ingest/respondents.arrow")).unwrap(),
+        micro,
+    ] {
         let schema = b.schema();
         let q7 = schema.field_with_name("Q7").unwrap().metadata();
         assert_eq!(

@@ -403,18 +403,17 @@ impl Aligner<'_> {
 
     /// Every weighted row was matched.
     fn finish(&mut self) -> Result<(), IoError> {
-        if self.next_batch()?.is_some() {
-            if let Some(wb) = &self.current {
-                return Err(IoError::Misaligned {
-                    weighted: self.wpath.to_path_buf(),
-                    respondents: self.rpath.to_path_buf(),
-                    row: self.w_row + self.at as u64 + 1,
-                    key: Self::key_of(wb, self.at, self.wpath)?,
-                    found: "past its last row".into(),
-                });
-            }
+        let more = self.next_batch()?.is_some();
+        match (more, &self.current) {
+            (true, Some(wb)) => Err(IoError::Misaligned {
+                weighted: self.wpath.to_path_buf(),
+                respondents: self.rpath.to_path_buf(),
+                row: self.w_row + self.at as u64 + 1,
+                key: Self::key_of(wb, self.at, self.wpath)?,
+                found: "past its last row".into(),
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
