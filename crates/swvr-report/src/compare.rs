@@ -725,8 +725,14 @@ fn shift_table<'a>(h: &mut String, rows: impl Iterator<Item = &'a Shift>) {
         };
         let _ = write!(
             h,
-            "<tr><td>{} {w}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr data-key=\"{}|{w}|{}|{}|{}|{}\"><td>{} {w}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"num c-a\">{}</td><td class=\"num c-b\">{}</td><td class=\"num c-shift\">{}</td>\
+             <td class=\"num c-z\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(c),
+            esc(item),
+            esc(d),
+            esc(l),
+            esc(cat),
             esc(c),
             esc(item),
             esc(d),

@@ -229,8 +229,11 @@ fn the_report_in_a_real_browser() {
         .unwrap()
         .iter()
         .map(|r| {
-            let s = |i: usize| r[i].as_str().unwrap_or("").to_string();
-            (s(0), (s(1), s(2), s(3)))
+            let s = |c: &str| r[1][c].as_str().unwrap_or("").to_string();
+            (
+                r[0].as_str().unwrap_or("").to_string(),
+                (s("c-n"), s("c-est"), s("c-ci")),
+            )
         })
         .collect();
     let col = |name: &str| b.column_by_name(name).unwrap().clone();
@@ -354,6 +357,8 @@ fn compare_two_schemes_on_the_same_sample() {
         assert_eq!(basis.value(r), "same_sample_se_a");
     }
 
+    comparison_in_a_real_browser(&dest, &t);
+
     // --fail-above: non-zero when a shift exceeds it, 0 otherwise.
     let largest = shift.value(0).abs();
     let fail = swvr(&[
@@ -460,4 +465,92 @@ fn compare_of_a_folder_without_a_run_names_the_file() {
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("tabulate/tables.arrow: not found"), "{err}");
+}
+
+/// The comparison page in headless Chromium: no console message, nothing
+/// fetched, no horizontal overflow at 1280 and 390 px, the chart's marks
+/// match its table, and every row shown equals comparison.arrow at the
+/// printed precision.
+fn comparison_in_a_real_browser(dest: &Path, t: &arrow_array::RecordBatch) {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} not found (browser checks of comparison.html)");
+        return;
+    }
+    let profile = tempdir("cmp-browser-profile");
+    let (v, console) = chromium(&harness_for(dest, "comparison.html"), &profile);
+    assert!(v.get("error").is_none(), "{}", v["error"]);
+    assert!(console.is_empty(), "console messages: {console:?}");
+    assert!(
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.as_str().is_some_and(|r| r.starts_with("file:"))),
+        "{}",
+        v["resources"]
+    );
+    for id in ["w1280", "w390"] {
+        let w = &v["widths"][id];
+        let (scroll, client) = (w["scroll"].as_u64().unwrap(), w["client"].as_u64().unwrap());
+        assert!(
+            scroll <= client,
+            "{id}: page {scroll} px wide in a {client} px viewport"
+        );
+    }
+    let charts = v["charts"].as_array().unwrap();
+    assert_eq!(charts.len(), 1, "{charts:?}");
+    assert!(
+        charts[0][1] == charts[0][2] && charts[0][1].as_u64().unwrap() > 0,
+        "{charts:?}"
+    );
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type};
+    let text = |name: &str| t.column_by_name(name).unwrap().as_string::<i32>().clone();
+    let num = |name: &str| t.column_by_name(name).unwrap().as_primitive::<Float64Type>().clone();
+    let (country, item, domain, level, category) = (
+        text("country"),
+        text("item"),
+        text("domain"),
+        text("domain_level"),
+        text("category"),
+    );
+    let wave = t.column_by_name("wave").unwrap().as_primitive::<Int32Type>().clone();
+    let (ea, eb, shift, z) = (
+        num("estimate_a"),
+        num("estimate_b"),
+        num("shift_points"),
+        num("shift_se"),
+    );
+    let shown: std::collections::HashMap<String, serde_json::Value> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].clone()))
+        .collect();
+    assert_eq!(shown.len(), t.num_rows(), "rows shown");
+    use arrow_array::Array;
+    let fmt = |a: &arrow_array::Float64Array, r: usize, f: &dyn Fn(f64) -> String| {
+        if a.is_valid(r) {
+            f(a.value(r))
+        } else {
+            "–".to_string()
+        }
+    };
+    for r in 0..t.num_rows() {
+        let key = format!(
+            "{}|{}|{}|{}|{}|{}",
+            country.value(r),
+            wave.value(r),
+            item.value(r),
+            domain.value(r),
+            level.value(r),
+            category.value(r)
+        );
+        let row = shown.get(&key).unwrap_or_else(|| panic!("{key} not shown"));
+        let cell = |c: &str| row[c].as_str().unwrap_or("").to_string();
+        assert_eq!(cell("c-a"), fmt(&ea, r, &pct), "{key} A");
+        assert_eq!(cell("c-b"), fmt(&eb, r, &pct), "{key} B");
+        assert_eq!(cell("c-shift"), fmt(&shift, r, &|p| format!("{p:+.1}")), "{key} shift");
+        assert_eq!(cell("c-z"), fmt(&z, r, &|x| format!("{x:+.2}")), "{key} shift in SEs");
+    }
 }
