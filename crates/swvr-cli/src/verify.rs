@@ -12,6 +12,13 @@ use crate::manifest;
 
 pub fn verify(out: &Path, against: Option<&Path>) -> Result<()> {
     let own_path = out.join("manifest.json");
+    if !own_path.exists() && out.join(".swvr-current").is_dir() {
+        // A stage command after `swvr run` removes the manifest (docs/out.md).
+        anyhow::bail!(
+            "{}: cannot read manifest: there is none, because a stage command (`swvr tabulate`, `swvr export`, …) replaced outputs after the last `swvr run`; run `swvr run` for a manifest",
+            own_path.display()
+        );
+    }
     let own = manifest::read(&own_path)?;
     let check = manifest::check_folder(out, &own)?;
     let mut stdout = std::io::stdout().lock();

@@ -227,7 +227,10 @@ fn a_second_command_into_the_same_out_fails_at_once_naming_the_first() {
             .args(["run", "--quiet", "--out", out.to_str().unwrap()])
             .spawn()
             .unwrap();
-        while !lock.exists() && first.try_wait().unwrap().is_none() {
+        // Holding the lock: its PID is in the file.
+        let pid = first.id().to_string();
+        let holds = || std::fs::read_to_string(&lock).is_ok_and(|t| t.trim() == pid);
+        while !holds() && first.try_wait().unwrap().is_none() {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         let second = run_into(&out, &[]);
@@ -292,6 +295,14 @@ fn a_stage_command_replaces_its_folder_whole_and_drops_the_manifest() {
     assert!(!out.join("export/weighted.parquet").exists());
     assert!(!out.join("manifest.json").exists());
     assert_eq!(std::fs::read(out.join("tabulate/tables.arrow")).unwrap(), tables);
+    let e = err_of(&swvr(&["verify", out.to_str().unwrap()]));
+    assert_eq!(
+        e,
+        format!(
+            "swvr: error: {}: cannot read manifest: there is none, because a stage command (`swvr tabulate`, `swvr export`, …) replaced outputs after the last `swvr run`; run `swvr run` for a manifest",
+            out.join("manifest.json").display()
+        )
+    );
     assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
 }
 
