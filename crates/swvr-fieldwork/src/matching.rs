@@ -26,7 +26,7 @@ struct Tuning {
 }
 
 const TUNING: Tuning = Tuning {
-    small: 24,
+    small: 16,
     direct: 6,
     par_min: 1 << 13,
     scan_factor: 4,
@@ -182,9 +182,10 @@ struct Masks<const W: usize> {
     hi_from: Vec<[u64; W]>,
     /// Every bit of the field of position `j`.
     field: Vec<[u64; W]>,
-    /// Word and shift of the field of position `j`.
+    /// Word, shift and width of the field of position `j`.
     word: Vec<usize>,
     shift: Vec<u32>,
+    bits: Vec<u32>,
 }
 
 impl<const W: usize> Masks<W> {
@@ -206,31 +207,73 @@ impl<const W: usize> Masks<W> {
             field,
             word: l.word.clone(),
             shift: l.shift.clone(),
+            bits: l.bits.clone(),
         }
     }
 
-    /// Number of fields with a non-zero bit in `v` among positions `j..`.
+    /// Top bit of each field of `a ^ b` that differs, per word.
     #[inline]
-    fn fields(&self, v: &[u64; W], j: usize) -> u32 {
-        let hi = &self.hi_from[j];
+    fn differing(&self, a: &[u64; W], b: &[u64; W]) -> [u64; W] {
+        let mut t = [0u64; W];
+        for i in 0..W {
+            let v = a[i] ^ b[i];
+            t[i] = (((v & self.lo[i]) + self.lo[i]) | v) & self.hi_from[0][i];
+        }
+        t
+    }
+
+    /// Number of positions in which two patterns differ, when at most
+    /// `limit` (set bits cleared one at a time: no hardware popcount on the
+    /// baseline target).
+    #[inline]
+    fn distance_within(&self, a: &[u64; W], b: &[u64; W], limit: u32) -> Option<u32> {
+        let t = self.differing(a, b);
         let mut d = 0;
-        for i in 0..W {
-            // The top bit of a field is set when any of its bits is.
-            let t = ((v[i] & self.lo[i]) + self.lo[i]) | v[i];
-            d += (t & hi[i]).count_ones();
+        for mut v in t {
+            while v != 0 {
+                if d == limit {
+                    return None;
+                }
+                d += 1;
+                v &= v - 1;
+            }
         }
-        d
+        Some(d)
     }
+}
 
-    /// Number of positions in which two patterns differ, over positions `j..`.
-    #[inline]
-    fn distance(&self, a: &[u64; W], b: &[u64; W], j: usize) -> u32 {
-        let mut v = [0u64; W];
-        for i in 0..W {
-            v[i] = a[i] ^ b[i];
+/// Whether `b` differs from `a` at every field whose top bit is in
+/// `skip_hi` and in at most `need` of the fields whose top bits are in
+/// `from` (`lo`, `all`: see [`Masks`]). Set bits are cleared one at a time,
+/// at most `need + 1` of them: no hardware popcount on the baseline x86-64
+/// target.
+#[inline]
+fn pair_on_path<const W: usize>(
+    a: &[u64; W],
+    b: &[u64; W],
+    lo: &[u64; W],
+    all: &[u64; W],
+    skip_hi: &[u64; W],
+    from: &[u64; W],
+    need: u32,
+) -> bool {
+    let mut left = need;
+    for i in 0..W {
+        let v = a[i] ^ b[i];
+        let t = (((v & lo[i]) + lo[i]) | v) & all[i];
+        if t & skip_hi[i] != skip_hi[i] {
+            return false;
         }
-        self.fields(&v, j)
+        let mut v = t & from[i];
+        while v != 0 {
+            if left == 0 {
+                return false;
+            }
+            left -= 1;
+            v &= v - 1;
+        }
     }
+    true
 }
 
 #[inline]
@@ -355,7 +398,9 @@ fn scan<const W: usize>(pats: &Patterns<W>, masks: &Masks<W>, open: &[u32], best
                 if q == p as usize {
                     continue;
                 }
-                let dist = masks.distance(a, y, 0);
+                let Some(dist) = masks.distance_within(a, y, b.distance) else {
+                    continue;
+                };
                 if dist < b.distance {
                     b = Nearest {
                         distance: dist,
@@ -454,9 +499,9 @@ impl<const W: usize> Search<'_, W> {
             return self.leaf(group);
         }
         if group.len() <= self.tuning.small || opens <= self.tuning.direct {
-            return self.pairs(group, j, skipped);
+            return self.pairs(group, j, skip, skipped);
         }
-        if self.masks.field[j].iter().map(|m| m.count_ones()).sum::<u32>() <= 3 {
+        if self.masks.bits[j] <= 3 {
             self.split::<8>(group, scratch, j, skip, skipped)
         } else {
             self.split::<256>(group, scratch, j, skip, skipped)
@@ -465,6 +510,7 @@ impl<const W: usize> Search<'_, W> {
 
     /// [`Search::node`] for a group too large to compare pairwise; `N` ≥
     /// the number of codes of position `j`.
+    #[inline(never)]
     fn split<const N: usize>(
         &self,
         group: &mut [[u64; W]],
@@ -493,7 +539,8 @@ impl<const W: usize> Search<'_, W> {
         let mut work = group.len() as u64;
         // A pair found below differs at every skipped position: the group
         // must hold two codes at each.
-        if self.masks.fields(&differ, 0) as usize != skipped {
+        let t = self.masks.differing(&differ, &[0; W]);
+        if (0..W).any(|i| t[i] & skip[i] != self.masks.hi_from[0][i] & skip[i]) {
             return work;
         }
         let codes = count.iter().filter(|&&c| c > 0).count();
@@ -572,20 +619,26 @@ impl<const W: usize> Search<'_, W> {
         group.len() as u64
     }
 
-    /// Each open member against every member: pairs at distance `level`
-    /// whose differing positions before `j` are exactly the skipped ones
-    /// (so the pair belongs to this path of the partition and to no other).
-    fn pairs(&self, group: &[[u64; W]], j: usize, skipped: usize) -> u64 {
-        let level = self.level as u32;
-        let need = level - skipped as u32;
+    /// Each open member against every member: the pairs whose differing
+    /// positions before `j` are exactly the skipped ones (so the pair
+    /// belongs to this path of the partition and to no other) and that
+    /// differ in at most `level − skipped` positions from `j` on. As an
+    /// open member has no other pattern within `level − 1`, such a pair is
+    /// at distance exactly `level`.
+    #[inline(never)]
+    fn pairs(&self, group: &[[u64; W]], j: usize, skip: &[u64; W], skipped: usize) -> u64 {
+        let need = (self.level - skipped) as u32;
         let mut work = group.len() as u64;
+        let m = self.masks;
+        let (lo, all, from) = (m.lo, m.hi_from[0], m.hi_from[j]);
+        let mut skip_hi = *skip;
+        for (s, a) in skip_hi.iter_mut().zip(&all) {
+            *s &= a;
+        }
         for x in group.iter().filter(|x| is_open(x)) {
             let (mut closest, mut rows) = (u32::MAX, 0u32);
             for y in group {
-                if id(y) == id(x) {
-                    continue;
-                }
-                if self.masks.distance(x, y, 0) == level && self.masks.distance(x, y, j) == need {
+                if id(y) != id(x) && pair_on_path(x, y, &lo, &all, &skip_hi, &from, need) {
                     let q = id(y) as usize;
                     closest = closest.min(self.pats.first[q]);
                     rows += self.pats.count[q];
@@ -709,11 +762,17 @@ mod tests {
             p
         };
         assert_eq!(l.words, 1);
-        assert_eq!(m.distance(&pack(0), &pack(1), 0), 2);
-        assert_eq!(m.distance(&pack(0), &pack(2), 0), 2);
-        assert_eq!(m.distance(&pack(1), &pack(2), 0), 4);
-        assert_eq!(m.distance(&pack(1), &pack(1), 0), 0);
-        assert_eq!(m.distance(&pack(1), &pack(2), 4), 0);
+        let d = |a, b| m.distance_within(&pack(a), &pack(b), u32::MAX);
+        assert_eq!(d(0, 1), Some(2));
+        assert_eq!(d(0, 2), Some(2));
+        assert_eq!(d(1, 2), Some(4));
+        assert_eq!(d(1, 1), Some(0));
+        assert_eq!(m.distance_within(&pack(1), &pack(2), 3), None);
+        assert_eq!(m.distance_within(&pack(1), &pack(2), 4), Some(4));
+        // Positions 2.. (search order) of rows 1 and 2, none skipped.
+        let on = |need| pair_on_path(&pack(1), &pack(2), &m.lo, &m.hi_from[0], &[0], &m.hi_from[2], need);
+        assert!(!on(1));
+        assert!(on(2));
     }
 
     #[test]
