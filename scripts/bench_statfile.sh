@@ -16,15 +16,15 @@ REPS=${REPS:-3}
 DIR=${BENCH_DIR:-bench-out}
 mkdir -p "$DIR"
 
-wall() { # CMD... -> wall seconds
-  local s e
-  s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }; e=$(date +%s.%N)
-  awk -v s="$s" -v e="$e" 'BEGIN{printf "%.2f", e-s}'
+# CMD... -> "wall/cpu" seconds (cpu = user + system, the steadier figure on a shared machine)
+wall() {
+  /usr/bin/time -f "%e %U %S" -o "$DIR/time.log" "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+  awk '{printf "%.2f/%.2f", $1, $2 + $3}' "$DIR/time.log"
 }
-median() { tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+median() { tr ' ' '\n' | grep . | sort -t/ -g -k1 | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); swvr: $($SWVR --version)"
-printf "| respondents | input | file MB | ingest seconds (median of %s) | runs | load at start |\n|---:|---|---:|---:|---|---|\n" "$REPS"
+printf "| respondents | input | file MB | ingest wall/CPU s (median of %s by wall) | all runs | load at start |\n|---:|---|---:|---:|---|---|\n" "$REPS"
 for n in $SIZES; do
   csv="$DIR/stat-$n/csv"; sav="$DIR/stat-$n/sav"; zsav="$DIR/stat-$n/zsav"
   if [ ! -s "$csv/respondents.csv" ]; then
@@ -66,3 +66,4 @@ PY
     && echo "(respondents.arrow identical for the three inputs)"
   rm -rf "$DIR/stat-$n"/out-*
 done
+rm -f "$DIR/time.log"

@@ -140,6 +140,32 @@ impl MissingKind {
     }
 }
 
+/// The Stata extended missing value of each missing code, as a letter
+/// index (1 = `.a` … 26 = `.z`): DK → `.d`, refused → `.r`, any other
+/// missing code → `.a`, `.b`, … in questionnaire order (skipping d and r).
+/// swvr's `.dta` export writes these; ingest reads them back to the codes.
+pub fn stata_missing_letters(missing: &[(i64, MissingKind)]) -> Vec<(i64, u8)> {
+    let mut next_other = 1u8;
+    missing
+        .iter()
+        .map(|(code, kind)| {
+            let k = match kind {
+                MissingKind::Dk => 4,
+                MissingKind::Refused => 18,
+                MissingKind::Other => {
+                    while next_other == 4 || next_other == 18 {
+                        next_other += 1;
+                    }
+                    let k = next_other.min(26);
+                    next_other += 1;
+                    k
+                }
+            };
+            (*code, k)
+        })
+        .collect()
+}
+
 fn numeric_missing_kind(code: i16) -> MissingKind {
     match code.rem_euclid(10) {
         8 => MissingKind::Dk,
@@ -295,6 +321,18 @@ mod tests {
         assert_eq!(age.missing, vec![(998, MissingKind::Dk), (999, MissingKind::Refused)]);
         assert!(column_labels(&q, "weight").is_none());
         assert!(column_labels(&q, "bogus_weighting").is_none());
+    }
+
+    #[test]
+    fn stata_letters_put_dk_on_d_refused_on_r_and_others_in_order() {
+        use MissingKind::*;
+        assert_eq!(stata_missing_letters(&[(8, Dk), (9, Refused)]), vec![(8, 4), (9, 18)]);
+        assert_eq!(
+            stata_missing_letters(&[(7, Other), (8, Dk), (5, Other), (6, Other), (9, Refused)]),
+            vec![(7, 1), (8, 4), (5, 2), (6, 3), (9, 18)]
+        );
+        let many: Vec<(i64, MissingKind)> = (0..5).map(|c| (c, Other)).collect();
+        assert_eq!(stata_missing_letters(&many)[3], (3, 5), "d is skipped");
     }
 
     #[test]

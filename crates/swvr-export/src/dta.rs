@@ -20,7 +20,6 @@ use std::io::Write;
 use std::path::Path;
 
 use swvr_core::io::AtomicFile;
-use swvr_core::labels::MissingKind;
 
 use crate::ExportError;
 use crate::dict::{Col, Dict, Var};
@@ -40,25 +39,7 @@ const MISS_DOUBLE_STEP: u64 = 0x0000_0100_0000_0000;
 
 /// Extended-missing letter index (1 = `.a` … 26 = `.z`) for each missing code.
 fn missing_letters(v: &Var<'_>) -> Vec<(i64, u8)> {
-    let mut next_other = 1u8;
-    v.missing
-        .iter()
-        .map(|(code, kind)| {
-            let k = match kind {
-                MissingKind::Dk => 4,
-                MissingKind::Refused => 18,
-                MissingKind::Other => {
-                    while next_other == 4 || next_other == 18 {
-                        next_other += 1;
-                    }
-                    let k = next_other.min(26);
-                    next_other += 1;
-                    k
-                }
-            };
-            (*code, k)
-        })
-        .collect()
+    swvr_core::labels::stata_missing_letters(&v.missing)
 }
 
 struct Plan {

@@ -25,7 +25,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use swvr_core::labels::{ColumnLabels, MissingKind, column_labels};
+use swvr_core::labels::{ColumnLabels, MissingKind, column_labels, stata_missing_letters};
 use swvr_core::questionnaire::Questionnaire;
 use swvr_statfile::{Kind, LabelKey, Reader, Record, Value, Variable};
 
@@ -113,21 +113,8 @@ fn code_of(x: f64) -> Option<i64> {
 fn conv_for(file: &Path, v: &Variable, l: &ColumnLabels) -> Result<Conv, IngestError> {
     let mut conv = Conv::default();
     // Extended missing values: the inverse of swvr's export (.d dk, .r refused, .a, .b, … the others).
-    let mut next_other = 0u8;
-    for (code, kind) in &l.missing {
-        let letter = match kind {
-            MissingKind::Dk => b'd',
-            MissingKind::Refused => b'r',
-            MissingKind::Other => {
-                while next_other == 3 || next_other == 17 {
-                    next_other += 1;
-                }
-                let k = next_other.min(25);
-                next_other += 1;
-                b'a' + k
-            }
-        };
-        conv.ext[usize::from(letter - b'a')] = Some(*code);
+    for (code, letter) in stata_missing_letters(&l.missing) {
+        conv.ext[usize::from(letter.clamp(1, 26) - 1)] = Some(code);
     }
     let code_of_kind = |k: MissingKind| l.missing.iter().find(|(_, m)| *m == k).map(|(c, _)| *c);
     let mismatch = |shown: String, label: &str, expected: String| IngestError::Variable {

@@ -326,3 +326,64 @@ fn fieldwork_exclusions_name_the_record_of_a_statistical_file() {
     assert_eq!(r[0].raw, csv.lines().nth(7).unwrap());
     assert!(r[0].raw.contains(",8,"), "{}", r[0].raw);
 }
+
+/// SPSS files written by PSPP (another writer than pyreadstat: short names
+/// with long-name records, its own compression) give the CSV's bytes.
+#[test]
+fn sav_and_zsav_written_by_pspp_give_the_csv_bundle_s_bytes() {
+    if std::process::Command::new("pspp").arg("--version").output().is_err() {
+        println!("SKIPPED: pspp not found");
+        return;
+    }
+    let c = Temp::new();
+    csv_bundle(&c, |i, _| i <= 20);
+    run(&c).unwrap();
+    let text = std::fs::read_to_string(c.data().join("respondents.csv")).unwrap();
+    let vars: Vec<String> = text
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|n| {
+            let f = match n {
+                "country" => "A3",
+                "respondent_id" => "A10",
+                "frame" => "A1",
+                "stratum" => "A20",
+                "language" => "A2",
+                _ => "F8.0",
+            };
+            format!("{n} {f}")
+        })
+        .collect();
+    let work = Temp::new();
+    std::fs::copy(c.data().join("respondents.csv"), work.0.join("small.csv")).unwrap();
+    let syntax = format!(
+        "GET DATA /TYPE=TXT /FILE='small.csv' /ARRANGEMENT=DELIMITED /DELCASE=LINE /FIRSTCASE=2 /DELIMITERS=\",\" /QUALIFIER='\"'\n /VARIABLES={}.\n\
+         VALUE LABELS Q1 Q3A 1 'Yes' 2 'No' 8 \"Don't know\" 9 'Refused'.\n\
+         MISSING VALUES Q1 Q3A (8, 9) age (998, 999).\n\
+         SAVE OUTFILE='p.sav' /COMPRESSED.\nSAVE OUTFILE='p.zsav' /ZCOMPRESSED.\nSAVE OUTFILE='pu.sav' /UNCOMPRESSED.\n",
+        vars.join(" ")
+    );
+    std::fs::write(work.0.join("t.sps"), syntax).unwrap();
+    let out = std::process::Command::new("pspp")
+        .arg("t.sps")
+        .current_dir(&work.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for (file, name) in [
+        ("p.sav", "respondents.sav"),
+        ("p.zsav", "respondents.zsav"),
+        ("pu.sav", "respondents.sav"),
+    ] {
+        let s = Temp::new();
+        std::fs::create_dir_all(s.data()).unwrap();
+        std::fs::copy(work.0.join(file), s.data().join(name)).unwrap();
+        for f in ["design.csv", "targets.csv"] {
+            std::fs::copy(fixtures().join(f), s.data().join(f)).unwrap();
+        }
+        run(&s).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_same_outputs(&s, &c, file);
+    }
+}
