@@ -10,8 +10,8 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
+use rayon::prelude::*;
 use serde_json::Value;
-use swvr_core::groups::{Selection, group_by_country_wave};
 use swvr_core::questionnaire::Questionnaire;
 
 use crate::ReportError;
@@ -464,41 +464,220 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
     let out = path.parent().and_then(Path::parent).unwrap_or(Path::new("."));
     let joined =
         swvr_core::handoff::read_weighted(out, &["country", "wave", "stratum", "frame", "base_weight", "weight"])?;
-    let (b, path) = (joined.batch, joined.source.as_path());
-    let groups = group_by_country_wave(&b, path, &Selection::default())?;
-    let base = weight_values(&b, "base_weight", path)?;
-    let weight = weight_values(&b, "weight", path)?;
-    let frame = coded_column(&b, "frame", path)?;
-    let mut out = Vec::with_capacity(groups.len());
-    for g in &groups {
-        let rows = || g.rows.iter().map(|&r| r as usize);
-        let mut frame_counts = vec![0u64; frame.1.len()];
-        for r in rows() {
-            frame_counts[frame.0[r] as usize] += 1;
+    let (b, path) = (&joined.batch, joined.source.as_path());
+    let country = swvr_core::io::column::<arrow_array::StringArray>(b, "country", path)?;
+    let wave = swvr_core::io::column::<arrow_array::Int32Array>(b, "wave", path)?;
+    let stratum = swvr_core::io::column::<arrow_array::StringArray>(b, "stratum", path)?;
+    let base = weight_values(b, "base_weight", path)?;
+    let weight = weight_values(b, "weight", path)?;
+    let (frame, frame_labels) = coded_column(b, "frame", path)?;
+    let n = b.num_rows();
+
+    // Pass 1, in parallel over chunks of rows: each chunk codes its
+    // (country, wave) keys and strata locally (consecutive rows usually
+    // share them, so most rows cost a comparison) and keeps per key its
+    // row count, weight ranges, and frame and stratum counts.
+    #[derive(Default)]
+    struct Part<'a> {
+        keys: Vec<(&'a str, i32)>,
+        gid: Vec<u16>,
+        acc: Vec<Acc<'a>>,
+    }
+    #[derive(Default, Clone)]
+    struct Acc<'a> {
+        n: u64,
+        base: (f64, f64),
+        weight: (f64, f64),
+        frames: Vec<u64>,
+        strata: Vec<(&'a str, u64)>,
+    }
+    const CHUNK: usize = 1 << 16;
+    let range = |(lo, hi): (f64, f64), v: f64| {
+        if v.is_finite() {
+            (lo.min(v), hi.max(v))
+        } else {
+            (lo, hi)
         }
-        let mut frames: Vec<(String, u64)> = frame
-            .1
-            .iter()
-            .cloned()
-            .zip(frame_counts)
-            .filter(|(_, c)| *c > 0)
-            .collect();
-        frames.sort();
-        let mut strata = vec![0u64; g.strata.len()];
-        for &s in &g.stratum {
-            strata[s as usize] += 1;
-        }
-        out.push(WeightGroup {
-            country: g.country.clone(),
-            wave: g.wave,
-            n: g.n(),
-            base: Histogram::of(rows().map(|r| base[r]), bins),
-            weight: Histogram::of(rows().map(|r| weight[r]), bins),
-            frames,
-            strata: g.strata.iter().cloned().zip(strata).collect(),
+    };
+    let empty = (f64::INFINITY, f64::NEG_INFINITY);
+    let parts: Vec<Part<'_>> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let mut p = Part::default();
+            let rows = c * CHUNK..((c + 1) * CHUNK).min(n);
+            p.gid.reserve(rows.len());
+            let mut last: Option<((&str, i32), usize)> = None;
+            let mut last_stratum: Option<(usize, &str, usize)> = None;
+            for r in rows {
+                let key = (country.value(r), wave.value(r));
+                let g = match last {
+                    Some((k, g)) if k == key => g,
+                    _ => {
+                        let g = p.keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+                            p.keys.push(key);
+                            p.acc.push(Acc {
+                                base: empty,
+                                weight: empty,
+                                frames: vec![0; frame_labels.len()],
+                                ..Acc::default()
+                            });
+                            p.keys.len() - 1
+                        });
+                        last = Some((key, g));
+                        g
+                    }
+                };
+                p.gid.push(g as u16);
+                let a = &mut p.acc[g];
+                a.n += 1;
+                a.base = range(a.base, base[r]);
+                a.weight = range(a.weight, weight[r]);
+                a.frames[frame[r] as usize] += 1;
+                let name = stratum.value(r);
+                let s = match last_stratum {
+                    Some((lg, ln, s)) if lg == g && ln == name => s,
+                    _ => {
+                        let s = a.strata.iter().position(|(x, _)| *x == name).unwrap_or_else(|| {
+                            a.strata.push((name, 0));
+                            a.strata.len() - 1
+                        });
+                        last_stratum = Some((g, name, s));
+                        s
+                    }
+                };
+                a.strata[s].1 += 1;
+            }
+            p
+        })
+        .collect();
+    // Merge: every key of the file, sorted; each chunk's codes mapped to it.
+    let mut keys: Vec<(&str, i32)> = parts.iter().flat_map(|p| p.keys.iter().copied()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.len() > usize::from(u16::MAX) {
+        return Err(ReportError::Column {
+            path: path.to_path_buf(),
+            column: "country".into(),
+            expected: format!("at most {} country-waves, found {}", u16::MAX, keys.len()),
         });
     }
-    Ok(out)
+    let mut total: Vec<Acc<'_>> = vec![
+        Acc {
+            base: empty,
+            weight: empty,
+            frames: vec![0; frame_labels.len()],
+            ..Acc::default()
+        };
+        keys.len()
+    ];
+    let remaps: Vec<Vec<u16>> = parts
+        .iter()
+        .map(|p| {
+            p.keys
+                .iter()
+                .map(|k| keys.binary_search(k).unwrap_or_default() as u16)
+                .collect()
+        })
+        .collect();
+    for (p, remap) in parts.iter().zip(&remaps) {
+        for (a, &g) in p.acc.iter().zip(remap) {
+            let t = &mut total[g as usize];
+            t.n += a.n;
+            t.base = range(range(t.base, a.base.0), a.base.1);
+            t.weight = range(range(t.weight, a.weight.0), a.weight.1);
+            for (x, y) in t.frames.iter_mut().zip(&a.frames) {
+                *x += y;
+            }
+            for &(name, count) in &a.strata {
+                match t.strata.iter_mut().find(|(x, _)| *x == name) {
+                    Some(e) => e.1 += count,
+                    None => t.strata.push((name, count)),
+                }
+            }
+        }
+    }
+    // Pass 2, in parallel over the same chunks: histogram counts on each
+    // key's range (integer counts, so the merge is exact and the result
+    // does not depend on the chunking or the thread count).
+    let bins = bins.max(1);
+    let edges: Vec<((f64, f64), (f64, f64))> = total.iter().map(|t| (t.base, t.weight)).collect();
+    let bin = |(lo, hi): (f64, f64), v: f64| -> Option<usize> {
+        if !v.is_finite() {
+            return None;
+        }
+        let width = (hi - lo) / bins as f64;
+        Some(if width > 0.0 {
+            (((v - lo) / width) as usize).min(bins - 1)
+        } else {
+            0
+        })
+    };
+    let counts: Vec<Vec<u64>> = parts
+        .par_iter()
+        .zip(remaps.par_iter())
+        .enumerate()
+        .map(|(c, (p, remap))| {
+            let mut counts = vec![0u64; keys.len() * 2 * bins];
+            for (i, &g) in p.gid.iter().enumerate() {
+                let r = c * CHUNK + i;
+                let g = remap[g as usize] as usize;
+                let (eb, ew) = edges[g];
+                if let Some(k) = bin(eb, base[r]) {
+                    counts[(2 * g) * bins + k] += 1;
+                }
+                if let Some(k) = bin(ew, weight[r]) {
+                    counts[(2 * g + 1) * bins + k] += 1;
+                }
+            }
+            counts
+        })
+        .collect();
+    let mut hist = vec![0u64; keys.len() * 2 * bins];
+    for c in &counts {
+        for (h, x) in hist.iter_mut().zip(c) {
+            *h += x;
+        }
+    }
+    let histogram = |(lo, hi): (f64, f64), counts: &[u64]| {
+        if lo > hi {
+            Histogram {
+                lo: 0.0,
+                hi: 0.0,
+                counts: vec![0; bins],
+            }
+        } else {
+            Histogram {
+                lo,
+                hi,
+                counts: counts.to_vec(),
+            }
+        }
+    };
+    Ok(keys
+        .iter()
+        .zip(total)
+        .enumerate()
+        .map(|(g, (&(country, wave), t))| {
+            let mut frames: Vec<(String, u64)> = frame_labels
+                .iter()
+                .cloned()
+                .zip(t.frames)
+                .filter(|(_, c)| *c > 0)
+                .collect();
+            frames.sort();
+            let mut strata: Vec<(String, u64)> = t.strata.iter().map(|&(s, c)| (s.to_string(), c)).collect();
+            strata.sort();
+            WeightGroup {
+                country: country.to_string(),
+                wave,
+                n: t.n as usize,
+                base: histogram(t.base, &hist[2 * g * bins..(2 * g + 1) * bins]),
+                weight: histogram(t.weight, &hist[(2 * g + 1) * bins..(2 * g + 2) * bins]),
+                frames,
+                strata,
+            }
+        })
+        .collect())
 }
 
 /// A column as a code per row and the label of each code (nulls get the
@@ -558,11 +737,21 @@ fn coded_column(b: &RecordBatch, name: &str, path: &Path) -> Result<(Vec<u32>, V
     Ok((codes, labels))
 }
 
-fn weight_values(b: &RecordBatch, name: &str, path: &Path) -> Result<Vec<f64>, ReportError> {
-    Ok(num_column(b, name, path)?
-        .into_iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect())
+/// Column `name` as f64 values (null = NaN, which the histograms skip);
+/// a Float64 column without nulls is borrowed, not copied.
+fn weight_values<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<std::borrow::Cow<'a, [f64]>, ReportError> {
+    if let Some(c) = b.column_by_name(name)
+        && c.data_type() == &DataType::Float64
+        && c.null_count() == 0
+    {
+        return Ok(std::borrow::Cow::Borrowed(c.as_primitive::<Float64Type>().values()));
+    }
+    Ok(std::borrow::Cow::Owned(
+        num_column(b, name, path)?
+            .into_iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect(),
+    ))
 }
 
 /// Every `*.arrow` directly under `dir`, sorted by name; none when `dir` is absent.
@@ -607,5 +796,64 @@ mod tests {
         let flat = Histogram::of([2.0, 2.0, f64::NAN].into_iter(), 3);
         assert_eq!(flat.counts, vec![2, 0, 0]);
         assert_eq!(Histogram::of(std::iter::empty(), 2).counts, vec![0, 0]);
+    }
+
+    /// The chunked, parallel weight summary equals the plain per-group
+    /// computation, on rows whose keys and strata interleave across chunks.
+    #[test]
+    fn weight_groups_over_many_chunks_equal_the_plain_computation() {
+        use arrow_array::{Float64Array, Int32Array, StringArray};
+        use std::sync::Arc;
+        let n = 150_000;
+        let mut x: u64 = 7;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let (mut c, mut w, mut s, mut f, mut b, mut wt) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for r in 0..n {
+            // Runs of one key, then interleaved keys; a NaN and a null-free column.
+            let k = if r < 70_000 { r / 30_000 } else { (next() % 5) as usize };
+            c.push(["KEN", "BOL", "TUR", "KEN", "BOL"][k]);
+            w.push([2021, 2021, 2021, 2022, 2022][k]);
+            s.push(["a", "b", "c"][(next() % 3) as usize]);
+            f.push(if next() % 4 == 0 { "L" } else { "M" });
+            b.push(if r == 99_999 {
+                f64::NAN
+            } else {
+                100.0 + (next() % 1000) as f64
+            });
+            wt.push(0.1 + (next() % 10_000) as f64 / 1000.0);
+        }
+        let batch = RecordBatch::try_from_iter(vec![
+            ("country", Arc::new(StringArray::from(c.clone())) as ArrayRef),
+            ("wave", Arc::new(Int32Array::from(w.clone())) as ArrayRef),
+            ("stratum", Arc::new(StringArray::from(s.clone())) as ArrayRef),
+            ("frame", Arc::new(StringArray::from(f.clone())) as ArrayRef),
+            ("base_weight", Arc::new(Float64Array::from(b.clone())) as ArrayRef),
+            ("weight", Arc::new(Float64Array::from(wt.clone())) as ArrayRef),
+        ])
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("swvr-report-weights-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("weight")).unwrap();
+        let path = dir.join("weight/weighted.arrow");
+        swvr_core::io::write_arrow(&path, &batch.schema(), &[batch]).unwrap();
+        let got = read_weights(&path, 25).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut keys: Vec<(&str, i32)> = c.iter().copied().zip(w.iter().copied()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(got.len(), keys.len());
+        for (g, (country, wave)) in got.iter().zip(keys) {
+            let rows: Vec<usize> = (0..n).filter(|&r| c[r] == country && w[r] == wave).collect();
+            assert_eq!((g.country.as_str(), g.wave, g.n), (country, wave, rows.len()));
+            assert_eq!(g.base, Histogram::of(rows.iter().map(|&r| b[r]), 25));
+            assert_eq!(g.weight, Histogram::of(rows.iter().map(|&r| wt[r]), 25));
+            let count = |v: &[&str], x: &str| rows.iter().filter(|&&r| v[r] == x).count() as u64;
+            let frames: Vec<(String, u64)> = ["L", "M"].iter().map(|x| (x.to_string(), count(&f, x))).collect();
+            assert_eq!(g.frames, frames);
+            let strata: Vec<(String, u64)> = ["a", "b", "c"].iter().map(|x| (x.to_string(), count(&s, x))).collect();
+            assert_eq!(g.strata, strata);
+        }
     }
 }
