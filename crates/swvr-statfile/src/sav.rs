@@ -26,7 +26,8 @@ use crate::{Cell, Format, Kind, LabelKey, Record, StatError, UserMissing, Variab
 /// The data after the dictionary: the file itself, or zlib blocks.
 enum Data {
     Plain(BufReader<Input>),
-    Z(Box<ZStream>),
+    /// Buffered: the decoder is read 8 bytes at a time.
+    Z(Box<BufReader<ZStream>>),
 }
 
 impl Read for Data {
@@ -633,7 +634,7 @@ impl SavReader {
                 produced: 0,
                 done_ofs: blocks_start,
             };
-            data_src = Src::new(Data::Z(Box::new(z)), path);
+            data_src = Src::new(Data::Z(Box::new(BufReader::with_capacity(1 << 16, z))), path);
             data_src.big = big;
             data_src.pos = at;
         }
@@ -742,7 +743,7 @@ impl SavReader {
     pub fn position(&self) -> u64 {
         match &self.src.r {
             Data::Plain(_) => self.src.pos,
-            Data::Z(z) => z.done_ofs,
+            Data::Z(z) => z.get_ref().done_ofs,
         }
     }
 
