@@ -137,8 +137,11 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
     crate::out::step("weight");
     // Tables and model read weighted.arrow and respondents.arrow once,
     // only the columns they use.
+    // (With calibrated variance, also the calibration columns weighted.arrow names.)
+    let calibration = swvr_core::calibration::columns_in_file(&work.join(swvr_core::handoff::WEIGHTED_FILE));
     let mut columns = swvr_tabulate::input_columns(&q.value);
     columns.extend(swvr_model::input_columns(&m.value));
+    columns.extend(calibration.iter().map(String::as_str));
     columns.sort_unstable();
     columns.dedup();
     let joined = swvr_core::handoff::read_weighted(&work, &columns)?;

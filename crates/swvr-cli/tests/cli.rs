@@ -12,6 +12,9 @@ use arrow_array::{Array, RecordBatch, StringArray};
 mod reliability;
 #[path = "cli/wave2025.rs"]
 mod wave2025;
+
+#[path = "cli/calibrated.rs"]
+mod calibrated;
 use swvr_core::io::read_arrow;
 
 #[path = "cli/report.rs"]

@@ -13,6 +13,8 @@
 //! - [`handoff`]: reading weighted.arrow together with respondents.arrow, row-aligned.
 //! - [`groups`]: rows grouped by (country, wave), with stratum codes.
 //! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
+//! - [`calibration`]: residuals of scores on the calibration variables
+//!   (calibration-aware variance, as R's `rake()`/`calibrate()` designs).
 //! - [`progress`]: the progress callback stages report to.
 //! - [`published`]: the published figures outputs are compared with (report views, Table A2).
 //! - [`sum`]: compensated (Neumaier) summation.
@@ -23,6 +25,7 @@
 //! assert_eq!(q.items()[0].id, "Q1");
 //! ```
 
+pub mod calibration;
 pub mod config;
 pub mod groups;
 pub mod handoff;

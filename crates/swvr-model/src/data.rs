@@ -10,7 +10,7 @@ use swvr_core::groups::Group;
 use swvr_core::sum::Neumaier;
 
 use crate::ModelError;
-use crate::fit::{Aggregate, Cell, Pattern};
+use crate::fit::{Aggregate, CalAggregate, CalCell, Cell, Pattern};
 use crate::spec::{Levels, ModelSpec};
 
 /// An integer-coded column of any integer width, or a text column.
@@ -195,6 +195,8 @@ pub(crate) struct Design<'a> {
     /// Term names, `(Intercept)` first.
     pub terms: Vec<String>,
     path: &'a Path,
+    /// The calibration, with calibrated variance.
+    pub calib: Option<swvr_core::calibration::BatchCalibration>,
 }
 
 impl<'a> Design<'a> {
@@ -278,6 +280,11 @@ impl<'a> Design<'a> {
             controls.push(Categorical::new(col, codes, labels));
         }
         let weight = swvr_core::io::column::<Float64Array>(batch, &spec.weight, path)?;
+        let calib = swvr_core::calibration::BatchCalibration::from_batch(batch).map_err(|e| ModelError::Column {
+            path: path.to_path_buf(),
+            column: e.column,
+            expected: e.expected,
+        })?;
         Ok(Design {
             outcome,
             predictors,
@@ -285,6 +292,7 @@ impl<'a> Design<'a> {
             weight,
             terms,
             path,
+            calib,
         })
     }
 
@@ -434,11 +442,79 @@ impl<'a> Design<'a> {
             pat.sw1 = s1.total();
             pat.sw0 = s0.total();
         }
+        let cal = match &self.calib {
+            Some(c) => Some(self.cal_aggregate(group, c, &pattern_index)?),
+            None => None,
+        };
         Ok(Aggregate {
             k: self.k(),
             patterns,
             cells,
             stratum_n,
+            cal,
+        })
+    }
+
+    /// The calibration statistics of `group` (a second pass over its rows):
+    /// complete cases by (stratum, pattern, outcome, cell), and Σ w, Σ w²
+    /// per (stratum, cell) over every row.
+    fn cal_aggregate(
+        &self,
+        group: &Group,
+        calib: &swvr_core::calibration::BatchCalibration,
+        pattern_index: &HashMap<u64, u32>,
+    ) -> Result<CalAggregate, ModelError> {
+        let calibrator = calib.calibrator(&group.rows);
+        let ncells = calibrator.n_cells();
+        let nstrata = group.strata.len();
+        let mut t = vec![Neumaier::new(); nstrata * ncells];
+        let mut qt = vec![Neumaier::new(); nstrata * ncells];
+        /// (stratum, pattern, outcome, cell).
+        type Key = (u32, u32, u8, u32);
+        let mut acc: HashMap<Key, [Neumaier; 3]> = HashMap::new();
+        for (&row, &s) in group.rows.iter().zip(&group.stratum) {
+            let r = row as usize;
+            if self.weight.is_null(r) {
+                return Err(self.bad_weight(r, "null".into()));
+            }
+            let w = self.weight.value(r);
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(self.bad_weight(r, w.to_string()));
+            }
+            let cell = calib.cell[r];
+            let at = s as usize * ncells + cell as usize;
+            t[at].add(w);
+            qt[at].add(w * w);
+            let Some(y) = self.outcome.value(r) else { continue };
+            let Some(key) = self.key(r) else { continue };
+            if w == 0.0 {
+                continue;
+            }
+            let p = pattern_index[&key];
+            let e = calibrator.row_factor(calib.start[r]);
+            let a = acc.entry((s, p, y, cell)).or_default();
+            a[0].add(w);
+            a[1].add(w * w);
+            a[2].add(e);
+        }
+        let mut cells: Vec<CalCell> = acc
+            .into_iter()
+            .map(|((stratum, pattern, y, cell), [sw, sw2, se])| CalCell {
+                stratum,
+                pattern,
+                y,
+                cell,
+                sw: sw.total(),
+                sw2: sw2.total(),
+                se: se.total(),
+            })
+            .collect();
+        cells.sort_unstable_by_key(|c| (c.stratum, c.pattern, c.y, c.cell));
+        Ok(CalAggregate {
+            calibrator,
+            cells,
+            t: t.iter().map(Neumaier::total).collect(),
+            qt: qt.iter().map(Neumaier::total).collect(),
         })
     }
 

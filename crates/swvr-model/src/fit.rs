@@ -61,6 +61,39 @@ pub struct Cell {
     pub sw2: f64,
 }
 
+/// Σ w, Σ w² and Σ e of the complete cases of one (stratum, pattern,
+/// outcome, calibration cell), for calibrated variance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalCell {
+    /// Stratum code.
+    pub stratum: u32,
+    /// Index into [`Aggregate::patterns`].
+    pub pattern: u32,
+    /// Outcome 0/1.
+    pub y: u8,
+    /// Calibration cell.
+    pub cell: u32,
+    /// Σ w.
+    pub sw: f64,
+    /// Σ w².
+    pub sw2: f64,
+    /// Σ e (the calibrator's row factor: 1, or the pre-calibration weight).
+    pub se: f64,
+}
+
+/// What calibrated variance needs beyond [`Aggregate`]'s cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalAggregate {
+    /// The (country, wave)'s calibrator.
+    pub calibrator: swvr_core::calibration::Calibrator,
+    /// Complete cases by (stratum, pattern, outcome, calibration cell), sorted.
+    pub cells: Vec<CalCell>,
+    /// Σ w per (stratum, calibration cell) over every row of the group.
+    pub t: Vec<f64>,
+    /// Σ w² per (stratum, calibration cell) over every row of the group.
+    pub qt: Vec<f64>,
+}
+
 /// The sufficient statistics of one (country, wave) for the model.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Aggregate {
@@ -72,6 +105,8 @@ pub struct Aggregate {
     pub cells: Vec<Cell>,
     /// Respondents per stratum (all, complete or not).
     pub stratum_n: Vec<u64>,
+    /// Calibrated variance: the calibration statistics (`None`: weights fixed).
+    pub cal: Option<CalAggregate>,
 }
 
 impl Aggregate {
@@ -150,6 +185,15 @@ pub fn fit(agg: &Aggregate, terms: &[String], opts: &FitOptions) -> Fit {
             for cell in &mut scaled.cells {
                 cell.sw *= c;
                 cell.sw2 *= c * c;
+            }
+            if let Some(cal) = &mut scaled.cal {
+                // z/w, hence Σ z e/w, does not change with the scale.
+                for cell in &mut cal.cells {
+                    cell.sw *= c;
+                    cell.sw2 *= c * c;
+                }
+                cal.t.iter_mut().for_each(|t| *t *= c);
+                cal.qt.iter_mut().for_each(|q| *q *= c * c);
             }
             return fit_scaled(&scaled, terms, opts);
         }
@@ -490,8 +534,105 @@ fn newton(agg: &Aggregate, xs: &[Array1<f64>], k: usize, opts: &FitOptions, firt
     })
 }
 
+/// `V = A⁻¹ B A⁻¹` with `B` from the residuals of the scores on the
+/// calibration variables (`swvr_core::calibration`): `z_i − w_i h_c(i)`,
+/// over every row of the (country, wave) (non-complete cases: `−w_i h_c`),
+/// as `svyglm` on a subset of a `rake()` / `calibrate()` design. A
+/// single-respondent stratum contributes its residual uncentred (R's
+/// `onestrat` with `survey.lonely.psu = "adjust"`).
+fn sandwich_calibrated(
+    cal: &CalAggregate,
+    nstrata_n: &[u64],
+    xs: &[Array1<f64>],
+    k: usize,
+    s: &Solution,
+) -> Array2<f64> {
+    let resid = |p: usize, y: u8| -> f64 {
+        let m = s.mu[p];
+        (f64::from(y) - m) + s.hat[p] * (0.5 - m)
+    };
+    let ncells = cal.calibrator.n_cells();
+    // Cell sums Σ_{i∈c} z_i e_i / w_i = Σ x_p r e.
+    let mut sums = vec![0.0; ncells * k];
+    for c in &cal.cells {
+        let r = resid(c.pattern as usize, c.y);
+        let x = &xs[c.pattern as usize];
+        for a in 0..k {
+            sums[c.cell as usize * k + a] += x[a] * r * c.se;
+        }
+    }
+    let h = cal.calibrator.adjust(&sums, k);
+    let nstrata = nstrata_n.len();
+    let mut totals = vec![Array1::<f64>::zeros(k); nstrata];
+    let mut squares = vec![Array2::<f64>::zeros((k, k)); nstrata];
+    let mut u = Array1::<f64>::zeros(k);
+    for c in &cal.cells {
+        let r = resid(c.pattern as usize, c.y);
+        let x = &xs[c.pattern as usize];
+        let hc = &h[c.cell as usize * k..(c.cell as usize + 1) * k];
+        let st = c.stratum as usize;
+        // Σ z = Σ x r w; Σ z z' − (cross terms with h) per cell.
+        for a in 0..k {
+            u[a] = x[a] * r;
+        }
+        for a in 0..k {
+            totals[st][a] += u[a] * c.sw;
+        }
+        let sq = &mut squares[st];
+        for a in 0..k {
+            for b in 0..=a {
+                sq[[a, b]] += c.sw2 * (u[a] * u[b] - u[a] * hc[b] - hc[a] * u[b]);
+            }
+        }
+    }
+    for st in 0..nstrata {
+        for cell in 0..ncells {
+            let (t, qt) = (cal.t[st * ncells + cell], cal.qt[st * ncells + cell]);
+            if t == 0.0 && qt == 0.0 {
+                continue;
+            }
+            let hc = &h[cell * k..(cell + 1) * k];
+            for a in 0..k {
+                totals[st][a] -= hc[a] * t;
+                for b in 0..=a {
+                    squares[st][[a, b]] += hc[a] * hc[b] * qt;
+                }
+            }
+        }
+    }
+    let mut b = Array2::<f64>::zeros((k, k));
+    for st in 0..nstrata {
+        let nh = nstrata_n[st];
+        if nh == 0 {
+            continue;
+        }
+        let t = &totals[st];
+        let sq = &squares[st];
+        let (scale, centre) = if nh > 1 {
+            let nf = nh as f64;
+            (nf / (nf - 1.0), 1.0 / nf)
+        } else {
+            (1.0, 0.0)
+        };
+        for a in 0..k {
+            for c in 0..=a {
+                b[[a, c]] += scale * (sq[[a, c]] - centre * t[a] * t[c]);
+            }
+        }
+    }
+    for a in 0..k {
+        for c in 0..a {
+            b[[c, a]] = b[[a, c]];
+        }
+    }
+    s.a_inv.dot(&b).dot(&s.a_inv)
+}
+
 /// `V = A⁻¹ B A⁻¹` from the per-stratum cell sums (see module docs).
 fn sandwich(agg: &Aggregate, xs: &[Array1<f64>], k: usize, s: &Solution) -> Array2<f64> {
+    if let Some(cal) = &agg.cal {
+        return sandwich_calibrated(cal, &agg.stratum_n, xs, k, s);
+    }
     // Residual factor r per (pattern, y): z_i = x_p w_i r.
     let resid = |p: usize, y: u8| -> f64 {
         let m = s.mu[p];

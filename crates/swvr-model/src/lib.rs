@@ -144,6 +144,8 @@ pub struct ModelOutput {
     pub predictors: Vec<String>,
     /// Per (country, wave), sorted.
     pub groups: Vec<GroupResult>,
+    /// How `se` was obtained: `fixed` or `calibrated`.
+    pub variance_method: &'static str,
 }
 
 /// Fits the model to every selected (country, wave) of `batch` (the columns of
@@ -187,6 +189,7 @@ pub fn fit_batch(
         predictors: spec.predictors.iter().map(|p| p.term_name().to_string()).collect(),
         terms: design.terms.clone(),
         groups: results.into_iter().collect::<Result<_, _>>()?,
+        variance_method: if design.calib.is_some() { "calibrated" } else { "fixed" },
     })
 }
 
@@ -226,7 +229,7 @@ fn term_rows(terms: &[String], f: &Fit) -> Vec<TermRow> {
 }
 
 /// The schema of odds_ratios.arrow: the contract's columns, then `df`,
-/// `method`, `converged`, `iterations` and `note`.
+/// `method`, `converged`, `iterations`, `note` and `variance_method` (`fixed` or `calibrated`).
 pub fn output_schema() -> SchemaRef {
     let f = |n: &str, t: DataType, null: bool| Field::new(n, t, null);
     Arc::new(swvr_core::io::with_version(Schema::new(vec![
@@ -247,6 +250,7 @@ pub fn output_schema() -> SchemaRef {
         f("converged", DataType::Boolean, false),
         f("iterations", DataType::Int32, false),
         f("note", DataType::Utf8, true),
+        f("variance_method", DataType::Utf8, false),
     ])))
 }
 
@@ -289,6 +293,7 @@ pub fn to_record_batch(out: &ModelOutput) -> Result<RecordBatch, arrow_schema::A
                 .collect::<Int32Array>(),
         ),
         s(&|g, _| g.fit.note.clone()),
+        s(&|_, _| Some(out.variance_method.to_string())),
     ];
     RecordBatch::try_new(output_schema(), columns)
 }
@@ -311,8 +316,12 @@ pub fn model(
     progress: &dyn Progress,
 ) -> Result<ModelSummary, ModelError> {
     // Only the columns the model uses are read: the weights and age groups
-    // from weighted.arrow, the answers from respondents.arrow, row-aligned.
-    let joined = swvr_core::handoff::read_weighted(out, &input_columns(spec))?;
+    // from weighted.arrow, the answers from respondents.arrow, row-aligned
+    // (and, for calibrated variance, the calibration columns the file names).
+    let extra = swvr_core::calibration::columns_in_file(&out.join(swvr_core::handoff::WEIGHTED_FILE));
+    let mut columns = input_columns(spec);
+    columns.extend(extra.iter().map(String::as_str));
+    let joined = swvr_core::handoff::read_weighted(out, &columns)?;
     model_into(out, &joined.batch, &joined.source, spec, sel, progress)
 }
 

@@ -21,10 +21,27 @@
 //!
 //! `deff = V / V_srswr` with `V_srswr = [Σ_k (y_k − m)² S_k / W] · n/(n−1) / n`,
 //! exactly R's `svymean(..., deff = "replace")` (`svyvar(x)/nobs`).
+//!
+//! # Calibrated variance
+//! With `[variance] method = "calibrated"` each score is replaced by its
+//! residual on the calibration variables, `z_i − w_i h_c(i)` with `h` one
+//! value per calibration cell `c` (`swvr_core::calibration`: survey's
+//! `svyrecvar` on a `rake()` or `calibrate()` design). The statistics are
+//! then kept per (level, stratum, cell, category), with `E = Σ e_i a 1[k]`
+//! (`e_i` the calibrator's row factor), and per (stratum, cell) over every
+//! row of the country-wave `T = Σ w`, `QT = Σ w²`: `h` comes from the cell
+//! sums `Σ_k (y_k − m) E_ck / W`, and per stratum
+//! `Σ_h z = Σ_c [Σ_k (y_k − m) S_hck / W − h_c T_hc]`,
+//! `Σ_h z² = Σ_c [Σ_k (y_k − m)² Q_hck / W² − 2 h_c Σ_k (y_k − m) Q_hck / W + h_c² QT_hc]`
+//! (rows outside the level have `z_i = 0` but a residual `−w_i h_c`: the
+//! residuals are taken over the whole calibration domain, as R's subset of
+//! a calibrated design keeps every row). The SRS variance of `deff` is
+//! unchanged (R's `svyvar` is a point estimate).
 
 use std::collections::HashMap;
 
 use arrow_array::{Array, Int8Array};
+use swvr_core::calibration::Calibrator;
 use swvr_core::groups::Group;
 use swvr_core::sum::Neumaier;
 
@@ -89,6 +106,34 @@ pub(crate) struct Prepared<'g> {
     pub combos: Vec<(u32, Vec<u8>)>,
     /// Respondents per stratum in the whole group.
     pub n_h: Vec<u64>,
+    /// The calibration, with calibrated variance.
+    pub cal: Option<PreparedCal>,
+}
+
+/// Calibration inputs of one group, per batch row.
+pub(crate) struct CalInput<'a> {
+    /// Calibration cell of each batch row.
+    pub cell: &'a [u32],
+    /// Row factor `e_i` of each batch row (`Calibrator::row_factor`).
+    pub factor: &'a [f64],
+    /// The group's calibrator.
+    pub calibrator: Calibrator,
+}
+
+/// The calibration of a prepared group.
+pub(crate) struct PreparedCal {
+    /// The calibrator.
+    pub calibrator: Calibrator,
+    /// Number of cells.
+    pub cells: usize,
+    /// Calibration cell of each combination.
+    pub combo_cell: Vec<u32>,
+    /// Row factor of each position.
+    pub factor: Vec<f64>,
+    /// Σ w per (stratum, cell) over every row of the group.
+    pub t: Vec<f64>,
+    /// Σ w² per (stratum, cell) over every row of the group.
+    pub qt: Vec<f64>,
 }
 
 /// Flat level indexing: `total` is 0, then each domain's levels in order.
@@ -105,14 +150,20 @@ pub(crate) fn level_offsets(domains: &[DomainRows]) -> (Vec<usize>, usize) {
 /// Orders a group's rows by combination: the stratum and the level of
 /// every domain, encoded in mixed radix; combination ids are given in order
 /// of first appearance and rows stay ascending within one (deterministic).
-pub(crate) fn prepare<'g>(group: &'g Group, weight: &[f64], domains: &[DomainRows]) -> Prepared<'g> {
+pub(crate) fn prepare<'g>(
+    group: &'g Group,
+    weight: &[f64],
+    domains: &[DomainRows],
+    cal: Option<CalInput<'_>>,
+) -> Prepared<'g> {
     let (offsets, _) = level_offsets(domains);
+    let n_cells = cal.as_ref().map_or(1, |c| c.calibrator.n_cells().max(1));
     let mut n_h = vec![0u64; group.strata.len()];
     for &h in &group.stratum {
         n_h[h as usize] += 1;
     }
     let radix: Vec<u64> = domains.iter().map(|d| d.labels.len() as u64 + 1).collect();
-    let per_stratum: u64 = radix.iter().product();
+    let per_stratum: u64 = radix.iter().product::<u64>().saturating_mul(n_cells as u64);
     let space = per_stratum.saturating_mul(group.strata.len() as u64);
     let dense = space <= 1 << 24;
     let mut table: Vec<u32> = if dense {
@@ -122,6 +173,7 @@ pub(crate) fn prepare<'g>(group: &'g Group, weight: &[f64], domains: &[DomainRow
     };
     let mut sparse: HashMap<u64, u32> = HashMap::new();
     let mut combos: Vec<(u32, Vec<u8>)> = Vec::new();
+    let mut combo_cell: Vec<u32> = Vec::new();
     let mut combo = Vec::with_capacity(group.rows.len());
     let mut count: Vec<u32> = Vec::new();
     for (pos, &r) in group.rows.iter().enumerate() {
@@ -131,6 +183,10 @@ pub(crate) fn prepare<'g>(group: &'g Group, weight: &[f64], domains: &[DomainRow
         for (d, &rad) in domains.iter().zip(&radix) {
             let l = d.level[r];
             key = key * rad + if l == NONE { rad - 1 } else { u64::from(l) };
+        }
+        let cell = cal.as_ref().map_or(0, |c| c.cell[r]);
+        if cal.is_some() {
+            key = key * n_cells as u64 + u64::from(cell);
         }
         let slot = if dense {
             table[key as usize]
@@ -150,6 +206,7 @@ pub(crate) fn prepare<'g>(group: &'g Group, weight: &[f64], domains: &[DomainRow
                 }
             }
             combos.push((h, levels));
+            combo_cell.push(cell);
             count.push(0);
             if dense {
                 table[key as usize] = id;
@@ -178,6 +235,25 @@ pub(crate) fn prepare<'g>(group: &'g Group, weight: &[f64], domains: &[DomainRow
         rows[at] = group.rows[pos];
         w[at] = weight[group.rows[pos] as usize];
     }
+    let cal = cal.map(|c| {
+        let hh = group.strata.len();
+        let mut t = vec![Neumaier::new(); hh * n_cells];
+        let mut qt = vec![Neumaier::new(); hh * n_cells];
+        for (pos, &r) in group.rows.iter().enumerate() {
+            let at = group.stratum[pos] as usize * n_cells + c.cell[r as usize] as usize;
+            let wi = weight[r as usize];
+            t[at].add(wi);
+            qt[at].add(wi * wi);
+        }
+        PreparedCal {
+            cells: n_cells,
+            combo_cell,
+            factor: rows.iter().map(|&r| c.factor[r as usize]).collect(),
+            t: t.iter().map(Neumaier::total).collect(),
+            qt: qt.iter().map(Neumaier::total).collect(),
+            calibrator: c.calibrator,
+        }
+    });
     Prepared {
         group,
         rows,
@@ -185,6 +261,7 @@ pub(crate) fn prepare<'g>(group: &'g Group, weight: &[f64], domains: &[DomainRow
         start,
         combos,
         n_h,
+        cal,
     }
 }
 
@@ -237,10 +314,13 @@ impl Cell {
 }
 
 /// Per-stratum sufficient statistics of one variable for every level:
-/// index `(level · H + h) · K + k`.
+/// index `((level · H + h) · C + c) · K + k` (`C` calibration cells, 1
+/// without calibrated variance).
 pub(crate) struct LevelStats {
     /// Strata.
     pub h: usize,
+    /// Calibration cells (1 with fixed weights).
+    pub c: usize,
     /// Categories.
     pub k: usize,
     /// Respondents.
@@ -249,6 +329,8 @@ pub(crate) struct LevelStats {
     pub s: Vec<f64>,
     /// Σ w².
     pub q: Vec<f64>,
+    /// Σ e (calibrated variance only; empty otherwise).
+    pub e: Vec<f64>,
 }
 
 /// The row-level error of a code outside the answer set.
@@ -264,18 +346,39 @@ fn invalid(column: &str, row: usize, value: i8) -> TabulateError {
 
 /// One pass over a group for one variable; returns its [`LevelStats`].
 pub(crate) fn accumulate(p: &Prepared<'_>, var: &Var<'_>, n_levels: usize) -> Result<LevelStats, TabulateError> {
+    match &p.cal {
+        None => accumulate_with::<false>(p, var, n_levels),
+        Some(_) => accumulate_with::<true>(p, var, n_levels),
+    }
+}
+
+/// [`accumulate`]; `CAL`: also Σ e per cell (the fixed-weight pass is
+/// compiled without it).
+fn accumulate_with<const CAL: bool>(
+    p: &Prepared<'_>,
+    var: &Var<'_>,
+    n_levels: usize,
+) -> Result<LevelStats, TabulateError> {
     let k = var.k;
     let mut cells = vec![Cell::default(); p.combos.len() * k];
+    let mut ecells = vec![Neumaier::new(); if CAL { p.combos.len() * k } else { 0 }];
+    let factor: &[f64] = p.cal.as_ref().map_or(&[], |c| &c.factor);
     for (id, run) in p.start.windows(2).enumerate() {
         let (lo, hi) = (run[0] as usize, run[1] as usize);
         let local = &mut cells[id * k..(id + 1) * k];
+        let elocal: &mut [Neumaier] = if CAL {
+            &mut ecells[id * k..(id + 1) * k]
+        } else {
+            &mut []
+        };
         let rows = &p.rows[lo..hi];
         let weight = &p.weight[lo..hi];
+        let efac: &[f64] = if CAL { &factor[lo..hi] } else { &[] };
         match &var.source {
             Source::Item { column, col, lut } => {
                 let values = col.values();
                 let nulls = col.nulls();
-                for (&r, &w) in rows.iter().zip(weight) {
+                for (j, (&r, &w)) in rows.iter().zip(weight).enumerate() {
                     let r = r as usize;
                     if nulls.is_some_and(|nb| nb.is_null(r)) {
                         continue;
@@ -286,10 +389,13 @@ pub(crate) fn accumulate(p: &Prepared<'_>, var: &Var<'_>, n_levels: usize) -> Re
                         return Err(invalid(column, r, code));
                     }
                     local[c as usize].add(w);
+                    if CAL {
+                        elocal[c as usize].add(efac[j]);
+                    }
                 }
             }
             Source::AnyYes { parts } => {
-                for (&r, &w) in rows.iter().zip(weight) {
+                for (j, (&r, &w)) in rows.iter().zip(weight).enumerate() {
                     let r = r as usize;
                     let (mut asked, mut yes, mut all_no, mut dk) = (false, false, true, false);
                     for (column, col, lut) in parts {
@@ -319,19 +425,30 @@ pub(crate) fn accumulate(p: &Prepared<'_>, var: &Var<'_>, n_levels: usize) -> Re
                         3
                     };
                     local[c].add(w);
+                    if CAL {
+                        elocal[c].add(efac[j]);
+                    }
                 }
             }
         }
     }
-    // Reduce combinations to (level, stratum, category), in combination order.
+    // Reduce combinations to (level, stratum, cell, category), in combination order.
     let h = p.n_h.len();
-    let mut acc = vec![Cell::default(); n_levels * h * k];
+    let cc = p.cal.as_ref().map_or(1, |c| c.cells);
+    let mut acc = vec![Cell::default(); n_levels * h * cc * k];
+    let mut eacc = vec![Neumaier::new(); if CAL { n_levels * h * cc * k } else { 0 }];
     for (id, (stratum, levels)) in p.combos.iter().enumerate() {
         let from = &cells[id * k..(id + 1) * k];
+        let cell = p.cal.as_ref().map_or(0, |c| c.combo_cell[id] as usize);
         for &l in levels {
-            let base = (l as usize * h + *stratum as usize) * k;
+            let base = ((l as usize * h + *stratum as usize) * cc + cell) * k;
             for (a, c) in acc[base..base + k].iter_mut().zip(from) {
                 a.merge(c);
+            }
+            if CAL {
+                for (a, e) in eacc[base..base + k].iter_mut().zip(&ecells[id * k..(id + 1) * k]) {
+                    a.merge(*e);
+                }
             }
         }
     }
@@ -340,10 +457,12 @@ pub(crate) fn accumulate(p: &Prepared<'_>, var: &Var<'_>, n_levels: usize) -> Re
     }
     Ok(LevelStats {
         h,
+        c: cc,
         k,
         n: acc.iter().map(|c| c.n).collect(),
         s: acc.iter().map(|c| c.s.total()).collect(),
         q: acc.iter().map(|c| c.q.total()).collect(),
+        e: eacc.iter().map(Neumaier::total).collect(),
     })
 }
 
@@ -366,19 +485,117 @@ pub(crate) struct Inference {
 impl LevelStats {
     /// Respondents of `level` asked the variable.
     pub fn n(&self, level: usize) -> u64 {
-        self.n[level * self.h * self.k..(level + 1) * self.h * self.k]
-            .iter()
-            .sum()
+        let stride = self.h * self.c * self.k;
+        self.n[level * stride..(level + 1) * stride].iter().sum()
     }
 
     /// Respondents of `level` in category `k`.
     pub fn n_category(&self, level: usize, k: usize) -> u64 {
-        (0..self.h).map(|h| self.n[(level * self.h + h) * self.k + k]).sum()
+        (0..self.h * self.c)
+            .map(|hc| self.n[(level * self.h * self.c + hc) * self.k + k])
+            .sum()
+    }
+
+    /// The statistics of `level` summed over calibration cells, as
+    /// [`LevelStats`] with one cell (the fixed-weight layout).
+    fn without_cells(&self, level: usize) -> LevelStats {
+        let (hh, cc, kk) = (self.h, self.c, self.k);
+        let mut n = vec![0u64; hh * kk];
+        let mut s = vec![Neumaier::new(); hh * kk];
+        let mut q = vec![Neumaier::new(); hh * kk];
+        for h in 0..hh {
+            for c in 0..cc {
+                for k in 0..kk {
+                    let at = ((level * hh + h) * cc + c) * kk + k;
+                    n[h * kk + k] += self.n[at];
+                    s[h * kk + k].add(self.s[at]);
+                    q[h * kk + k].add(self.q[at]);
+                }
+            }
+        }
+        LevelStats {
+            h: hh,
+            c: 1,
+            k: kk,
+            n,
+            s: s.iter().map(Neumaier::total).collect(),
+            q: q.iter().map(Neumaier::total).collect(),
+            e: Vec::new(),
+        }
+    }
+
+    /// [`LevelStats::infer`] with calibrated variance: the estimate and the
+    /// SRS variance as with fixed weights, the variance from the residuals
+    /// on the calibration variables (module docs).
+    pub fn infer_calibrated(&self, level: usize, y: &[f64], n_h: &[u64], cal: &PreparedCal) -> Inference {
+        let fixed = self.without_cells(level).infer(0, y, n_h);
+        let (hh, cc, kk) = (self.h, self.c, self.k);
+        let at = |h: usize, c: usize, k: usize| ((level * hh + h) * cc + c) * kk + k;
+        let mut wsum = Neumaier::new();
+        for h in 0..hh {
+            for c in 0..cc {
+                for k in 0..kk {
+                    wsum.add(self.s[at(h, c, k)]);
+                }
+            }
+        }
+        let w = wsum.total();
+        if w <= 0.0 {
+            return fixed;
+        }
+        let m = fixed.estimate;
+        // Cell sums Σ_{i∈c} z_i e_i / w_i = Σ_k (y_k − m) E_ck / W.
+        let mut sums = vec![0.0; cc];
+        for (c, slot) in sums.iter_mut().enumerate() {
+            let mut acc = Neumaier::new();
+            for h in 0..hh {
+                for (k, &yk) in y.iter().enumerate() {
+                    acc.add((yk - m) * self.e[at(h, c, k)]);
+                }
+            }
+            *slot = acc.total() / w;
+        }
+        let adj = cal.calibrator.adjust(&sums, 1);
+        let mut v = Neumaier::new();
+        for (h, &size) in n_h.iter().enumerate() {
+            let mut sz = Neumaier::new();
+            let mut szz = Neumaier::new();
+            for (c, &hc) in adj.iter().enumerate() {
+                let mut zs = Neumaier::new();
+                let mut zq = Neumaier::new();
+                let mut zqq = Neumaier::new();
+                for (k, &yk) in y.iter().enumerate() {
+                    let d = yk - m;
+                    zs.add(d * self.s[at(h, c, k)]);
+                    zq.add(d * self.q[at(h, c, k)]);
+                    zqq.add(d * d * self.q[at(h, c, k)]);
+                }
+                let (t, qt) = (cal.t[h * cc + c], cal.qt[h * cc + c]);
+                sz.add(zs.total() / w);
+                sz.add(-hc * t);
+                szz.add(zqq.total() / (w * w));
+                szz.add(-2.0 * hc * zq.total() / w);
+                szz.add(hc * hc * qt);
+            }
+            let (sz, szz) = (sz.total(), szz.total());
+            if size > 1 {
+                let nf = size as f64;
+                v.add(nf / (nf - 1.0) * (szz - sz * sz / nf));
+            } else if size == 1 {
+                // R's onestrat with lonely.psu = "adjust": uncentred.
+                v.add(szz);
+            }
+        }
+        Inference {
+            variance: v.total().max(0.0),
+            ..fixed
+        }
     }
 
     /// The mean of the outcome `y` (one value per category) in `level`;
     /// `n_h` are the stratum sizes of the whole group.
     pub fn infer(&self, level: usize, y: &[f64], n_h: &[u64]) -> Inference {
+        debug_assert_eq!(self.c, 1, "fixed-weight statistics have one cell");
         let (hh, kk) = (self.h, self.k);
         let at = |h: usize, k: usize| (level * hh + h) * kk + k;
         let mut s_k = vec![Neumaier::new(); kk];

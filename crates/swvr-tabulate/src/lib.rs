@@ -204,6 +204,9 @@ pub struct Estimate {
     pub df: i64,
     /// How the interval was obtained.
     pub ci_method: CiMethod,
+    /// How `se` was obtained: `fixed` (weights taken as fixed) or
+    /// `calibrated` (linearisation of the calibration estimator).
+    pub variance_method: &'static str,
 }
 
 fn column_err(path: &str, column: &str, expected: &str) -> TabulateError {
@@ -468,7 +471,24 @@ fn tabulate_batch_from(
     let (offsets, n_levels) = engine::level_offsets(&domains);
     let vars = variables(batch, q, &path)?;
     let wvals = weights.values();
-    let prepared: Vec<engine::Prepared<'_>> = groups.par_iter().map(|g| engine::prepare(g, wvals, &domains)).collect();
+    let calib = swvr_core::calibration::BatchCalibration::from_batch(batch)
+        .map_err(|e| column_err(&path, &e.column, &e.expected))?;
+    let factor: Vec<f64> = match &calib {
+        Some(c) if c.method == swvr_core::calibration::Residualise::Regression => c.start.clone(),
+        Some(c) => vec![1.0; c.start.len()],
+        None => Vec::new(),
+    };
+    let prepared: Vec<engine::Prepared<'_>> = groups
+        .par_iter()
+        .map(|g| {
+            let cal = calib.as_ref().map(|c| engine::CalInput {
+                cell: &c.cell,
+                factor: &factor,
+                calibrator: c.calibrator(&g.rows),
+            });
+            engine::prepare(g, wvals, &domains, cal)
+        })
+        .collect();
     let tasks: Vec<(usize, usize)> = (0..prepared.len())
         .flat_map(|g| (0..vars.len()).map(move |v| (g, v)))
         .collect();
@@ -490,6 +510,7 @@ fn tabulate_batch_from(
             n_h: &p.n_h,
             domains: &domains,
             offsets: &offsets,
+            cal: p.cal.as_ref(),
         };
         for (v, (name, cats, _)) in vars.iter().enumerate().take(q.items().len()) {
             ctx.emit_shares(name, cats, stat(v), &mut out);
@@ -533,9 +554,22 @@ struct Ctx<'a> {
     n_h: &'a [u64],
     domains: &'a [DomainRows],
     offsets: &'a [usize],
+    cal: Option<&'a engine::PreparedCal>,
 }
 
 impl Ctx<'_> {
+    /// The estimate of outcome `y` in `level`, with the variance method's inference.
+    fn infer(&self, stats: &LevelStats, level: usize, y: &[f64]) -> engine::Inference {
+        match self.cal {
+            Some(cal) => stats.infer_calibrated(level, y, self.n_h, cal),
+            None => stats.infer(level, y, self.n_h),
+        }
+    }
+
+    fn variance_method(&self) -> &'static str {
+        if self.cal.is_some() { "calibrated" } else { "fixed" }
+    }
+
     /// (domain, level label, flat level index) in output order.
     fn levels(&self) -> Vec<(&str, &str, usize)> {
         let mut v = vec![("total", "total", 0)];
@@ -564,6 +598,7 @@ impl Ctx<'_> {
             deff: None,
             df: 0,
             ci_method: CiMethod::None,
+            variance_method: self.variance_method(),
         }
     }
 
@@ -578,7 +613,7 @@ impl Ctx<'_> {
             for (k, cat) in cats.iter().enumerate() {
                 let mut y = vec![0.0; cats.len()];
                 y[k] = 1.0;
-                let inf = stats.infer(l, &y, self.n_h);
+                let inf = self.infer(stats, l, &y);
                 let df = inf.n as i64 - inf.strata as i64;
                 let se = inf.variance.sqrt();
                 let p = inf.estimate;
@@ -614,7 +649,7 @@ impl Ctx<'_> {
             if stats.n(l) == 0 {
                 continue;
             }
-            let inf = stats.infer(l, y, self.n_h);
+            let inf = self.infer(stats, l, y);
             let df = inf.n as i64 - inf.strata as i64;
             let se = inf.variance.sqrt();
             let ci = interval::wald_interval(inf.estimate, se, df as f64);
@@ -642,7 +677,9 @@ fn deff(inf: &engine::Inference) -> Option<f64> {
     inf.v_srs.filter(|v| *v > 0.0).map(|v| inf.variance / v)
 }
 
-/// The columns tabulation reads (from weighted.arrow and respondents.arrow).
+/// The columns tabulation reads (from weighted.arrow and respondents.arrow;
+/// with calibrated variance also those of
+/// `swvr_core::calibration::columns_in_file`).
 pub fn input_columns(q: &Questionnaire) -> Vec<&str> {
     let mut columns: Vec<&str> = vec!["country", "wave", "stratum", "weight"];
     columns.extend(q.domains().iter().map(|d| d.variable.as_str()));
@@ -660,8 +697,12 @@ pub fn tabulate(
     progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
     // Only the columns tables use are read: the weights and age groups from
-    // weighted.arrow, the answers from respondents.arrow, row-aligned.
-    let joined = swvr_core::handoff::read_weighted(out, &input_columns(q))?;
+    // weighted.arrow, the answers from respondents.arrow, row-aligned (and,
+    // for calibrated variance, the calibration columns the file names).
+    let extra = swvr_core::calibration::columns_in_file(&out.join(swvr_core::handoff::WEIGHTED_FILE));
+    let mut columns = input_columns(q);
+    columns.extend(extra.iter().map(String::as_str));
+    let joined = swvr_core::handoff::read_weighted(out, &columns)?;
     tabulate_into(out, &joined.batch, &joined.source, q, sel, progress)
 }
 

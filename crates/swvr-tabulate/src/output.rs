@@ -1,5 +1,6 @@
 //! tables.arrow and tables.csv: the contract's columns, in order, then the
-//! extra columns `df` and `ci_method`.
+//! extra columns `df`, `ci_method` and `variance_method` (`fixed` or
+//! `calibrated`: how `se`, the interval and `deff` were obtained).
 
 use std::io::Write;
 use std::path::Path;
@@ -31,6 +32,7 @@ pub fn schema() -> Schema {
         float("deff", true),
         Field::new("df", DataType::Int64, false),
         text("ci_method"),
+        text("variance_method"),
     ]))
 }
 
@@ -53,6 +55,7 @@ pub fn to_batch(est: &[Estimate]) -> Result<RecordBatch, arrow_schema::ArrowErro
         Arc::new(Float64Array::from_iter(est.iter().map(|e| e.deff))),
         Arc::new(Int64Array::from_iter_values(est.iter().map(|e| e.df))),
         s(|e| e.ci_method.as_str()),
+        s(|e| e.variance_method),
     ];
     RecordBatch::try_new(Arc::new(schema()), cols)
 }
@@ -139,6 +142,7 @@ pub fn csv_text(est: &[Estimate]) -> String {
             opt(e.deff),
             e.df.to_string(),
             e.ci_method.as_str().to_string(),
+            e.variance_method.to_string(),
         ];
         s.push_str(&line.join(","));
         s.push('\n');

@@ -18,7 +18,7 @@
 //! survey's `grake` (calibrate.R): from `λ = 0`, each step solves
 //! `(Σ d_i F'(x_i'λ) x_i x_i') Δ = T − Σ d_i x_i − Σ d_i x_i F(x_i'λ)` with
 //! the Moore–Penrose inverse (`MASS::ginv`, singular values below
-//! `256·ε` of the largest dropped), and halves a step whose `g` is not
+//! `256·ε` of the largest dropped: `swvr_core::calibration::pinv_solve`), and halves a step whose `g` is not
 //! finite. Newton's method is affine-invariant, so the iterates do not
 //! depend on how the margins are parametrised: here an intercept plus the
 //! dummies of every category but the first with respondents, margin by
@@ -231,7 +231,7 @@ pub(crate) fn calibrate_cells(
             }
         }
         let misfit: Vec<f64> = (0..p).map(|j| pop[j] - sample_total[j] - fsum[j].total()).collect();
-        let mut deta = pinv_solve(&tmat, p, &misfit);
+        let mut deta = swvr_core::calibration::pinv_solve(&tmat, p, &misfit);
         for (e, de) in eta.iter_mut().zip(&deta) {
             *e += de;
         }
@@ -271,88 +271,9 @@ pub(crate) fn calibrate_cells(
     }
 }
 
-/// Solves `A x = b` with the Moore–Penrose inverse of the symmetric `p × p`
-/// matrix `A` (row-major), as `MASS::ginv(A) %*% b`: eigenvalues of
-/// magnitude at most `256·ε` times the largest are dropped. Eigenvectors
-/// by cyclic Jacobi rotations (Golub & Van Loan, *Matrix Computations*,
-/// 4th ed., §8.5), to full precision.
-pub(crate) fn pinv_solve(a: &[f64], p: usize, b: &[f64]) -> Vec<f64> {
-    let mut m = a.to_vec();
-    let mut v = vec![0.0; p * p];
-    for i in 0..p {
-        v[i * p + i] = 1.0;
-    }
-    for _sweep in 0..100 {
-        let off: f64 = (0..p)
-            .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| m[i * p + j] * m[i * p + j])
-            .sum();
-        let diag: f64 = (0..p).map(|i| m[i * p + i] * m[i * p + i]).sum();
-        if off <= f64::EPSILON * f64::EPSILON * diag || off == 0.0 {
-            break;
-        }
-        for i in 0..p {
-            for j in i + 1..p {
-                let aij = m[i * p + j];
-                if aij == 0.0 {
-                    continue;
-                }
-                let (aii, ajj) = (m[i * p + i], m[j * p + j]);
-                let theta = (ajj - aii) / (2.0 * aij);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..p {
-                    let (mki, mkj) = (m[k * p + i], m[k * p + j]);
-                    m[k * p + i] = c * mki - s * mkj;
-                    m[k * p + j] = s * mki + c * mkj;
-                }
-                for k in 0..p {
-                    let (mik, mjk) = (m[i * p + k], m[j * p + k]);
-                    m[i * p + k] = c * mik - s * mjk;
-                    m[j * p + k] = s * mik + c * mjk;
-                }
-                for k in 0..p {
-                    let (vki, vkj) = (v[k * p + i], v[k * p + j]);
-                    v[k * p + i] = c * vki - s * vkj;
-                    v[k * p + j] = s * vki + c * vkj;
-                }
-            }
-        }
-    }
-    let lambda: Vec<f64> = (0..p).map(|i| m[i * p + i]).collect();
-    let top = lambda.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
-    let tol = 256.0 * f64::EPSILON * top;
-    let mut x = vec![0.0; p];
-    for (k, &l) in lambda.iter().enumerate() {
-        if l.abs() <= tol || l.abs() == 0.0 {
-            continue;
-        }
-        let proj: f64 = (0..p).map(|i| v[i * p + k] * b[i]).sum::<f64>() / l;
-        for (i, xi) in x.iter_mut().enumerate() {
-            *xi += v[i * p + k] * proj;
-        }
-    }
-    x
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pinv_solves_regular_and_singular_systems() {
-        // Regular: [[4, 1], [1, 3]] x = [1, 2] → x = [1/11, 7/11].
-        let x = pinv_solve(&[4.0, 1.0, 1.0, 3.0], 2, &[1.0, 2.0]);
-        assert!(
-            (x[0] - 1.0 / 11.0).abs() < 1e-15 && (x[1] - 7.0 / 11.0).abs() < 1e-15,
-            "{x:?}"
-        );
-        // Singular: [[1, 1], [1, 1]] x = [2, 2] → minimum-norm x = [1, 1].
-        let x = pinv_solve(&[1.0, 1.0, 1.0, 1.0], 2, &[2.0, 2.0]);
-        assert!((x[0] - 1.0).abs() < 1e-15 && (x[1] - 1.0).abs() < 1e-15, "{x:?}");
-    }
 
     #[test]
     fn logit_function_stays_within_its_bounds() {

@@ -38,7 +38,7 @@ use swvr_core::progress::Progress;
 use swvr_core::questionnaire::Questionnaire;
 
 pub use error::{TargetError, WeightError};
-pub use scheme::{Margin, Method, OnNonConvergence, Scheme, SchemeMistake, SchemeMistakes};
+pub use scheme::{Margin, Method, OnNonConvergence, Scheme, SchemeMistake, SchemeMistakes, VarianceMethod};
 
 use base::{Counts, Frame};
 use columns::{Columns, FRAME_L, FRAME_M};
@@ -834,6 +834,32 @@ fn process_group(
     })
 }
 
+/// Schema metadata of weighted.arrow telling tabulate and model to compute
+/// calibrated standard errors (`swvr_core::calibration`): the variance
+/// method, the calibration function and the margins (whose components'
+/// `D_weighting` columns hold the calibration variables). None with
+/// `[variance] method = "fixed"`, so that default outputs are unchanged.
+fn variance_metadata(scheme: &Scheme) -> Vec<(String, String)> {
+    if scheme.variance() != VarianceMethod::Calibrated {
+        return Vec::new();
+    }
+    use swvr_core::calibration::{META_CALIBRATION, META_MARGINS, META_VARIANCE};
+    vec![
+        (META_VARIANCE.into(), "calibrated".into()),
+        (META_CALIBRATION.into(), scheme.calibration().name().into()),
+        (
+            META_MARGINS.into(),
+            scheme
+                .raking()
+                .variables
+                .iter()
+                .map(Margin::name)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    ]
+}
+
 /// Reads `out/ingest/respondents.arrow` and `data/{design,targets}.csv`,
 /// weights every selected (country, wave) with `scheme` bound to the run's
 /// questionnaire `q`, and writes `out/weight/`. Returns the diagnostics in
@@ -886,6 +912,7 @@ pub fn weight(
         &cols,
         total_rows,
         (q, &swvr_core::labels::Provenance::for_scheme(&scheme.to_toml())),
+        &variance_metadata(scheme),
     )?;
     Ok(diagnostics)
 }

@@ -140,6 +140,7 @@ pub(crate) fn write(
     cols: &Columns,
     total_rows: usize,
     labels: (&swvr_core::questionnaire::Questionnaire, &swvr_core::labels::Provenance),
+    extra_metadata: &[(String, String)],
 ) -> Result<(), WeightError> {
     let arrow_path = swvr_core::stages::path(out, swvr_core::stages::WEIGHTED);
     let mut json = serde_json::to_string_pretty(&diags).map_err(|e| {
@@ -177,6 +178,11 @@ pub(crate) fn write(
     fields.extend(added_fields(plan));
     let schema = swvr_core::io::with_version(Schema::new_with_metadata(fields, input_schema.metadata().clone()));
     let schema = swvr_core::labels::label_schema(schema, labels.0, labels.1);
+    let schema = {
+        let mut md = schema.metadata().clone();
+        md.extend(extra_metadata.iter().cloned());
+        schema.with_metadata(md)
+    };
     let schema_ref = Arc::new(schema.clone());
     let changed = || {
         arrow_err(

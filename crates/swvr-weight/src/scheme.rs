@@ -51,6 +51,26 @@ pub enum OnNonConvergence {
     Warn,
 }
 
+/// How tabulate and model compute standard errors (`[variance] method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarianceMethod {
+    /// Final weights taken as fixed (R: `svydesign(weights = ~weight)`).
+    Fixed,
+    /// Taylor linearisation of the calibration estimator (R: the design
+    /// returned by `rake()` / `calibrate()`).
+    Calibrated,
+}
+
+impl VarianceMethod {
+    /// The name used in the scheme and in the outputs' `variance_method`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VarianceMethod::Fixed => "fixed",
+            VarianceMethod::Calibrated => "calibrated",
+        }
+    }
+}
+
 /// A band of a numeric demographic: `lo-hi` or `lo+` (hi = None).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Band {
@@ -172,6 +192,7 @@ pub struct Scheme {
     raking: RakingScheme,
     calibration: Calibration,
     trimming: Option<TrimmingScheme>,
+    variance: VarianceMethod,
     fieldwork: Option<toml::Table>,
     source: String,
     /// Line of each raking margin in the file (for errors found later).
@@ -188,6 +209,7 @@ impl PartialEq for Scheme {
             && self.raking == other.raking
             && self.calibration == other.calibration
             && self.trimming == other.trimming
+            && self.variance == other.variance
             && self.fieldwork == other.fieldwork
     }
 }
@@ -261,7 +283,14 @@ struct RawScheme {
     #[serde(skip_serializing_if = "Option::is_none")]
     trimming: Option<RawTrimming>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    variance: Option<RawVariance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     fieldwork: Option<toml::Table>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct RawVariance {
+    method: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -579,6 +608,7 @@ impl Scheme {
                 upper: 5.0,
                 max_rounds: 50,
             }),
+            variance: VarianceMethod::Fixed,
             fieldwork: None,
             source: "default scheme".into(),
             margin_lines: vec![None; 3],
@@ -608,13 +638,14 @@ impl Scheme {
             lines: Lines::new(text),
             mistakes: Vec::new(),
         };
-        const SECTIONS: [&str; 7] = [
+        const SECTIONS: [&str; 8] = [
             "base",
             "age_groups",
             "bands",
             "raking",
             "calibration",
             "trimming",
+            "variance",
             "fieldwork",
         ];
         for k in root.keys() {
@@ -820,6 +851,16 @@ impl Scheme {
             }
         });
 
+        // [variance]
+        let v = c.table(&root, &["variance"], &["method"]);
+        let variance = match c
+            .choice(v, &["variance", "method"], &["fixed", "calibrated"])
+            .as_deref()
+        {
+            Some("calibrated") => VarianceMethod::Calibrated,
+            _ => VarianceMethod::Fixed,
+        };
+
         // [fieldwork]: validated by the fieldwork stage; kept verbatim.
         let fieldwork = match root.get("fieldwork") {
             None => None,
@@ -876,6 +917,7 @@ impl Scheme {
             raking,
             calibration,
             trimming,
+            variance,
             fieldwork,
             source: path.to_string(),
             margin_lines,
@@ -907,6 +949,11 @@ impl Scheme {
     /// `[calibration]`: raking (the default) or a calibration function.
     pub fn calibration(&self) -> Calibration {
         self.calibration
+    }
+
+    /// `[variance] method`: how tabulate and model compute standard errors.
+    pub fn variance(&self) -> VarianceMethod {
+        self.variance
     }
 
     /// `[trimming]`; `None` = no trimming.
@@ -979,6 +1026,10 @@ impl Scheme {
                 lower: t.lower,
                 upper: t.upper,
                 max_rounds: i64::from(t.max_rounds),
+            }),
+            // "fixed" (the default) is not written: default hashes unchanged.
+            variance: (self.variance != VarianceMethod::Fixed).then(|| RawVariance {
+                method: self.variance.as_str().into(),
             }),
             fieldwork: self.fieldwork.clone(),
         };

@@ -146,6 +146,7 @@ fn aggregate(rows: &[(Vec<f64>, u8, f64)]) -> Aggregate {
         patterns,
         cells,
         stratum_n: vec![rows.len() as u64],
+        cal: None,
     }
 }
 

@@ -69,3 +69,132 @@ fn sufficient_statistics_match_direct_scores() {
         assert!(checked > 300, "{checked}");
     }
 }
+
+/// `batch` with calibration columns (margins `sex`, `education`: their
+/// reported codes as the weighting values, base weights varying around the
+/// weights) and the metadata of `[variance] method = "calibrated"`.
+fn calibrated(batch: &arrow_array::RecordBatch, function: &str) -> arrow_array::RecordBatch {
+    use std::sync::Arc;
+    use swvr_core::calibration::{META_CALIBRATION, META_MARGINS, META_VARIANCE};
+    let schema = batch.schema();
+    let mut fields: Vec<arrow_schema::Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut cols = batch.columns().to_vec();
+    for d in ["sex", "education"] {
+        fields.push(arrow_schema::Field::new(
+            format!("{d}_weighting"),
+            arrow_schema::DataType::Int8,
+            false,
+        ));
+        cols.push(batch.column_by_name(d).unwrap().clone());
+    }
+    let w = batch
+        .column_by_name("weight")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Float64Array>()
+        .unwrap();
+    let base: Vec<f64> = (0..w.len())
+        .map(|i| w.value(i) * (1.0 + 0.1 * (i % 3) as f64))
+        .collect();
+    fields.push(arrow_schema::Field::new(
+        "base_weight",
+        arrow_schema::DataType::Float64,
+        false,
+    ));
+    cols.push(Arc::new(arrow_array::Float64Array::from(base)));
+    let mut md = schema.metadata().clone();
+    md.insert(META_VARIANCE, "calibrated");
+    md.insert(META_CALIBRATION, function);
+    md.insert(META_MARGINS, "sex,education");
+    arrow_array::RecordBatch::try_new(Arc::new(arrow_schema::Schema::new_with_metadata(fields, md)), cols).unwrap()
+}
+
+/// Issue 10: with calibrated variance, the cell sufficient statistics give
+/// the variance of the row-level residuals (swvr_core::calibration, then
+/// swvr_core::variance), with a lonely stratum and domains, for both
+/// residualisations (rake's backfitting, calibrate's regression).
+#[test]
+fn calibrated_statistics_match_direct_residuals() {
+    use swvr_core::calibration::{BatchCalibration, Residualise};
+    let q = Questionnaire::default_2021();
+    for function in ["raking", "logit"] {
+        let batch = calibrated(&batch_from_csv("lonely.csv", &q), function);
+        let calib = BatchCalibration::from_batch(&batch).unwrap().unwrap();
+        assert_eq!(
+            calib.method,
+            if function == "raking" {
+                Residualise::Backfit
+            } else {
+                Residualise::Regression
+            }
+        );
+        let est = tabulate_batch(&batch, &q, &Default::default()).unwrap();
+        let fixed = tabulate_batch(&batch_from_csv("lonely.csv", &q), &q, &Default::default()).unwrap();
+        let (header, rows) = read_csv("lonely.csv");
+        let at = |n: &str| header.iter().position(|h| h == n).unwrap();
+        let mut checked = 0;
+        let mut differ = 0;
+        for (e, f) in est
+            .iter()
+            .zip(&fixed)
+            .filter(|(e, _)| q.item(&e.item).is_some() && ["total", "sex"].contains(&e.domain.as_str()))
+        {
+            assert_eq!((e.variance_method, f.variance_method), ("calibrated", "fixed"));
+            assert_eq!(
+                (&e.item, &e.domain_level, &e.category),
+                (&f.item, &f.domain_level, &f.category)
+            );
+            let item = q.item(&e.item).unwrap();
+            let code = q.answer_set(item).code_of(&e.category).unwrap().to_string();
+            let rows_g: Vec<usize> = (0..rows.len())
+                .filter(|&i| rows[i][at("country")] == e.country)
+                .collect();
+            let mut strata: HashMap<&str, u32> = HashMap::new();
+            for &i in &rows_g {
+                let k = strata.len() as u32;
+                strata.entry(rows[i][at("stratum")].as_str()).or_insert(k);
+            }
+            let in_domain = |r: &Vec<String>| match e.domain_level.as_str() {
+                "total" => true,
+                "male" => r[at("sex")] == "1",
+                "female" => r[at("sex")] == "2",
+                _ => unreachable!(),
+            };
+            let a: Vec<bool> = rows_g
+                .iter()
+                .map(|&i| !rows[i][at(&e.item)].is_empty() && in_domain(&rows[i]))
+                .collect();
+            let w: Vec<f64> = rows_g.iter().map(|&i| rows[i][at("weight")].parse().unwrap()).collect();
+            let y: Vec<f64> = rows_g
+                .iter()
+                .map(|&i| f64::from(u8::from(rows[i][at(&e.item)] == code)))
+                .collect();
+            let wd: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i]).sum();
+            let p: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i] * y[i]).sum::<f64>() / wd;
+            let mut z: Vec<f64> = (0..w.len())
+                .map(|i| if a[i] { w[i] * (y[i] - p) / wd } else { 0.0 })
+                .collect();
+            let idx: Vec<u32> = rows_g.iter().map(|&i| i as u32).collect();
+            let cal = calib.calibrator(&idx);
+            let cell: Vec<u32> = idx.iter().map(|&i| calib.cell[i as usize]).collect();
+            let start: Vec<f64> = idx.iter().map(|&i| calib.start[i as usize]).collect();
+            cal.residualise(&mut z, 1, &cell, &w, &start);
+            let s: Vec<u32> = rows_g
+                .iter()
+                .map(|&i| strata[rows[i][at("stratum")].as_str()])
+                .collect();
+            let v = stratified_total_variance(&z, &s, strata.len());
+            assert!((e.estimate - f.estimate).abs() < 1e-15, "{e:?}");
+            assert!(
+                (e.se * e.se - v).abs() <= 1e-10 * v.max(1e-300) || (v < 1e-30 && e.se < 1e-14),
+                "{e:?}: direct variance {v}"
+            );
+            differ += usize::from((e.se - f.se).abs() > 1e-9 * f.se);
+            checked += 1;
+        }
+        assert!(
+            checked > 100 && differ > checked / 2,
+            "{checked} checked, {differ} differ from fixed"
+        );
+    }
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env Rscript
+# Reference standard errors for `[variance] method = "calibrated"` (issue
+# 10): R's svymean/svyby and svyglm on the designs returned by rake() and
+# calibrate(), whose variance (svyrecvar) replaces each influence value by a
+# residual on the calibration variables.
+#
+# Inputs: fixtures/reference/weight/inputs_multiplicity.csv (respondent key,
+# counts, frame, stratum, the raking values after swvr's imputation), the
+# items and reported demographics of fixtures/respondents.csv (joined on
+# country, respondent_id), fixtures/design.csv, fixtures/targets.csv.
+# Per (country, wave), svydesign(ids = ~1, strata = ~stratum, weights = ~w0)
+# with w0 the multiplicity base weights (caps 4/3/3) scaled to sum to n,
+# options(survey.lonely.psu = "adjust"), and three calibrated designs on the
+# margins sex, age_group, education (targets normalised, times n):
+# - raking: rake(..., control = list(maxit = 1000, epsilon = 1e-13));
+# - linear: calibrate(..., calfun = "linear");
+# - logit:  calibrate(..., calfun = "logit", bounds = c(0.2, 3.5),
+#           maxit = 200, epsilon = 1e-14).
+# (the weight stage's schemes fixtures/reference/variance/scheme_<design>.toml
+# give the same weights: see fixtures/reference/calibration/).
+#
+# Tables: for Q1, Q4B, Q7 and the domains total, sex, age_group, education,
+# urbanicity: svyby(~factor(item), ~domain, subset(design, asked & domain
+# known), svymean, deff = "replace") — subset() of a calibrated design keeps
+# every row (domain estimation), so the residuals are taken over the whole
+# country-wave. Model: svyglm(Q7 yes ~ Q1 + Q3A + Q3B + Q3C + sex +
+# age_group + education + urbanicity + employment, quasibinomial) on
+# subset(design, complete), converged to 1e-14 and restarted at the solution
+# (as scripts/r/model_reference.R).
+#
+# Writes fixtures/reference/variance/{tables,svyglm}_ref.csv with a
+# `design` column (raking, linear, logit). The Rust test
+# crates/swvr-cli/tests/cli/calibrated.rs runs swvr with those schemes and
+# compares (estimates 1e-8, SEs 1e-6 relative), so CI never needs R.
+#
+# Usage: Rscript scripts/r/calibrated_variance_reference.R   (from the repository root)
+
+suppressPackageStartupMessages(library(survey))
+options(survey.lonely.psu = "adjust")
+
+outdir <- "fixtures/reference/variance"
+fmt <- function(x) ifelse(is.na(x) | !is.finite(x), "NA", sprintf("%.17g", x))
+
+# Multiplicity base weights with the blank-count rule (as
+# scripts/r/weight_reference.R; written independently of the Rust code).
+base_weights <- function(d, design, caps = c(adults = 4, landlines = 3, mobiles = 3)) {
+  out <- numeric(nrow(d))
+  for (key in unique(paste(d$country, d$wave))) {
+    rows <- which(paste(d$country, d$wave) == key)
+    x <- d[rows, ]
+    des <- design[paste(design$country, design$wave) == key, ]
+    fL <- if (any(des$frame == "L")) des$sample_size[des$frame == "L"] / des$frame_size[des$frame == "L"] else NA
+    fM <- if (any(des$frame == "M")) des$sample_size[des$frame == "M"] / des$frame_size[des$frame == "M"] else NA
+    fromL <- x$frame == "L"
+    nl <- x$n_landlines
+    nl[is.na(nl)] <- ifelse(fromL[is.na(nl)], 1, 0)
+    nl[fromL & nl < 1] <- 1
+    nm <- x$n_mobiles
+    nm[is.na(nm)] <- ifelse(!fromL[is.na(nm)], 1, 0)
+    nm[!fromL & nm < 1] <- 1
+    na <- x$n_adults
+    na[is.na(na) | na < 1] <- 1
+    pL <- if (is.na(fL)) rep(0, nrow(x)) else
+      ifelse(nl > 0, pmin(fL * pmin(nl, caps[["landlines"]]) / pmin(na, caps[["adults"]]), 1), 0)
+    pM <- if (is.na(fM)) rep(0, nrow(x)) else
+      ifelse(nm > 0, pmin(fM * pmin(nm, caps[["mobiles"]]), 1), 0)
+    out[rows] <- 1 / (pL + pM - pL * pM)
+  }
+  out
+}
+
+design <- read.csv("fixtures/design.csv", stringsAsFactors = FALSE)
+targets <- read.csv("fixtures/targets.csv", stringsAsFactors = FALSE,
+                    colClasses = c(category = "character"))
+inp <- read.csv("fixtures/reference/weight/inputs_multiplicity.csv", stringsAsFactors = FALSE,
+                colClasses = c(respondent_id = "character", stratum = "character"))
+resp <- read.csv("fixtures/respondents.csv", stringsAsFactors = FALSE,
+                 colClasses = c(respondent_id = "character"))
+keep <- c("country", "respondent_id", "sex", "age", "education", "employment", "urbanicity",
+          "Q1", "Q3A", "Q3B", "Q3C", "Q4B", "Q7")
+d <- merge(inp, resp[, keep], by = c("country", "respondent_id"), sort = FALSE)
+d <- d[order(d$country, d$wave), ]
+d$base_weight <- base_weights(d, design)
+bands <- c("15-29", "30-44", "45-59", "60+")
+d$age_group <- as.character(cut(d$age, c(14, 29, 44, 59, 120), labels = bands))
+d$age_group[d$age > 120] <- NA
+
+# Domains as tables.arrow labels them (DK/refused: NA, out of the breakdown).
+d$dom_total <- "total"
+d$dom_sex <- c("male", "female")[match(d$sex, 1:2)]
+d$dom_age_group <- d$age_group
+d$dom_education <- c("primary", "secondary", "tertiary")[match(d$education, 1:3)]
+d$dom_urbanicity <- c("rural", "rural", "urban", "urban")[match(d$urbanicity, 1:4)]
+domains <- c("total", "sex", "age_group", "education", "urbanicity")
+items <- list(Q1 = list(codes = c(1, 2, 8, 9), cats = c("yes", "no", "dk", "refused")),
+              Q4B = list(codes = c(1, 2, 3, 8, 9), cats = c("increased", "decreased", "same", "dk", "refused")),
+              Q7 = list(codes = c(1, 2, 8, 9), cats = c("yes", "no", "dk", "refused")))
+# Rows not asked stay in a subset of a calibrated design with weight 0, so
+# their value must not be NA (it contributes nothing): the first code.
+for (it in names(items)) {
+  d[[paste0("f_", it)]] <- factor(ifelse(is.na(d[[it]]), items[[it]]$codes[1], d[[it]]),
+                                  levels = items[[it]]$codes)
+}
+
+# Model variables (as scripts/r/model_reference.R).
+yn <- function(v) ifelse(v == 1, 1, ifelse(v == 2, 0, NA))
+d$Q7yes <- yn(d$Q7)
+for (q in c("Q1", "Q3A", "Q3B", "Q3C")) d[[paste0("m_", q)]] <- yn(d[[q]])
+d$`sex=female` <- as.numeric(d$sex == 2)
+d$`age_group=30-44` <- as.numeric(d$age_group %in% "30-44")
+d$`age_group=45-59` <- as.numeric(d$age_group %in% "45-59")
+d$`age_group=60+` <- as.numeric(d$age_group %in% "60+")
+d$`education=secondary` <- as.numeric(d$education == 2)
+d$`education=tertiary` <- as.numeric(d$education == 3)
+d$`urbanicity=urban` <- as.numeric(d$urbanicity %in% 3:4)
+d$`employment=not_employed` <- as.numeric(d$employment == 2)
+d$complete <- !is.na(d$Q7yes) & !is.na(d$m_Q1) & !is.na(d$m_Q3A) & !is.na(d$m_Q3B) &
+  !is.na(d$m_Q3C) & d$sex %in% 1:2 & !is.na(d$age_group) & d$education %in% 1:3 &
+  d$urbanicity %in% 1:4 & d$employment %in% 1:2
+for (v in c("Q7yes", "m_Q1", "m_Q3A", "m_Q3B", "m_Q3C")) d[[v]][is.na(d[[v]])] <- 0
+terms <- c("m_Q1", "m_Q3A", "m_Q3B", "m_Q3C", "sex=female", "age_group=30-44", "age_group=45-59",
+           "age_group=60+", "education=secondary", "education=tertiary", "urbanicity=urban",
+           "employment=not_employed")
+fml <- as.formula(paste("Q7yes ~", paste0("`", terms, "`", collapse = " + ")))
+term_name <- function(t) sub("^m_", "", gsub("`", "", t))
+
+calibrated <- function(x, tg, kind) {
+  n <- nrow(x)
+  x$w0 <- x$base_weight * n / sum(x$base_weight)
+  forms <- list()
+  pops <- list()
+  for (v in c("sex", "age_group", "education")) {
+    col <- paste0(v, "_weighting")
+    t <- tg[tg$variable == v, ]
+    x[[col]] <- factor(as.character(x[[col]]), levels = t$category)
+    pm <- data.frame(factor(t$category, levels = t$category), t$share / sum(t$share) * n)
+    names(pm) <- c(col, "Freq")
+    pops[[length(pops) + 1]] <- pm
+    forms[[length(forms) + 1]] <- as.formula(paste("~", col))
+  }
+  des <- svydesign(ids = ~1, strata = ~stratum, weights = ~w0, data = x)
+  switch(kind,
+    raking = rake(des, forms, pops, control = list(maxit = 1000, epsilon = 1e-13, verbose = FALSE)),
+    linear = calibrate(des, forms, pops, calfun = "linear"),
+    logit = calibrate(des, forms, pops, calfun = "logit", bounds = c(0.2, 3.5),
+                      maxit = 200, epsilon = 1e-14))
+}
+
+tables <- list()
+models <- list()
+for (kind in c("raking", "linear", "logit")) {
+  for (key in unique(paste(d$country, d$wave))) {
+    x <- d[paste(d$country, d$wave) == key, ]
+    des <- calibrated(x, targets[paste(targets$country, targets$wave) == key, ], kind)
+    for (it in names(items)) {
+      asked <- subset(des, !is.na(x[[it]]))
+      for (dn in domains) {
+        dv <- paste0("dom_", dn)
+        sub <- subset(asked, !is.na(asked$variables[[dv]]))
+        by <- svyby(as.formula(paste0("~f_", it)), as.formula(paste0("~", dv)), sub, svymean,
+                    deff = "replace", keep.var = TRUE)
+        for (lev in as.character(by[[dv]])) {
+          row <- as.numeric(by[by[[dv]] == lev, -1])
+          ns <- length(row) / 3
+          tables[[length(tables) + 1]] <- data.frame(
+            design = kind, country = x$country[1], wave = x$wave[1], item = it, domain = dn,
+            domain_level = lev, category = items[[it]]$cats, estimate = fmt(row[1:ns]),
+            se = fmt(row[ns + 1:ns]), deff = fmt(row[2 * ns + 1:ns]))
+        }
+      }
+    }
+    fit0 <- svyglm(fml, design = subset(des, complete), family = quasibinomial,
+                   control = glm.control(epsilon = 1e-14, maxit = 100))
+    fit <- svyglm(fml, design = subset(des, complete), family = quasibinomial, start = coef(fit0),
+                  control = glm.control(epsilon = 1e-14, maxit = 100))
+    b <- coef(fit)
+    models[[length(models) + 1]] <- data.frame(
+      design = kind, country = x$country[1], wave = x$wave[1], term = term_name(names(b)),
+      estimate = fmt(b), se = fmt(sqrt(diag(vcov(fit)))), df = fit$df.residual,
+      n = sum(x$complete))
+  }
+  cat(sprintf("calibrated variance reference: %s done\n", kind))
+}
+tables <- do.call(rbind, tables)
+models <- do.call(rbind, models)
+write.csv(tables, file.path(outdir, "tables_ref.csv"), row.names = FALSE, quote = FALSE)
+write.csv(models, file.path(outdir, "svyglm_ref.csv"), row.names = FALSE, quote = FALSE)
+cat(sprintf("calibrated variance reference: tables_ref.csv (%d rows), svyglm_ref.csv (%d rows)\n",
+            nrow(tables), nrow(models)))
