@@ -34,6 +34,8 @@ pub const DIAGNOSTICS: &str = "weight/diagnostics.json";
 pub const TABLES: &str = "tabulate/tables.arrow";
 /// Estimates as CSV (tabulate).
 pub const TABLES_CSV: &str = "tabulate/tables.csv";
+/// Contrasts between domain levels and waves (tabulate).
+pub const CONTRASTS: &str = "tabulate/contrasts.arrow";
 /// Odds ratios (model).
 pub const ODDS_RATIOS: &str = "model/odds_ratios.arrow";
 

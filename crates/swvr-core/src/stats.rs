@@ -39,6 +39,26 @@ pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
     Some(x)
 }
 
+/// The two-sided p-value of a t statistic on `df` degrees of freedom,
+/// `2·pt(−|t|, df)` in R, or `None` when `df ≤ 0` or `t` is not finite.
+///
+/// # Formula
+/// `I_{df/(df+t²)}(df/2, 1/2)` (regularised incomplete beta), computed
+/// directly rather than as `1 − CDF`, so small p-values keep their relative
+/// accuracy.
+///
+/// ```
+/// let p = swvr_core::stats::t_two_sided_p(2.5, 10.0).unwrap();
+/// assert!((p - 0.031446844236608776).abs() < 1e-14);
+/// ```
+pub fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
+    if df.is_nan() || df <= 0.0 || !t.is_finite() {
+        return None;
+    }
+    let x = df / (df + t * t);
+    statrs::function::beta::checked_beta_reg(df / 2.0, 0.5, x).ok()
+}
+
 /// The logistic function `1 / (1 + e^(−x))`, computed without overflow for
 /// large |x| (`e^x / (1 + e^x)` for negative x).
 ///
@@ -74,6 +94,24 @@ mod tests {
         }
         assert!(t_quantile(0.975, 0.0).is_none());
         assert!(t_quantile(1.0, 5.0).is_none());
+    }
+
+    #[test]
+    #[allow(clippy::excessive_precision)] // R's 17 digits, as printed
+    fn two_sided_p_values_match_r() {
+        // 2 * pt(-abs(t), df) in R, printed with 17 digits.
+        for (t, df, want) in [
+            (2.5, 10.0, 0.031446844236608776),
+            (-0.3, 1.0, 0.81445284184451539),
+            (8.0, 997.0, 3.4367008817663947e-15),
+            (0.0, 5.0, 1.0),
+            (40.0, 30.0, 1.3726045194406362e-27),
+        ] {
+            let got = t_two_sided_p(t, df).unwrap_or(f64::NAN);
+            assert!((got - want).abs() <= 1e-12 * want, "t {t} df {df}: {got} vs {want}");
+        }
+        assert!(t_two_sided_p(1.0, 0.0).is_none());
+        assert!(t_two_sided_p(f64::INFINITY, 3.0).is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! [`tabulate`] reads `OUT/weight/weighted.arrow` (weights, age groups)
 //! with `OUT/ingest/respondents.arrow` (answers, strata) and writes
-//! `OUT/tabulate/tables.arrow`, `tables.csv` and `report.md`;
+//! `OUT/tabulate/tables.arrow`, `tables.csv`, `contrasts.arrow` and `report.md`;
 //! [`tabulate_batch`] is the same computation over an in-memory batch.
 //!
 //! - Estimates: weighted shares among those asked, DK/refused in the base.
@@ -52,6 +52,7 @@
 //! assert!((q1_yes.estimate - 0.125).abs() < 1e-15);
 //! ```
 
+pub mod contrasts;
 pub mod engine;
 pub mod interval;
 pub mod output;
@@ -67,6 +68,7 @@ use swvr_core::io::IoError;
 use swvr_core::progress::Progress;
 use swvr_core::questionnaire::{Derived, Levels, Questionnaire};
 
+pub use contrasts::Contrast;
 use engine::{DomainRows, INVALID, LevelStats, NONE, Source, Var};
 
 /// What tabulation produced.
@@ -428,6 +430,15 @@ fn variables<'a>(
 
 /// Tabulates an in-memory weighted batch (the columns of weighted.arrow).
 pub fn tabulate_batch(batch: &RecordBatch, q: &Questionnaire, sel: &Selection) -> Result<Vec<Estimate>, TabulateError> {
+    Ok(tabulate_batch_from(batch, q, sel, Path::new("<batch>"), &swvr_core::progress::NoProgress)?.0)
+}
+
+/// [`tabulate_batch`] with the contrasts of contrasts.arrow ([`contrasts`]).
+pub fn tabulate_batch_with_contrasts(
+    batch: &RecordBatch,
+    q: &Questionnaire,
+    sel: &Selection,
+) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
     tabulate_batch_from(batch, q, sel, Path::new("<batch>"), &swvr_core::progress::NoProgress)
 }
 
@@ -437,7 +448,7 @@ fn tabulate_batch_from(
     sel: &Selection,
     file: &Path,
     progress: &dyn Progress,
-) -> Result<Vec<Estimate>, TabulateError> {
+) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
     let path = file.display().to_string();
     let groups = swvr_core::groups::group_by_country_wave(batch, file, sel)?;
     swvr_core::groups::require_selected_in(&groups, batch, file, sel)?;
@@ -546,7 +557,10 @@ fn tabulate_batch_from(
             }
         }
     }
-    Ok(out)
+    let cats: Vec<Vec<String>> = vars.iter().map(|v| v.1.clone()).collect();
+    let mut contrasts = contrasts::level_contrasts(&prepared, &stats, &cats, q, &domains, &offsets);
+    contrasts.extend(contrasts::wave_contrasts(&out));
+    Ok((out, contrasts))
 }
 
 struct Ctx<'a> {
@@ -689,7 +703,7 @@ pub fn input_columns(q: &Questionnaire) -> Vec<&str> {
 
 /// Reads `out/weight/weighted.arrow` with `out/ingest/respondents.arrow`
 /// ([`swvr_core::handoff::read_weighted`]), writes `out/tabulate/`
-/// (tables.arrow, tables.csv, report.md).
+/// (tables.arrow, tables.csv, contrasts.arrow, report.md).
 pub fn tabulate(
     out: &Path,
     q: &Questionnaire,
@@ -716,7 +730,7 @@ pub fn tabulate_into(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
-    let estimates = tabulate_batch_from(batch, q, sel, input, progress)?;
+    let (estimates, contrasts) = tabulate_batch_from(batch, q, sel, input, progress)?;
     let def = report::ReportDef::default_2021()?;
     let dir = out.join(swvr_core::stages::TABULATE);
     output::write_arrow(
@@ -726,6 +740,12 @@ pub fn tabulate_into(
         &batch.schema(),
     )?;
     output::write_csv(&swvr_core::stages::path(out, swvr_core::stages::TABLES_CSV), &estimates)?;
+    contrasts::write_arrow(
+        &swvr_core::stages::path(out, swvr_core::stages::CONTRASTS),
+        &contrasts,
+        q,
+        &batch.schema(),
+    )?;
     let (md, within) = report::render(&def, &estimates);
     swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
     let groups: BTreeSet<(&str, i32)> = estimates.iter().map(|e| (e.country.as_str(), e.wave)).collect();

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+mod contrasts;
 mod direct;
 mod outputs;
 mod r_agreement;
