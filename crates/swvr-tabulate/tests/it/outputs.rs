@@ -131,6 +131,23 @@ fn tabulate_writes_the_three_files() {
             "deff"
         ]
     );
+    let contrasts = swvr_core::io::read_arrow(&out.join("tabulate/contrasts.arrow")).unwrap();
+    let names: Vec<String> = contrasts.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(
+        names,
+        swvr_tabulate::contrasts::schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        names[..9],
+        [
+            "country", "contrast", "wave_a", "wave_b", "item", "domain", "level_a", "level_b", "category"
+        ]
+    );
+    assert!(contrasts.num_rows() > 1000);
     let csv = std::fs::read_to_string(out.join("tabulate/tables.csv")).unwrap();
     assert_eq!(csv.lines().count() as u64, summary.estimates + 1);
     let md = std::fs::read_to_string(out.join("tabulate/report.md")).unwrap();
