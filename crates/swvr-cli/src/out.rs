@@ -840,7 +840,7 @@ fn known(stage: &str, name: &str) -> bool {
             name,
             "weighted.arrow" | "diagnostics.json" | "scheme.toml" | "replicates.arrow"
         ),
-        "tabulate" => matches!(name, "tables.arrow" | "tables.csv" | "report.md"),
+        "tabulate" => matches!(name, "tables.arrow" | "tables.csv" | "contrasts.arrow" | "report.md"),
         "model" => matches!(name, "odds_ratios.arrow" | "report.md" | "spec.toml"),
         "report" => name == "index.html",
         "export" => ["weighted.", "tables.", "odds_ratios.", "topline."]

@@ -113,6 +113,7 @@ fn fixture_run_writes_every_output_and_a_manifest() {
         "ingest/validation.json",
         "weight/diagnostics.json",
         "tabulate/tables.csv",
+        "tabulate/contrasts.arrow",
         "tabulate/report.md",
         "model/report.md",
         "manifest.json",
@@ -144,7 +145,12 @@ fn same_inputs_give_the_same_bytes_whatever_the_threads() {
     ok(&st);
     for f in OUTPUTS
         .iter()
-        .chain(&["manifest.json", "tabulate/tables.csv", "weight/diagnostics.json"])
+        .chain(&[
+            "manifest.json",
+            "tabulate/tables.csv",
+            "tabulate/contrasts.arrow",
+            "weight/diagnostics.json",
+        ])
     {
         assert!(
             std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
