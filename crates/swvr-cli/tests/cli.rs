@@ -143,15 +143,12 @@ fn same_inputs_give_the_same_bytes_whatever_the_threads() {
         .output()
         .unwrap();
     ok(&st);
-    for f in OUTPUTS
-        .iter()
-        .chain(&[
-            "manifest.json",
-            "tabulate/tables.csv",
-            "tabulate/contrasts.arrow",
-            "weight/diagnostics.json",
-        ])
-    {
+    for f in OUTPUTS.iter().chain(&[
+        "manifest.json",
+        "tabulate/tables.csv",
+        "tabulate/contrasts.arrow",
+        "weight/diagnostics.json",
+    ]) {
         assert!(
             std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
             "{f} differs"
