@@ -90,7 +90,7 @@ fn special_and_foreign_files_in_out_are_never_hashed_nor_a_hang() {
         .iter()
         .map(|o| o["path"].as_str().unwrap())
         .collect();
-    assert_eq!(paths.len(), 17, "{paths:?}");
+    assert_eq!(paths.len(), 18, "{paths:?}");
     assert!(paths.iter().all(|p| p.contains('/')), "{paths:?}");
     // verify names them without opening them.
     let res = swvr(&["verify", out.to_str().unwrap()]);
