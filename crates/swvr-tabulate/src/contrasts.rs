@@ -108,6 +108,9 @@ pub struct Contrast {
     pub df: i64,
     /// Two-sided p-value of `difference = 0`.
     pub p_value: Option<f64>,
+    /// How the variances were obtained: `fixed` (final weights taken as
+    /// fixed) or, for a wave contrast, the tables' method.
+    pub variance_method: &'static str,
 }
 
 /// One level's estimate of an outcome with its per-stratum score sums.
@@ -288,6 +291,9 @@ fn pair(
         ci_high: None,
         df: (sa.n + sb.n) as i64 - strata,
         p_value: None,
+        // The covariance is that of the fixed-weights linearisation, also
+        // when the tables use calibrated variance (not yet extended).
+        variance_method: "fixed",
     };
     finish(c, sa.variance + sb.variance - 2.0 * cov.total())
 }
@@ -359,6 +365,11 @@ pub fn wave_contrasts(est: &[Estimate]) -> Vec<Contrast> {
                     ci_high: None,
                     df: a.df + b.df,
                     p_value: None,
+                    variance_method: if a.variance_method == b.variance_method {
+                        a.variance_method
+                    } else {
+                        "mixed"
+                    },
                 };
                 out.push(finish(c, a.se * a.se + b.se * b.se));
             }
@@ -391,6 +402,7 @@ pub fn schema() -> Schema {
         float("ci_high", true),
         Field::new("df", DataType::Int64, false),
         float("p_value", true),
+        text("variance_method"),
     ]))
 }
 
@@ -421,6 +433,7 @@ pub fn to_batch(rows: &[Contrast]) -> Result<RecordBatch, arrow_schema::ArrowErr
         opts(|c| c.ci_high),
         i64s(|c| c.df),
         opts(|c| c.p_value),
+        s(|c| c.variance_method),
     ];
     RecordBatch::try_new(Arc::new(schema()), cols)
 }
