@@ -95,35 +95,60 @@ impl Histogram {
     /// one for the counts; order-independent, so deterministic.
     pub fn of(values: impl Iterator<Item = f64> + Clone, bins: usize) -> Self {
         let bins = bins.max(1);
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for v in values.clone().filter(|v| v.is_finite()) {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
+        let range = values.clone().fold(EMPTY_RANGE, widen);
         let mut counts = vec![0u64; bins];
+        for v in values {
+            if let Some(i) = Self::bin(range, bins, v) {
+                counts[i] += 1;
+            }
+        }
+        Self::from_counts(range, counts)
+    }
+
+    /// The bin of `v` among `bins` equal-width bins on `(lo, hi)` (the
+    /// maximum falls in the last bin); `None` for a non-finite value.
+    fn bin((lo, hi): (f64, f64), bins: usize, v: f64) -> Option<usize> {
+        if !v.is_finite() {
+            return None;
+        }
+        let width = (hi - lo) / bins as f64;
+        Some(if width > 0.0 {
+            (((v - lo) / width) as usize).min(bins - 1)
+        } else {
+            0
+        })
+    }
+
+    /// A histogram of `counts` on `range` (from [`widen`]); an empty range
+    /// (no finite value) becomes `[0, 0]`.
+    fn from_counts((lo, hi): (f64, f64), counts: Vec<u64>) -> Self {
         if lo > hi {
-            return Self {
+            Self {
                 lo: 0.0,
                 hi: 0.0,
                 counts,
-            };
+            }
+        } else {
+            Self { lo, hi, counts }
         }
-        let width = (hi - lo) / bins as f64;
-        for v in values.filter(|v| v.is_finite()) {
-            let i = if width > 0.0 {
-                (((v - lo) / width) as usize).min(bins - 1)
-            } else {
-                0
-            };
-            counts[i] += 1;
-        }
-        Self { lo, hi, counts }
     }
 
     /// Edges of bin `i`.
     pub fn edges(&self, i: usize) -> (f64, f64) {
         let w = (self.hi - self.lo) / self.counts.len() as f64;
         (self.lo + w * i as f64, self.lo + w * (i + 1) as f64)
+    }
+}
+
+/// The range of no value: [`widen`] starts from it.
+const EMPTY_RANGE: (f64, f64) = (f64::INFINITY, f64::NEG_INFINITY);
+
+/// `(lo, hi)` widened to cover `v` when `v` is finite.
+fn widen((lo, hi): (f64, f64), v: f64) -> (f64, f64) {
+    if v.is_finite() {
+        (lo.min(v), hi.max(v))
+    } else {
+        (lo, hi)
     }
 }
 
@@ -491,15 +516,17 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
         frames: Vec<u64>,
         strata: Vec<(&'a str, u64)>,
     }
-    const CHUNK: usize = 1 << 16;
-    let range = |(lo, hi): (f64, f64), v: f64| {
-        if v.is_finite() {
-            (lo.min(v), hi.max(v))
-        } else {
-            (lo, hi)
+    impl Acc<'_> {
+        fn new(frames: usize) -> Self {
+            Acc {
+                base: EMPTY_RANGE,
+                weight: EMPTY_RANGE,
+                frames: vec![0; frames],
+                ..Acc::default()
+            }
         }
-    };
-    let empty = (f64::INFINITY, f64::NEG_INFINITY);
+    }
+    const CHUNK: usize = 1 << 16;
     let parts: Vec<Part<'_>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
@@ -515,12 +542,7 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
                     _ => {
                         let g = p.keys.iter().position(|k| *k == key).unwrap_or_else(|| {
                             p.keys.push(key);
-                            p.acc.push(Acc {
-                                base: empty,
-                                weight: empty,
-                                frames: vec![0; frame_labels.len()],
-                                ..Acc::default()
-                            });
+                            p.acc.push(Acc::new(frame_labels.len()));
                             p.keys.len() - 1
                         });
                         last = Some((key, g));
@@ -530,8 +552,8 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
                 p.gid.push(g as u16);
                 let a = &mut p.acc[g];
                 a.n += 1;
-                a.base = range(a.base, base[r]);
-                a.weight = range(a.weight, weight[r]);
+                a.base = widen(a.base, base[r]);
+                a.weight = widen(a.weight, weight[r]);
                 a.frames[frame[r] as usize] += 1;
                 let name = stratum.value(r);
                 let s = match last_stratum {
@@ -561,15 +583,7 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
             expected: format!("at most {} country-waves, found {}", u16::MAX, keys.len()),
         });
     }
-    let mut total: Vec<Acc<'_>> = vec![
-        Acc {
-            base: empty,
-            weight: empty,
-            frames: vec![0; frame_labels.len()],
-            ..Acc::default()
-        };
-        keys.len()
-    ];
+    let mut total: Vec<Acc<'_>> = vec![Acc::new(frame_labels.len()); keys.len()];
     let remaps: Vec<Vec<u16>> = parts
         .iter()
         .map(|p| {
@@ -583,8 +597,8 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
         for (a, &g) in p.acc.iter().zip(remap) {
             let t = &mut total[g as usize];
             t.n += a.n;
-            t.base = range(range(t.base, a.base.0), a.base.1);
-            t.weight = range(range(t.weight, a.weight.0), a.weight.1);
+            t.base = widen(widen(t.base, a.base.0), a.base.1);
+            t.weight = widen(widen(t.weight, a.weight.0), a.weight.1);
             for (x, y) in t.frames.iter_mut().zip(&a.frames) {
                 *x += y;
             }
@@ -601,17 +615,6 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
     // does not depend on the chunking or the thread count).
     let bins = bins.max(1);
     let edges: Vec<((f64, f64), (f64, f64))> = total.iter().map(|t| (t.base, t.weight)).collect();
-    let bin = |(lo, hi): (f64, f64), v: f64| -> Option<usize> {
-        if !v.is_finite() {
-            return None;
-        }
-        let width = (hi - lo) / bins as f64;
-        Some(if width > 0.0 {
-            (((v - lo) / width) as usize).min(bins - 1)
-        } else {
-            0
-        })
-    };
     let counts: Vec<Vec<u64>> = parts
         .par_iter()
         .zip(remaps.par_iter())
@@ -622,10 +625,10 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
                 let r = c * CHUNK + i;
                 let g = remap[g as usize] as usize;
                 let (eb, ew) = edges[g];
-                if let Some(k) = bin(eb, base[r]) {
+                if let Some(k) = Histogram::bin(eb, bins, base[r]) {
                     counts[(2 * g) * bins + k] += 1;
                 }
-                if let Some(k) = bin(ew, weight[r]) {
+                if let Some(k) = Histogram::bin(ew, bins, weight[r]) {
                     counts[(2 * g + 1) * bins + k] += 1;
                 }
             }
@@ -638,21 +641,6 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
             *h += x;
         }
     }
-    let histogram = |(lo, hi): (f64, f64), counts: &[u64]| {
-        if lo > hi {
-            Histogram {
-                lo: 0.0,
-                hi: 0.0,
-                counts: vec![0; bins],
-            }
-        } else {
-            Histogram {
-                lo,
-                hi,
-                counts: counts.to_vec(),
-            }
-        }
-    };
     Ok(keys
         .iter()
         .zip(total)
@@ -671,8 +659,8 @@ fn read_weights(path: &Path, bins: usize) -> Result<Vec<WeightGroup>, ReportErro
                 country: country.to_string(),
                 wave,
                 n: t.n as usize,
-                base: histogram(t.base, &hist[2 * g * bins..(2 * g + 1) * bins]),
-                weight: histogram(t.weight, &hist[(2 * g + 1) * bins..(2 * g + 2) * bins]),
+                base: Histogram::from_counts(t.base, hist[2 * g * bins..(2 * g + 1) * bins].to_vec()),
+                weight: Histogram::from_counts(t.weight, hist[(2 * g + 1) * bins..(2 * g + 2) * bins].to_vec()),
                 frames,
                 strata,
             }
