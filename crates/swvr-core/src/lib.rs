@@ -15,6 +15,7 @@
 //! - [`variance`]: Taylor-linearised variance for a stratified with-replacement design.
 //! - [`calibration`]: residuals of scores on the calibration variables
 //!   (calibration-aware variance, as R's `rake()`/`calibrate()` designs).
+//! - [`replicates`]: replicate weights (`weight/replicates.arrow`): metadata, R's `svrVar`, row-aligned reading.
 //! - [`progress`]: the progress callback stages report to.
 //! - [`published`]: the published figures outputs are compared with (report views, Table A2).
 //! - [`sum`]: compensated (Neumaier) summation.
@@ -35,6 +36,7 @@ pub mod limits;
 pub mod progress;
 pub mod published;
 pub mod questionnaire;
+pub mod replicates;
 pub mod schema;
 pub mod stages;
 pub mod stats;

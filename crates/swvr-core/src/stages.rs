@@ -28,6 +28,9 @@ pub const REJECTS: &str = "ingest/rejects.csv";
 pub const VALIDATION: &str = "ingest/validation.json";
 /// Respondents with weights (written by weight).
 pub const WEIGHTED: &str = "weight/weighted.arrow";
+/// Replicate weights, row-aligned with [`WEIGHTED`] (weight, with
+/// `[variance] method = "jackknife" | "bootstrap"`; `crate::replicates`).
+pub const REPLICATES: &str = "weight/replicates.arrow";
 /// Weighting diagnostics (weight).
 pub const DIAGNOSTICS: &str = "weight/diagnostics.json";
 /// Estimates (tabulate).
