@@ -2,6 +2,8 @@
 //!
 //! - [`questionnaire`]: the machine-readable questionnaire definition that
 //!   drives validation and tabulation (`questionnaire/*.toml`).
+//! - [`bundle`]: design.csv and targets.csv of a wave bundle, read and
+//!   validated once for every stage; the header checks every bundle CSV shares.
 //! - [`config`]: what every configuration file shares (located TOML errors,
 //!   the policy for built-in defaults).
 //! - [`schema`]: the typed columns of `ingest/respondents.arrow`, declared once.
@@ -26,6 +28,7 @@
 //! assert_eq!(q.items()[0].id, "Q1");
 //! ```
 
+pub mod bundle;
 pub mod calibration;
 pub mod config;
 pub mod groups;

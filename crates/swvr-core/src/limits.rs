@@ -23,6 +23,11 @@ pub const MAX_FIELD_BYTES: usize = 1 << 20;
 /// being read into memory whole.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
+/// Bytes of design.csv or targets.csv, which are read whole (64 MiB: a
+/// row per country, wave and frame or target category is some thousand
+/// times less).
+pub const MAX_TABLE_BYTES: u64 = 64 << 20;
+
 /// Bytes of a configuration file (questionnaire, weighting scheme, model
 /// specification): 1 MiB, some hundred times the largest real one.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;

@@ -1,6 +1,7 @@
-//! Property-based fuzzing (proptest) of the questionnaire parser and the
-//! Arrow readers: mutated inputs give a value or an error, never a panic,
-//! and what is accepted keeps its invariants.
+//! Property-based fuzzing (proptest) of the questionnaire parser, the
+//! Arrow readers and the readers of design.csv and targets.csv: mutated
+//! inputs give a value or an error, never a panic, and what is accepted
+//! keeps its invariants.
 //!
 //! A short run is part of `cargo test`; a longer one (docs/fuzzing.md):
 //! `SWVR_FUZZ_CASES=20000 cargo test --release -p swvr-core --test fuzz`.
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use arrow_array::{Array, Float64Array, Int8Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use proptest::prelude::*;
+use swvr_core::bundle::{read_design, read_targets};
 use swvr_core::io::{arrow_rows, read_arrow, read_arrow_columns, with_version, write_arrow};
 use swvr_core::questionnaire::{DEFAULT_2021_TOML, Questionnaire};
 
@@ -44,11 +46,31 @@ proptest! {
     }
 }
 
+/// A folder under the system's temporary folder, removed on drop.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("swvr-core-fuzz-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A small Arrow file with the column kinds the stages exchange: text with
 /// nulls, codes, weights; two batches.
-fn arrow_file(name: &str, rows: usize) -> (PathBuf, Vec<u8>) {
-    let dir = std::env::temp_dir().join(format!("swvr-core-fuzz-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn arrow_file(name: &str, rows: usize) -> (Temp, Vec<u8>) {
+    let dir = Temp::new(name);
     let path = dir.join("base.arrow");
     let schema = with_version(Schema::new(vec![
         Field::new("country", DataType::Utf8, false),
@@ -112,7 +134,7 @@ proptest! {
     #[test]
     fn arrow_readers_never_panic(e in edits(ARROW_BYTES, 4), id in any::<u64>()) {
         let (dir, base) = arrow_file("prop", 37);
-        let path = dir.join(format!("damaged-{id}.arrow"));
+        let path = dir.join(&format!("damaged-{id}.arrow"));
         std::fs::write(&path, apply(&base, &e)).unwrap();
         let res = check_read(&path);
         let _ = std::fs::remove_file(&path);
@@ -132,6 +154,43 @@ fn every_single_byte_change_of_a_small_file_is_read_or_refused() {
             b[i] = v;
             std::fs::write(&path, &b).unwrap();
             check_read(&path).unwrap_or_else(|e| panic!("byte {i} = {v:#x}: {e}"));
+        }
+    }
+}
+
+/// What CSV is made of, and what breaks it.
+const CSV_BYTES: &[u8] = b",,\"\"\r\n\n 0123456789KENSLM.;=-x\t";
+
+const DESIGN: &str = "country,wave,frame,frame_size,sample_size\n\
+KEN,2021,M,1000000,1000\n\
+SEN,2021,L,500000,300\n\
+SEN,2021,M,900000,700\n";
+
+const TARGETS: &str = "country,wave,variable,category,share\n\
+KEN,2021,sex,1,0.5\n\
+KEN,2021,sex,2,0.5\n\
+SEN,2021,sex,1,0.49\n\
+SEN,2021,sex,2,0.51\n";
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    /// design.csv and targets.csv mutated: read, or one error naming the file.
+    #[test]
+    fn design_and_targets_mutations_are_read_or_named(e in edits(CSV_BYTES, 6), design in any::<bool>()) {
+        let t = Temp::new("bundle");
+        let (name, base) = if design { ("design.csv", DESIGN) } else { ("targets.csv", TARGETS) };
+        let path = t.join(name);
+        std::fs::write(&path, apply(base.as_bytes(), &e)).unwrap();
+        let res = if design {
+            read_design(&path).map(|_| ())
+        } else {
+            read_targets(&path).map(|_| ())
+        };
+        if let Err(err) = res {
+            let msg = err.to_string();
+            prop_assert!(msg.starts_with(&path.display().to_string()), "{msg}");
+            prop_assert!(!msg.contains('\n'), "{msg}");
         }
     }
 }

@@ -17,12 +17,6 @@ pub enum IngestError {
         /// Cause.
         source: std::io::Error,
     },
-    /// The file is empty (no header row).
-    #[error("{}: line 1: the file is empty; expected a header row naming the columns", file.display())]
-    Empty {
-        /// File.
-        file: PathBuf,
-    },
     /// A header and no data rows.
     #[error("{}: line {line}: header but no data rows; expected at least one record after the header", file.display())]
     NoRows {
@@ -31,53 +25,7 @@ pub enum IngestError {
         /// Line of the header.
         line: u64,
     },
-    /// The file looks UTF-16 (a byte-order mark or a NUL byte every other byte).
-    #[error("{}: the file looks {encoding}; expected UTF-8 text: save it again as CSV UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)", file.display())]
-    Utf16 {
-        /// File.
-        file: PathBuf,
-        /// What was recognised.
-        encoding: &'static str,
-    },
-    /// The header looks delimited by something other than a comma.
-    #[error("{}: line {line}: the header `{header}` looks delimited by {delimiter}; expected comma-separated values: export the file again with `,` as the delimiter", file.display())]
-    Delimiter {
-        /// File.
-        file: PathBuf,
-        /// Line of the header.
-        line: u64,
-        /// The delimiter recognised.
-        delimiter: &'static str,
-        /// The start of the header as read.
-        header: String,
-    },
-    /// A required column is not in the header.
-    #[error("{}: line {line}: missing required column `{column}`; expected a header with columns {expected}", file.display())]
-    MissingColumn {
-        /// File.
-        file: PathBuf,
-        /// Line of the header.
-        line: u64,
-        /// The missing column.
-        column: String,
-        /// The required columns.
-        expected: String,
-    },
-    /// A column name appears twice in the header.
-    #[error("{}: line {line}, column {position}: column `{column}` repeated (first at column {first}); expected each column once", file.display())]
-    RepeatedColumn {
-        /// File.
-        file: PathBuf,
-        /// Line of the header.
-        line: u64,
-        /// The repeated name.
-        column: String,
-        /// 1-based position of the first occurrence.
-        first: usize,
-        /// 1-based position of the repeat.
-        position: usize,
-    },
-    /// A value of design.csv or targets.csv (or a header cell) is wrong.
+    /// A value of a file swvr reads back (rejects.csv, validation.json) is wrong.
     #[error("{}: line {line}, column `{column}`: found `{value}`, expected {expected}", file.display())]
     Value {
         /// File.
@@ -91,22 +39,10 @@ pub enum IngestError {
         /// What was expected.
         expected: String,
     },
-    /// Target shares of one (country, wave, variable) do not sum to 1.
-    #[error("{}: line {line}, column `share`: shares of {country} {wave} `{variable}` sum to {sum:.9}; expected a sum of 1 within 1e-6", file.display())]
-    TargetSum {
-        /// File.
-        file: PathBuf,
-        /// Line of the group's first row.
-        line: u64,
-        /// Country.
-        country: String,
-        /// Wave.
-        wave: i32,
-        /// Raking variable.
-        variable: String,
-        /// The sum found.
-        sum: f64,
-    },
+    /// design.csv or targets.csv is unusable, or the respondents file's
+    /// header is (empty, UTF-16, a column missing or repeated).
+    #[error(transparent)]
+    Bundle(#[from] swvr_core::bundle::BundleError),
     /// A (country, wave) of respondents.csv has no rows in design.csv or targets.csv.
     #[error("{}: line {line}, columns `country`,`wave`: {country} {wave} has no rows in {}; expected every (country, wave) of the respondents to be defined there", file.display(), missing_in.display())]
     UnknownCountryWave {

@@ -11,7 +11,7 @@
 //! - `validation.json`: counts that reconcile (see [`Report`]).
 //!
 //! design.csv and targets.csv are read whole and validated first
-//! ([`read_design`], [`read_targets`]). Anything that makes the bundle
+//! ([`swvr_core::bundle::read_design`], [`swvr_core::bundle::read_targets`]). Anything that makes the bundle
 //! unusable is an [`IngestError`] naming file, line and column; no output
 //! file of the stage is then put in place.
 //!
@@ -37,15 +37,14 @@ mod validate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use swvr_core::bundle::{read_design, read_targets};
 use swvr_core::groups::Selection;
 use swvr_core::io::{ArrowFileWriter, IoError};
 use swvr_core::progress::Progress;
 use swvr_core::questionnaire::Questionnaire;
 use swvr_core::schema::{required_columns, respondent_schema};
 
-pub use bundle::{
-    Design, DesignRow, RESPONDENTS_FILES, TargetRow, Targets, read_design, read_targets, respondents_file,
-};
+pub use bundle::{RESPONDENTS_FILES, respondents_file};
 pub use error::IngestError;
 pub use exclude::{Removal, exclude};
 pub use report::{CountryCounts, Report};

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use swvr_core::questionnaire::Questionnaire;
 
 use crate::IngestError;
-use crate::bundle::{self, Header};
+use swvr_core::bundle::Header;
+
+use crate::bundle;
 use crate::reader::{Chunk, Fields, RecordReader};
 use crate::statinput::{self, StatSource};
 
@@ -54,7 +56,7 @@ pub(crate) fn open(path: &Path, q: Option<&Questionnaire>) -> Result<Opened, Ing
         });
     }
     let mut rdr = bundle::open(path)?;
-    let header = Header::read(&mut rdr, path)?;
+    let header = bundle::read_header(&mut rdr, path)?;
     Ok(Opened {
         names: header.names,
         header_line: Some(header.line),
@@ -70,11 +72,11 @@ pub(crate) fn open(path: &Path, q: Option<&Questionnaire>) -> Result<Opened, Ing
 /// variables.
 pub(crate) fn locate<S: AsRef<str>>(opened: &Opened, required: &[S], path: &Path) -> Result<Vec<usize>, IngestError> {
     match opened.header_line {
-        Some(line) => Header {
+        Some(line) => Ok(Header {
             names: opened.names.clone(),
             line,
         }
-        .locate(required, path),
+        .locate(required, path)?),
         None => required
             .iter()
             .map(|c| {

@@ -91,42 +91,8 @@ pub(crate) fn escape_raw(bytes: &[u8], out: &mut String) {
     }
 }
 
-/// Longest value quoted in a reason or message, in characters.
-const MAX_VALUE_CHARS: usize = 40;
-
-/// A value for a reason or an error message: invalid UTF-8 bytes, control
-/// characters and `;` (the reason separator) as `\xNN`, shortened to 40
-/// characters with a trailing `...`.
-pub(crate) fn show(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    let mut chars = 0;
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if chars == MAX_VALUE_CHARS {
-                s.push_str("...");
-                return s;
-            }
-            if c.is_control() || c == ';' {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    s.push_str(&format!("\\x{b:02X}"));
-                }
-            } else {
-                s.push(c);
-            }
-            chars += 1;
-        }
-        for b in chunk.invalid() {
-            if chars == MAX_VALUE_CHARS {
-                s.push_str("...");
-                return s;
-            }
-            s.push_str(&format!("\\x{b:02X}"));
-            chars += 1;
-        }
-    }
-    s
-}
+/// A value for a reason or an error message (one rule for every file of a bundle).
+pub(crate) use swvr_core::bundle::show;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -158,7 +124,5 @@ mod tests {
         let mut s = String::new();
         escape_raw(b"a\xFFb\xC3\xA9", &mut s);
         assert_eq!(s, "a\\xFFbé");
-        assert_eq!(show(b"x;y\n"), "x\\x3By\\x0A");
-        assert_eq!(show(&[b'a'; 50]).len(), 43);
     }
 }

@@ -9,9 +9,9 @@ pub enum WeightError {
     /// Reading or writing a file failed (Arrow, I/O).
     #[error(transparent)]
     Io(#[from] IoError),
-    /// design.csv or targets.csv is malformed (checked by the ingest readers).
+    /// design.csv or targets.csv is malformed ([`swvr_core::bundle`]).
     #[error(transparent)]
-    Bundle(#[from] swvr_ingest::IngestError),
+    Bundle(#[from] swvr_core::bundle::BundleError),
     /// A bundle file could not be opened.
     #[error("{file}: cannot read: {source}")]
     Read {

@@ -63,11 +63,11 @@ fn csv_err(file: &Path, line: u64, column: &str, value: &str, expected: &str) ->
     }
 }
 
-/// Reads design.csv (validated by [`swvr_ingest::read_design`]): one design
+/// Reads design.csv (validated by [`swvr_core::bundle::read_design`]): one design
 /// per (country, wave).
 pub fn read_design(path: &Path) -> Result<BTreeMap<Key, Design>, WeightError> {
     let mut out: BTreeMap<Key, Design> = BTreeMap::new();
-    for row in swvr_ingest::read_design(path)?.rows {
+    for row in swvr_core::bundle::read_design(path)?.rows {
         let fd = FrameDesign {
             frame_size: row.frame_size as f64,
             sample_size: row.sample_size as f64,
@@ -84,7 +84,7 @@ pub fn read_design(path: &Path) -> Result<BTreeMap<Key, Design>, WeightError> {
     Ok(out)
 }
 
-/// Reads targets.csv (validated by [`swvr_ingest::read_targets`]: shares in
+/// Reads targets.csv (validated by [`swvr_core::bundle::read_targets`]: shares in
 /// [0, 1], categories not repeated, each (country, wave, variable) summing to
 /// 1 within 1e-6). Every `variable` must be a variable the scheme could rake
 /// on with questionnaire `q` (a coded demographic, a banded numeric one, or
@@ -103,7 +103,7 @@ pub(crate) fn read_targets(
         .collect();
     known.extend(plan.bands.iter().map(|b| b.variable.as_str()));
     let mut out: BTreeMap<Key, GroupTargets> = BTreeMap::new();
-    for row in swvr_ingest::read_targets(path)?.rows {
+    for row in swvr_core::bundle::read_targets(path)?.rows {
         if !row.variable.split('*').all(|c| known.contains(&c.trim())) {
             return Err(csv_err(
                 path,
