@@ -398,6 +398,19 @@ pub fn for_each_batch<E: From<IoError>>(
     columns: Option<&[&str]>,
     mut f: impl FnMut(RecordBatch) -> Result<(), E>,
 ) -> Result<SchemaRef, E> {
+    for_each_batch_of(path, columns, |_| true, |_, b| f(b))
+}
+
+/// [`for_each_batch`] for the record batches whose index (0, 1, … in file
+/// order) `keep` accepts: the others are not read at all (not even their
+/// headers). `f` gets each kept batch with its index. A stage that works
+/// on one country-wave at a time reads only the batches holding its rows.
+pub fn for_each_batch_of<E: From<IoError>>(
+    path: &Path,
+    columns: Option<&[&str]>,
+    mut keep: impl FnMut(usize) -> bool,
+    mut f: impl FnMut(usize, RecordBatch) -> Result<(), E>,
+) -> Result<SchemaRef, E> {
     let arrow = |source| IoError::Arrow {
         path: path.to_path_buf(),
         source,
@@ -440,7 +453,10 @@ pub fn for_each_batch<E: From<IoError>>(
     });
     let decoder = FileDecoder::new(schema, footer.version()).with_projection(projection.clone());
     let mut scratch: Vec<u8> = Vec::new();
-    for block in footer.recordBatches().iter().flatten() {
+    for (index, block) in footer.recordBatches().iter().flatten().enumerate() {
+        if !keep(index) {
+            continue;
+        }
         // check_blocks made these non-negative and inside the file.
         let meta = usize::try_from(block.metaDataLength()).map_err(|_| parse("negative Arrow IPC metadata length"))?;
         let n = usize::try_from(block.metaDataLength() as i64 + block.bodyLength())
@@ -489,7 +505,7 @@ pub fn for_each_batch<E: From<IoError>>(
         }
         let buf = Buffer::from_vec(std::mem::take(&mut scratch));
         if let Some(batch) = decoder.read_record_batch(block, &buf).map_err(arrow)? {
-            f(batch)?;
+            f(index, batch)?;
         }
         // When `f` kept no view into `buf`, take the allocation back for the next block.
         scratch = buf.into_vec().unwrap_or_default();
@@ -761,6 +777,46 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn for_each_batch_of_reads_only_the_kept_batches() {
+        let dir = std::env::temp_dir().join(format!("swvr-io-of-{}", std::process::id()));
+        let path = dir.join("z.arrow");
+        let schema = with_version(Schema::new(vec![
+            Field::new("a", DataType::Int32, false),
+            Field::new("b", DataType::Int32, false),
+        ]));
+        let batch = |v: i32| {
+            RecordBatch::try_new(
+                Arc::new(schema.clone()),
+                vec![
+                    Arc::new(Int32Array::from(vec![v, v + 1])),
+                    Arc::new(Int32Array::from(vec![-v, -v - 1])),
+                ],
+            )
+            .unwrap()
+        };
+        write_arrow(&path, &schema, &[batch(0), batch(10), batch(20), batch(30)]).unwrap();
+        let mut asked = Vec::new();
+        let mut seen = Vec::new();
+        for_each_batch_of(
+            &path,
+            Some(&["b"]),
+            |i| {
+                asked.push(i);
+                i % 2 == 1
+            },
+            |i, b: RecordBatch| -> Result<(), IoError> {
+                let col = column::<Int32Array>(&b, "b", &path)?;
+                seen.push((i, b.num_columns(), col.value(0)));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(asked, [0, 1, 2, 3]);
+        assert_eq!(seen, [(1, 1, -10), (3, 1, -30)]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -43,10 +43,10 @@ pub mod rates;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Int32Array, StringArray};
+use arrow_array::{Int32Array, RecordBatch, StringArray};
 use serde::Serialize;
 use swvr_core::groups::Selection;
-use swvr_core::io::{IoError, column, read_arrow_columns};
+use swvr_core::io::{IoError, column, for_each_batch};
 use swvr_core::progress::{Progress, Unit};
 use swvr_core::questionnaire::Questionnaire;
 
@@ -202,10 +202,6 @@ pub fn fieldwork(
 ) -> Result<FieldworkSummary, FieldworkError> {
     let dir = out.join("fieldwork");
     let resp_path = out.join("ingest").join("respondents.arrow");
-    let cols = quality::input_columns(q);
-    let names: Vec<&str> = cols.iter().map(String::as_str).collect();
-    let batch = read_arrow_columns(&resp_path, &names)?;
-    let ids = column::<StringArray>(&batch, "respondent_id", &resp_path)?;
     let mut summary = FieldworkSummary {
         rule: opts.match_threshold.label(opts.tail_probability),
         ..FieldworkSummary::default()
@@ -217,20 +213,29 @@ pub fn fieldwork(
     if calls_path.is_file() {
         progress.start("fieldwork: response rates", None, Unit::Rows);
         let calls = calls::read_calls(&calls_path, sel, opts)?;
-        let countries = column::<StringArray>(&batch, "country", &resp_path)?;
-        let waves = column::<Int32Array>(&batch, "wave", &resp_path)?;
         let mut accepted: BTreeMap<(String, i32), BTreeSet<String>> = BTreeMap::new();
-        for r in 0..batch.num_rows() {
-            let (c, w) = (countries.value(r), waves.value(r));
-            if sel.contains(c, w) {
-                accepted
-                    .entry((c.to_string(), w))
-                    .or_default()
-                    .insert(ids.value(r).to_string());
-            }
-        }
+        for_each_batch(
+            &resp_path,
+            Some(&["country", "wave", "respondent_id"]),
+            |batch: RecordBatch| -> Result<(), FieldworkError> {
+                let countries = column::<StringArray>(&batch, "country", &resp_path)?;
+                let waves = column::<Int32Array>(&batch, "wave", &resp_path)?;
+                let ids = column::<StringArray>(&batch, "respondent_id", &resp_path)?;
+                for r in 0..batch.num_rows() {
+                    let (c, w) = (countries.value(r), waves.value(r));
+                    if sel.contains(c, w) {
+                        accepted
+                            .entry((c.to_string(), w))
+                            .or_default()
+                            .insert(ids.value(r).to_string());
+                    }
+                }
+                Ok(())
+            },
+        )?;
         summary.rates = calls::rate_rows(&calls, opts);
         mismatches = calls::reconcile(&calls, &accepted);
+        drop(accepted);
         output::write_rates(&dir.join("response_rates.arrow"), &summary.rates)?;
         output::write_reconciliation(&dir.join("reconciliation.csv"), &mismatches)?;
         output::write_call_rejects(&dir.join("calls_rejects.csv"), &calls.rejects)?;
@@ -252,32 +257,34 @@ pub fn fieldwork(
         }
     }
 
-    // Interview quality.
-    progress.start("fieldwork: interview quality", None, Unit::Groups);
-    let quality = quality::check(&batch, &resp_path, q, opts, sel)?;
-    progress.advance(quality.groups.len() as u64);
-    output::write_quality(&dir.join("quality.arrow"), &quality, ids, &summary.rule)?;
-    output::write_interviewers(&dir.join("interviewers.arrow"), &quality.interviewers)?;
-    progress.finish();
-
+    // Interview quality, one country-wave at a time: checked, written, dropped.
+    let q_path = dir.join("quality.arrow");
+    let batteries: Vec<String> = q.batteries().iter().map(|b| b.name.clone()).collect();
+    let mut writer = output::QualityWriter::create(&q_path, &batteries, &summary.rule)?;
+    let mut interviewers = Vec::new();
     let mut excl: Vec<(u32, Exclusion)> = Vec::new();
-    for (g, rows) in &quality.groups {
-        for r in rows.iter().filter(|r| !r.exclusion.is_empty()) {
+    let meta = quality::check_file(&resp_path, q, opts, sel, progress, |g| {
+        writer.write(&g)?;
+        for r in g.rows.iter().filter(|r| !r.exclusion.is_empty()) {
             excl.push((
                 r.row,
                 Exclusion {
                     country: g.country.clone(),
                     wave: g.wave,
-                    respondent_id: ids.value(r.row as usize).to_string(),
+                    respondent_id: g.id_of(r.row).unwrap_or_default().to_string(),
                     reasons: r.exclusion.clone(),
                 },
             ));
         }
-    }
+        interviewers.extend(g.interviewers);
+        summary.flags.push(g.flags);
+        Ok(())
+    })?;
+    writer.finish()?;
+    output::write_interviewers(&dir.join("interviewers.arrow"), &interviewers)?;
     excl.sort_by_key(|(r, _)| *r);
     summary.exclusions = excl.into_iter().map(|(_, e)| e).collect();
-    summary.flags = quality.flags.clone();
-    summary.missing_roles = quality.missing_roles.clone();
+    summary.missing_roles = meta.missing_roles;
 
     let json = SummaryJson {
         match_rule: &summary.rule,

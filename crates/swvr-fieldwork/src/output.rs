@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int32Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use swvr_core::io::{AtomicFile, IoError, with_version, write_arrow};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use swvr_core::io::{ArrowFileWriter, AtomicFile, IoError, with_version, write_arrow};
 
 use crate::calls::{CallReject, Mismatch, RateRow};
-use crate::quality::{InterviewerRow, Quality};
+use crate::quality::{GroupQuality, InterviewerRow};
 
 fn arrow_err(path: &Path) -> impl Fn(arrow_schema::ArrowError) -> IoError + '_ {
     move |source| IoError::Arrow {
@@ -143,100 +143,131 @@ pub fn quality_schema(batteries: &[String]) -> Schema {
     with_version(Schema::new(f))
 }
 
-/// Writes quality.arrow, one batch per country-wave.
-pub fn write_quality(path: &Path, quality: &Quality, ids: &StringArray, rule: &str) -> Result<(), IoError> {
-    let schema = quality_schema(&quality.batteries);
-    let sref = Arc::new(schema.clone());
-    let mut batches = Vec::new();
-    for (g, rows) in &quality.groups {
-        let n = rows.len();
-        let mut country = StringBuilder::with_capacity(n, n * 3);
-        let mut wave = Int32Builder::with_capacity(n);
-        let mut id = StringBuilder::new();
-        let mut iv = StringBuilder::new();
-        let mut pos = Int32Builder::with_capacity(n);
-        let mut mm = Int32Builder::with_capacity(n);
-        let mut pm = Float64Builder::with_capacity(n);
-        let mut cid = StringBuilder::new();
-        let mut nc = Int32Builder::with_capacity(n);
-        let mut mp = Float64Builder::with_capacity(n);
-        let mut du = Float64Builder::with_capacity(n);
-        let mut inr = Float64Builder::with_capacity(n);
-        let mut sl: Vec<BooleanBuilder> = quality.batteries.iter().map(|_| BooleanBuilder::new()).collect();
-        let mut fd = BooleanBuilder::with_capacity(n);
-        let mut fh = BooleanBuilder::with_capacity(n);
-        let mut fs = BooleanBuilder::with_capacity(n);
-        let mut fl = BooleanBuilder::with_capacity(n);
-        let mut mr = StringBuilder::new();
-        let mut fl_text = StringBuilder::new();
-        let mut ex = BooleanBuilder::with_capacity(n);
-        let mut er = StringBuilder::new();
-        let mut names = Vec::with_capacity(4);
-        for r in rows {
-            country.append_value(&g.country);
-            wave.append_value(g.wave);
-            id.append_value(ids.value(r.row as usize));
-            iv.append_option(r.interviewer.as_deref());
-            pos.append_value(r.positions as i32);
-            mm.append_option(r.max_matching.map(|m| m as i32));
-            pm.append_option(r.max_matching.map(|m| f64::from(m) / f64::from(r.positions)));
-            cid.append_option(r.closest.map(|c| ids.value(c as usize)));
-            nc.append_option(r.n_closest.map(|c| c as i32));
-            mp.append_option(r.match_p);
-            du.append_option(r.duration);
-            inr.append_option((r.items_asked > 0).then(|| f64::from(r.items_missing) / f64::from(r.items_asked)));
-            for (b, v) in sl.iter_mut().zip(&r.straightline) {
-                b.append_option(*v);
-            }
-            let straight = r.straightline.contains(&Some(true));
-            fd.append_value(r.duplicate);
-            fh.append_value(r.high_match);
-            fs.append_option(r.speeder);
-            fl.append_value(straight);
-            mr.append_value(rule);
-            names.clear();
-            for (on, name) in [
-                (r.duplicate, "duplicate"),
-                (r.high_match, "high_match"),
-                (r.speeder == Some(true), "speeder"),
-                (straight, "straightline"),
-            ] {
-                if on {
-                    names.push(name);
-                }
-            }
-            fl_text.append_value(names.join(";"));
-            ex.append_value(!r.exclusion.is_empty());
-            er.append_option((!r.exclusion.is_empty()).then(|| r.exclusion.join(";")));
-        }
-        let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(country.finish()),
-            Arc::new(wave.finish()),
-            Arc::new(id.finish()),
-            Arc::new(iv.finish()),
-            Arc::new(pos.finish()),
-            Arc::new(mm.finish()),
-            Arc::new(pm.finish()),
-            Arc::new(cid.finish()),
-            Arc::new(nc.finish()),
-            Arc::new(mp.finish()),
-            Arc::new(du.finish()),
-            Arc::new(inr.finish()),
-        ];
-        cols.extend(sl.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        cols.extend([
-            Arc::new(fd.finish()) as ArrayRef,
-            Arc::new(fh.finish()),
-            Arc::new(fs.finish()),
-            Arc::new(fl.finish()),
-            Arc::new(mr.finish()),
-            Arc::new(fl_text.finish()),
-            Arc::new(ex.finish()),
-            Arc::new(er.finish()),
-        ]);
-        batches.push(RecordBatch::try_new(sref.clone(), cols).map_err(arrow_err(path))?);
+/// quality.arrow written one batch per country-wave, as the groups are
+/// checked (renamed into place by [`QualityWriter::finish`]).
+#[derive(Debug)]
+pub struct QualityWriter {
+    path: std::path::PathBuf,
+    schema: SchemaRef,
+    rule: String,
+    inner: ArrowFileWriter,
+}
+
+impl QualityWriter {
+    /// Starts quality.arrow for the given battery names and match rule label.
+    pub fn create(path: &Path, batteries: &[String], rule: &str) -> Result<Self, IoError> {
+        let schema = quality_schema(batteries);
+        let inner = ArrowFileWriter::create(path, &schema)?;
+        Ok(QualityWriter {
+            path: path.to_path_buf(),
+            schema: Arc::new(schema),
+            rule: rule.to_string(),
+            inner,
+        })
     }
-    write_arrow(path, &schema, &batches)
+
+    /// Appends one country-wave.
+    pub fn write(&mut self, g: &GroupQuality) -> Result<(), IoError> {
+        let batch = quality_batch(&self.path, &self.schema, g, &self.rule)?;
+        self.inner.write(&batch)
+    }
+
+    /// Writes the footer and renames the file into place.
+    pub fn finish(self) -> Result<(), IoError> {
+        self.inner.finish()
+    }
+}
+
+/// The batch of quality.arrow of one country-wave.
+fn quality_batch(path: &Path, sref: &SchemaRef, g: &GroupQuality, rule: &str) -> Result<RecordBatch, IoError> {
+    let rows = &g.rows;
+    let nb = sref.fields().len() - 20;
+    let n = rows.len();
+    let mut country = StringBuilder::with_capacity(n, n * 3);
+    let mut wave = Int32Builder::with_capacity(n);
+    let mut id = StringBuilder::new();
+    let mut iv = StringBuilder::new();
+    let mut pos = Int32Builder::with_capacity(n);
+    let mut mm = Int32Builder::with_capacity(n);
+    let mut pm = Float64Builder::with_capacity(n);
+    let mut cid = StringBuilder::new();
+    let mut nc = Int32Builder::with_capacity(n);
+    let mut mp = Float64Builder::with_capacity(n);
+    let mut du = Float64Builder::with_capacity(n);
+    let mut inr = Float64Builder::with_capacity(n);
+    let mut sl: Vec<BooleanBuilder> = (0..nb).map(|_| BooleanBuilder::new()).collect();
+    let mut fd = BooleanBuilder::with_capacity(n);
+    let mut fh = BooleanBuilder::with_capacity(n);
+    let mut fs = BooleanBuilder::with_capacity(n);
+    let mut fl = BooleanBuilder::with_capacity(n);
+    let mut mr = StringBuilder::new();
+    let mut fl_text = StringBuilder::new();
+    let mut ex = BooleanBuilder::with_capacity(n);
+    let mut er = StringBuilder::new();
+    let mut names = Vec::with_capacity(4);
+    for (i, r) in rows.iter().enumerate() {
+        country.append_value(&g.country);
+        wave.append_value(g.wave);
+        id.append_value(g.ids.value(i));
+        iv.append_option(g.interviewer(r));
+        pos.append_value(r.positions as i32);
+        mm.append_option(r.max_matching.map(|m| m as i32));
+        pm.append_option(r.max_matching.map(|m| f64::from(m) / f64::from(r.positions)));
+        cid.append_option(r.closest.and_then(|c| g.id_of(c)));
+        nc.append_option(r.n_closest.map(|c| c as i32));
+        mp.append_option(r.match_p);
+        du.append_option(r.duration);
+        inr.append_option((r.items_asked > 0).then(|| f64::from(r.items_missing) / f64::from(r.items_asked)));
+        for (b, v) in sl.iter_mut().zip(&r.straightline) {
+            b.append_option(*v);
+        }
+        let straight = r.straightline.contains(&Some(true));
+        fd.append_value(r.duplicate);
+        fh.append_value(r.high_match);
+        fs.append_option(r.speeder);
+        fl.append_value(straight);
+        mr.append_value(rule);
+        names.clear();
+        for (on, name) in [
+            (r.duplicate, "duplicate"),
+            (r.high_match, "high_match"),
+            (r.speeder == Some(true), "speeder"),
+            (straight, "straightline"),
+        ] {
+            if on {
+                names.push(name);
+            }
+        }
+        fl_text.append_value(names.join(";"));
+        ex.append_value(!r.exclusion.is_empty());
+        er.append_option((!r.exclusion.is_empty()).then(|| r.exclusion.join(";")));
+    }
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(country.finish()),
+        Arc::new(wave.finish()),
+        Arc::new(id.finish()),
+        Arc::new(iv.finish()),
+        Arc::new(pos.finish()),
+        Arc::new(mm.finish()),
+        Arc::new(pm.finish()),
+        Arc::new(cid.finish()),
+        Arc::new(nc.finish()),
+        Arc::new(mp.finish()),
+        Arc::new(du.finish()),
+        Arc::new(inr.finish()),
+    ];
+    cols.extend(sl.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.extend([
+        Arc::new(fd.finish()) as ArrayRef,
+        Arc::new(fh.finish()),
+        Arc::new(fs.finish()),
+        Arc::new(fl.finish()),
+        Arc::new(mr.finish()),
+        Arc::new(fl_text.finish()),
+        Arc::new(ex.finish()),
+        Arc::new(er.finish()),
+    ]);
+    RecordBatch::try_new(sref.clone(), cols).map_err(arrow_err(path))
 }
 
 /// Schema of interviewers.arrow.

@@ -41,7 +41,7 @@ fn max_percent_match_and_closest_equal_brute_force_with_planted_copies() {
     }
     let res = run(&rows, &iv, &du, &Options::default());
     let k = rows[0].len();
-    let (_, got) = &res.groups[0];
+    let got = &res.groups[0].rows;
     for (i, r) in got.iter().enumerate() {
         let (mut best, mut closest, mut count) = (0usize, usize::MAX, 0u32);
         for j in 0..rows.len() {
@@ -73,7 +73,7 @@ fn automatic_threshold_flags_about_its_tail_probability_without_copies() {
             ..Options::default()
         };
         let res = run(&rows, &iv, &du, &opts);
-        let rows = &res.groups[0].1;
+        let rows = &res.groups[0].rows;
         let flagged = rows.iter().filter(|r| r.high_match).count() as f64 / rows.len() as f64;
         eprintln!("seed {seed} tail {tail}: flagged {flagged:.4}");
         assert!(
@@ -91,7 +91,7 @@ fn the_fixed_rule_flags_exactly_the_interviews_at_or_above_its_cut() {
         ..Options::default()
     };
     let res = run(&rows, &iv, &du, &opts);
-    let rows = &res.groups[0].1;
+    let rows = &res.groups[0].rows;
     for r in rows {
         let pm = f64::from(r.max_matching.unwrap()) / f64::from(r.positions);
         assert_eq!(r.high_match, pm >= 0.85, "{r:?}");
@@ -112,7 +112,7 @@ fn a_planted_cluster_of_near_copies_is_found_and_its_interviewer_stands_out() {
         iv[p] = "I99".into();
     }
     let res = run(&rows, &iv, &du, &Options::default());
-    let got = &res.groups[0].1;
+    let got = &res.groups[0].rows;
     let found = planted.iter().filter(|&&p| got[p].high_match).count();
     assert!(found >= 24, "found {found} of 30");
     let others = (0..2000).filter(|p| !planted.contains(p) && got[*p].high_match).count();
@@ -149,7 +149,7 @@ fn speeders_straightlining_interviewers_and_exclusion_reasons() {
         ..Options::default()
     };
     let res = run(&rows, &iv, &du, &opts);
-    let got = &res.groups[0].1;
+    let got = &res.groups[0].rows;
     assert_eq!(got[3].speeder, Some(true));
     assert_eq!(got[3].exclusion, ["fieldwork_speeder:duration=60"]);
     assert_eq!(got[4].speeder, None);
@@ -183,12 +183,12 @@ fn speeders_straightlining_interviewers_and_exclusion_reasons() {
     assert_eq!(i03.median_duration, Some((d[4] + d[5]) / 2.0));
     let asked: u32 = got
         .iter()
-        .filter(|r| r.interviewer.as_deref() == Some("I03"))
+        .filter(|r| res.groups[0].interviewer(r) == Some("I03"))
         .map(|r| r.items_asked)
         .sum();
     let miss: u32 = got
         .iter()
-        .filter(|r| r.interviewer.as_deref() == Some("I03"))
+        .filter(|r| res.groups[0].interviewer(r) == Some("I03"))
         .map(|r| r.items_missing)
         .sum();
     assert_eq!(i03.item_nonresponse, Some(f64::from(miss) / f64::from(asked)));
@@ -210,5 +210,5 @@ fn roles_absent_from_the_data_are_reported_not_errors() {
             ("date".to_string(), "interview_date".to_string())
         ]
     );
-    assert!(res.groups[0].1.iter().all(|r| r.speeder.is_none()));
+    assert!(res.groups[0].rows.iter().all(|r| r.speeder.is_none()));
 }
