@@ -1,7 +1,9 @@
 //! The set of (country, wave, respondent_id) keys seen so far, for
 //! `duplicate_id`, in about 25 bytes per key.
 //!
-//! (country, wave) is replaced by a small group number. Each key is stored
+//! Keys are hashed where records are validated ([`Batch::push`], any
+//! thread) with their (country, wave) as a code; the set, filled in file
+//! order by one thread, replaces the code by a small group number. Each key is stored
 //! once in an arena of 1 MiB blocks as `varint(group) varint(len) id`
 //! (about 12 bytes for a 10-byte id; no allocation per key, and blocks are
 //! never reallocated). An open-addressing table of `u64` slots holds, for
@@ -20,9 +22,9 @@ const POS_MASK: u64 = (1 << POS_BITS) - 1;
 
 /// 64-bit hash of (group, id): 8 bytes at a time (FxHash step), then the
 /// murmur3 finaliser so every bit depends on every input bit.
-fn hash(group: u32, id: &[u8]) -> u64 {
+fn hash(code: u64, id: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = (u64::from(group) << 32) ^ id.len() as u64;
+    let mut h: u64 = (code.rotate_left(32) ^ id.len() as u64).wrapping_mul(K);
     let mut chunks = id.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
@@ -31,9 +33,9 @@ fn hash(group: u32, id: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        // Byte by byte: no copy through memory (a store-forwarding stall).
+        let w = rest.iter().rev().fold(0u64, |w, &b| (w << 8) | u64::from(b));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -74,18 +76,29 @@ fn varint_len(mut v: u64) -> usize {
     n
 }
 
-/// Keys waiting to be inserted together: (hash, group, start, end in `bytes`).
+/// Keys waiting to be inserted together: (hash, (country, wave) code,
+/// start, end in `bytes`).
 #[derive(Default)]
 pub(crate) struct Batch {
-    keys: Vec<(u64, u32, usize, usize)>,
+    keys: Vec<(u64, u64, usize, usize)>,
     bytes: Vec<u8>,
 }
 
 impl Batch {
-    pub(crate) fn push(&mut self, group: u32, id: &[u8]) {
+    /// Adds the key (`code` of its (country, wave), trimmed id).
+    pub(crate) fn push(&mut self, code: u64, id: &[u8]) {
         let s = self.bytes.len();
         self.bytes.extend_from_slice(id);
-        self.keys.push((hash(group, id), group, s, self.bytes.len()));
+        self.keys.push((hash(code, id), code, s, self.bytes.len()));
+    }
+    /// The (country, wave) code of key `i`.
+    pub(crate) fn code(&self, i: usize) -> u64 {
+        self.keys[i].1
+    }
+    /// The id of key `i`.
+    pub(crate) fn id(&self, i: usize) -> &[u8] {
+        let (_, _, s, e) = self.keys[i];
+        &self.bytes[s..e]
     }
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -106,6 +119,10 @@ pub(crate) struct KeySet {
     /// Arena blocks; position `b * BLOCK + o` is offset `o` of block `b`
     /// (a key longer than a block is alone in its block, at offset 0).
     blocks: Vec<Vec<u8>>,
+    /// The (country, wave) code of each group number, and the reverse.
+    codes: Vec<u64>,
+    groups: std::collections::HashMap<u64, u32>,
+    last: Option<(u64, u32)>,
 }
 
 impl KeySet {
@@ -122,10 +139,29 @@ impl KeySet {
         h >> POS_BITS
     }
 
-    /// Inserts (group, id); false when it was already present.
+    /// Inserts (code, id); false when it was already present.
     #[cfg(test)]
-    pub(crate) fn insert(&mut self, group: u32, id: &[u8]) -> bool {
-        self.insert_hashed(hash(group, id), group, id)
+    pub(crate) fn insert(&mut self, code: u32, id: &[u8]) -> bool {
+        let g = self.group(u64::from(code));
+        self.insert_hashed(hash(u64::from(code), id), g, id)
+    }
+
+    /// The group number of a (country, wave) code (numbered in order of
+    /// first appearance).
+    #[inline]
+    fn group(&mut self, code: u64) -> u32 {
+        match self.last {
+            Some((c, g)) if c == code => g,
+            _ => {
+                let n = self.codes.len() as u32;
+                let g = *self.groups.entry(code).or_insert(n);
+                if g == n {
+                    self.codes.push(code);
+                }
+                self.last = Some((code, g));
+                g
+            }
+        }
     }
 
     /// Inserts a batch of keys in order; `out[i]` is false when key `i` was
@@ -149,7 +185,8 @@ impl KeySet {
                 touch ^= self.table[(h as usize) & mask];
             }
             std::hint::black_box(touch);
-            for &(h, g, s, e) in group {
+            for &(h, code, s, e) in group {
+                let g = self.group(code);
                 let fresh = self.insert_hashed(h, g, &batch.bytes[s..e]);
                 out.push(fresh);
             }
@@ -221,7 +258,7 @@ impl KeySet {
                 let start = p;
                 let group = get_varint(block, &mut p) as u32;
                 let len = get_varint(block, &mut p) as usize;
-                let h = hash(group, &block[p..p + len]);
+                let h = hash(self.codes[group as usize], &block[p..p + len]);
                 p += len;
                 let mut i = (h as usize) & mask;
                 while self.table[i] != 0 {
@@ -302,7 +339,7 @@ mod tests {
         for i in 0..50_000u32 {
             let id = format!("X{}", (i * 7919) % 10_007);
             want.push(one.insert(i % 2, id.as_bytes()));
-            b.push(i % 2, id.as_bytes());
+            b.push(u64::from(i % 2), id.as_bytes());
             if b.len() == 333 {
                 many.insert_batch(&b, &mut out);
                 got.extend_from_slice(&out);

@@ -105,12 +105,18 @@ enum Fast {
 impl<R: Read> RecordReader<R> {
     /// A reader over `src` (a UTF-8 BOM at its start is skipped).
     pub(crate) fn new(src: R) -> Self {
+        Self::with_buf(src, vec![0; BUF_SIZE], 0)
+    }
+
+    /// A reader over `src` whose buffer is `buf`, of which the first `end`
+    /// bytes are already read.
+    fn with_buf(src: R, buf: Vec<u8>, end: usize) -> Self {
         Self {
             src,
             core: csv_core::Reader::new(),
-            buf: vec![0; BUF_SIZE],
+            buf,
             start: 0,
-            end: 0,
+            end,
             eof: false,
             started: false,
             newlines: 0,
@@ -125,6 +131,21 @@ impl<R: Read> RecordReader<R> {
             fast_base: 0,
             fends: Vec::with_capacity(64),
         }
+    }
+
+    /// What is left after the records read so far (the header): the
+    /// source, the bytes read from it but not parsed (starting with the
+    /// last record's line terminator), the line breaks before those bytes
+    /// and the bytes of the input before them.
+    pub(crate) fn into_rest(self) -> (R, Vec<u8>, u64, u64) {
+        let rest = self.buf[self.start..self.end].to_vec();
+        (self.src, rest, self.newlines, self.consumed + self.start as u64)
+    }
+
+    /// Line breaks of the whole input, once [`RecordReader::next_record`]
+    /// has returned `false`.
+    pub(crate) fn line_breaks_total(&self) -> u64 {
+        self.newlines + line_breaks(&self.buf[self.start..self.end])
     }
 
     /// Splits an unquoted record directly (what `csv_core` would do for a
@@ -334,13 +355,7 @@ impl<R: Read> RecordReader<R> {
                 // One record fills the buffer: stop before it grows further.
                 let lead = &self.buf[..self.end];
                 let skip = lead.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
-                return Err(limit(
-                    self.newlines + line_breaks(&lead[..skip]) + 1,
-                    format!(
-                        "a record longer than {}; expected at most that much (swvr's limit on record length; is the file CSV with line breaks?)",
-                        show_bytes(MAX_RECORD_BYTES as u64)
-                    ),
-                ));
+                return Err(limit(self.newlines + line_breaks(&lead[..skip]) + 1, too_long()));
             }
             let n = (self.buf.len() * 2).min(MAX_RECORD_BYTES.max(self.buf.len()));
             self.buf.resize(n, 0);
@@ -381,51 +396,170 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
+    /// Where [`RecordReader::raw`] is in the buffer (of a unit: in its bytes).
+    pub(crate) fn raw_range(&self) -> (usize, usize) {
+        (self.raw_start, self.raw_end)
+    }
+
     /// The current record's bytes as in the file, without its line terminator.
     pub(crate) fn raw(&self) -> &[u8] {
         &self.buf[self.raw_start..self.raw_end]
-    }
-
-    /// Appends a copy of the current record to `chunk`.
-    pub(crate) fn append_to(&self, chunk: &mut Chunk, dup: bool) {
-        let start = chunk.data.len();
-        chunk.data.extend_from_slice(self.raw());
-        let first_span = chunk.spans.len();
-        if self.fast {
-            // Fields are slices of the raw bytes.
-            let mut s = self.raw_start;
-            for &e in &self.fends[..self.nfields] {
-                chunk
-                    .spans
-                    .push((start + s - self.raw_start, start + e - self.raw_start));
-                s = e + 1;
-            }
-        } else {
-            for i in 0..self.nfields {
-                let f = self.field(i);
-                let s = chunk.data.len();
-                chunk.data.extend_from_slice(f);
-                chunk.spans.push((s, s + f.len()));
-            }
-        }
-        chunk.recs.push(Rec {
-            line: self.line,
-            raw: Some((start, start + self.raw_end - self.raw_start)),
-            first_span,
-            nfields: self.nfields,
-            dup,
-        });
-        chunk.bytes_parsed = self.bytes_parsed();
     }
 
     /// Physical line of the current record's first byte (first line = 1).
     pub(crate) fn line(&self) -> u64 {
         self.line
     }
+}
 
-    /// Bytes of input parsed so far (for progress).
-    pub(crate) fn bytes_parsed(&self) -> u64 {
-        self.consumed + self.start as u64
+impl RecordReader<std::io::Empty> {
+    /// A reader over one unit of whole records cut by [`Units`] (no BOM is
+    /// looked for: a unit never starts the file). Lines are counted from
+    /// the unit's first byte (its first line is 1).
+    pub(crate) fn unit(buf: Vec<u8>) -> Self {
+        let end = buf.len();
+        let mut r = Self::with_buf(std::io::empty(), buf, end);
+        r.eof = true;
+        r.started = true;
+        r
+    }
+
+    /// The unit's bytes back (for reuse).
+    pub(crate) fn into_buf(self) -> Vec<u8> {
+        let mut b = self.buf;
+        b.truncate(self.end);
+        b
+    }
+}
+
+/// The message of a record longer than [`MAX_RECORD_BYTES`].
+fn too_long() -> String {
+    format!(
+        "a record longer than {}; expected at most that much (swvr's limit on record length; is the file CSV with line breaks?)",
+        show_bytes(MAX_RECORD_BYTES as u64)
+    )
+}
+
+/// Where the input can be cut between records: the largest `p` such that
+/// `buf[..p]` is whole records (and blank lines) when `buf` starts at a
+/// record's start. `p` follows a line break outside quotes: a `\n`, or a
+/// `\r` whose next byte is known and is not `\n` (a `\r\n` is never cut,
+/// so line breaks counted unit by unit add up). Outside quotes is decided
+/// as `csv_core` parses (RFC 4180: a `"` opens a quoted field only at the
+/// field's start, `""` inside one is a quote, a field ends at `,` or a line
+/// break), which is how [`RecordReader`] reads records one after another.
+pub(crate) fn last_boundary(buf: &[u8]) -> Option<usize> {
+    if !buf.contains(&b'"') {
+        // No quote: every line break ends a record (or a blank line).
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            return Some(i + 1);
+        }
+        let n = buf.len();
+        return (n >= 2)
+            .then(|| buf[..n - 1].iter().rposition(|&b| b == b'\r'))
+            .flatten()
+            .map(|i| i + 1);
+    }
+    // States: 0 record start (also after a `\r` terminator), 1 field start,
+    // 2 in an unquoted field, 3 in a quoted field, 4 a quote in a quoted field.
+    let mut state = 0u8;
+    let mut last = None;
+    for (i, &b) in buf.iter().enumerate() {
+        state = match (state, b) {
+            (3, b'"') => 4,
+            (3, _) => 3,
+            (0 | 1, b'"') | (4, b'"') => 3,
+            (_, b',') => 1,
+            (_, b'\n' | b'\r') => 0,
+            _ => 2,
+        };
+        if state == 0 && (b == b'\n' || (b == b'\r' && buf.get(i + 1).is_some_and(|&n| n != b'\n'))) {
+            last = Some(i + 1);
+        }
+    }
+    last
+}
+
+/// Cuts a CSV input into units of whole records, to be parsed apart (each
+/// by [`RecordReader::unit`]) and give the records, fields and lines that
+/// one [`RecordReader`] over the whole input gives.
+pub(crate) struct Units<R> {
+    src: R,
+    /// Bytes read after the last cut.
+    carry: Vec<u8>,
+    eof: bool,
+    /// Bytes of the input before `carry`.
+    consumed: u64,
+}
+
+/// Outcome of [`Units::next`].
+pub(crate) enum Cut {
+    /// The buffer holds a unit.
+    Unit,
+    /// The input is exhausted.
+    End,
+    /// A record longer than [`MAX_RECORD_BYTES`]; the error names the line
+    /// `lead + 1` counted from the unit's first byte.
+    TooLong(LimitError),
+}
+
+impl<R: Read> Units<R> {
+    /// Units of `src`, after `rest`, bytes already read that start at a
+    /// record's start (or its leading line breaks), `consumed` bytes into the input.
+    pub(crate) fn new(src: R, rest: Vec<u8>, consumed: u64) -> Self {
+        Self {
+            src,
+            carry: rest,
+            eof: false,
+            consumed,
+        }
+    }
+
+    /// Bytes of the input handed out in units.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Fills `buf` with the next unit: whole records of about `size` bytes
+    /// (more when one record is longer, at most [`MAX_RECORD_BYTES`]).
+    pub(crate) fn next(&mut self, buf: &mut Vec<u8>, size: usize) -> std::io::Result<Cut> {
+        buf.clear();
+        buf.append(&mut self.carry);
+        let mut want = size.max(1);
+        loop {
+            if buf.len() < want && !self.eof {
+                let need = want - buf.len();
+                buf.reserve(need);
+                let got = (&mut self.src).take(need as u64).read_to_end(buf)?;
+                if got < need {
+                    self.eof = true;
+                }
+            }
+            if self.eof {
+                if buf.is_empty() {
+                    return Ok(Cut::End);
+                }
+                self.consumed += buf.len() as u64;
+                return Ok(Cut::Unit);
+            }
+            if buf.len() < want {
+                continue;
+            }
+            if let Some(p) = last_boundary(buf) {
+                self.carry.extend_from_slice(&buf[p..]);
+                buf.truncate(p);
+                self.consumed += p as u64;
+                return Ok(Cut::Unit);
+            }
+            if buf.len() >= MAX_RECORD_BYTES {
+                let lead = buf.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+                return Ok(Cut::TooLong(LimitError {
+                    line: line_breaks(&buf[..lead]) + 1,
+                    what: too_long(),
+                }));
+            }
+            want = (want * 2).min(MAX_RECORD_BYTES);
+        }
     }
 }
 
@@ -446,7 +580,6 @@ struct Rec {
     raw: Option<(usize, usize)>,
     first_span: usize,
     nfields: usize,
-    dup: bool,
 }
 
 impl Chunk {
@@ -499,13 +632,8 @@ impl Chunk {
             raw: None,
             first_span,
             nfields: ends.len(),
-            dup: false,
         });
         self.bytes_parsed = bytes_parsed;
-    }
-    /// Sets the duplicate flag of record `i`.
-    pub(crate) fn set_dup(&mut self, i: usize, dup: bool) {
-        self.recs[i].dup = dup;
     }
 }
 
@@ -527,10 +655,6 @@ impl ChunkRecord<'_> {
     /// Physical line of the record's first byte (record number in a statistical file).
     pub(crate) fn line(&self) -> u64 {
         self.rec.line
-    }
-    /// The record repeats an earlier readable key.
-    pub(crate) fn dup(&self) -> bool {
-        self.rec.dup
     }
 }
 
@@ -641,6 +765,94 @@ mod tests {
                 assert_eq!(got, want, "case {case} buf {buf}: {:?}", String::from_utf8_lossy(&data));
             }
         }
+    }
+
+    /// Records (line, fields, raw) of `data` read as units of about `size`
+    /// bytes, each parsed on its own, lines offset by the units before.
+    fn records_by_units(data: &[u8], size: usize) -> Result<Vec<(u64, Vec<String>, String)>, String> {
+        let mut units = Units::new(data, Vec::new(), 0);
+        let mut buf = Vec::new();
+        let mut base = 0;
+        let mut v = Vec::new();
+        loop {
+            match units.next(&mut buf, size).unwrap() {
+                Cut::Unit => {}
+                Cut::End => return Ok(v),
+                Cut::TooLong(l) => return Err(format!("line {}: {}", base + l.line, l.what)),
+            }
+            let mut r = RecordReader::unit(std::mem::take(&mut buf));
+            loop {
+                match r.next_record() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        let l = e.into_inner().unwrap().downcast::<LimitError>().unwrap();
+                        return Err(format!("line {}: {}", base + l.line, l.what));
+                    }
+                }
+                let fields = (0..r.len())
+                    .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
+                    .collect();
+                v.push((base + r.line(), fields, String::from_utf8_lossy(r.raw()).into_owned()));
+            }
+            base += r.line_breaks_total();
+            buf = r.into_buf();
+        }
+    }
+
+    #[test]
+    fn units_cut_anywhere_give_the_records_and_lines_of_one_reader() {
+        // Quotes (opening, doubled, closing, in mid-field), CRLF, lone CR,
+        // blank lines, fields spanning lines, invalid UTF-8; every unit size.
+        let fixed: [&[u8]; 6] = [
+            b"a,b\r\n1,\"x\r\ny\"\r\n\r\n3,\"q\"\"\n\"\n\r5,6\r7,\"\"\n",
+            b"a\"b,c\n\"d\"e,f\n\"g\"\"\",\"\n\"\n\n\n",
+            b"x,\xC3\n\xA9,\xFF\"\r\n\"\xE2\x82\n\xAC\"\r",
+            b"\"unterminated,\n1,2\n3,4",
+            b"\r\r\n\n,\r\n",
+            b"",
+        ];
+        let alphabet = b"ab1 ,,\"\"\r\n\n\xC3";
+        let mut x: u64 = 99;
+        let mut inputs: Vec<Vec<u8>> = fixed.iter().map(|d| d.to_vec()).collect();
+        for case in 0..400 {
+            let len = (case % 61) + 1;
+            inputs.push(
+                (0..len)
+                    .map(|_| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        alphabet[((x >> 33) % alphabet.len() as u64) as usize]
+                    })
+                    .collect(),
+            );
+        }
+        for data in &inputs {
+            let want = records(data, 1024);
+            for size in 1..=data.len() + 1 {
+                let got = records_by_units(data, size).unwrap();
+                assert_eq!(got, want, "size {size}: {:?}", String::from_utf8_lossy(data));
+            }
+        }
+    }
+
+    #[test]
+    fn units_report_a_record_over_the_length_limit_at_its_line() {
+        let mut data = b"a,b\n1,2\n\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 10));
+        let err = records_by_units(&data, 1 << 20).unwrap_err();
+        assert_eq!(
+            err,
+            "line 4: a record longer than 16 MiB; expected at most that much (swvr's limit on record length; is the file CSV with line breaks?)"
+        );
+        // Line breaks alone are no record.
+        assert_eq!(
+            records_by_units(&vec![b'\n'; MAX_RECORD_BYTES + 10], 1 << 20),
+            Ok(Vec::new())
+        );
+        assert_eq!(
+            records_by_units(&vec![b'\r'; MAX_RECORD_BYTES + 10], 1 << 20),
+            Ok(Vec::new())
+        );
     }
 
     #[test]

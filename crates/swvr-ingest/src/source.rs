@@ -11,7 +11,7 @@ use crate::IngestError;
 use swvr_core::bundle::Header;
 
 use crate::bundle;
-use crate::reader::{Chunk, Fields, RecordReader};
+use crate::reader::{Chunk, Cut, Fields, LimitError, RecordReader, Units};
 use crate::statinput::{self, StatSource};
 
 /// A respondents file, past its header.
@@ -112,14 +112,6 @@ impl Source {
         }
     }
 
-    /// Bytes of the file consumed.
-    pub(crate) fn bytes_parsed(&self) -> u64 {
-        match self {
-            Source::Csv { rdr, .. } => rdr.bytes_parsed(),
-            Source::Stat(s) => s.bytes_parsed(),
-        }
-    }
-
     /// The record as in the file (CSV), or its values as a CSV line.
     pub(crate) fn raw(&self) -> Cow<'_, [u8]> {
         match self {
@@ -127,21 +119,85 @@ impl Source {
             Source::Stat(s) => s.raw(),
         }
     }
+}
 
-    /// Appends a copy of the current record to `chunk`.
-    #[inline]
-    pub(crate) fn append_to(&self, chunk: &mut Chunk) {
+/// The records after the header, cut into units for parallel validation.
+pub(crate) enum Feed {
+    /// CSV bytes, cut between records.
+    Csv(Units<File>),
+    /// Records of a statistical file, rendered as text fields.
+    Stat(Box<StatSource>),
+}
+
+/// One unit of input: whole CSV records as bytes, or rendered records.
+pub(crate) enum Input {
+    /// CSV bytes (parsed by [`RecordReader::unit`]).
+    Csv(Vec<u8>),
+    /// Records of a statistical file.
+    Stat(Chunk),
+}
+
+/// Records of a statistical file per unit.
+const STAT_RECORDS: usize = 1 << 12;
+/// Bytes of rendered values per unit of a statistical file.
+const STAT_BYTES: usize = 1 << 19;
+
+/// Why no unit could be read.
+pub(crate) enum FeedError {
+    /// A file-level error, complete.
+    File(IngestError),
+    /// A record over a limit; its line counts from the unit's first byte.
+    Limit(LimitError),
+}
+
+impl Source {
+    /// The records left, as units, and the line breaks before them.
+    pub(crate) fn feed(self) -> (Feed, u64) {
         match self {
-            Source::Csv { rdr, .. } => rdr.append_to(chunk, false),
-            Source::Stat(s) => s.append_to(chunk),
+            Source::Csv { rdr, .. } => {
+                let (file, rest, newlines, consumed) = rdr.into_rest();
+                (Feed::Csv(Units::new(file, rest, consumed)), newlines)
+            }
+            Source::Stat(s) => (Feed::Stat(s), 0),
         }
     }
+}
 
-    /// The file.
-    pub(crate) fn path(&self) -> &Path {
+impl Feed {
+    /// Fills `input` with the next unit of about `size` bytes; `false` at
+    /// the end. Returns the bytes of the file consumed so far.
+    pub(crate) fn next(&mut self, input: &mut Input, size: usize, path: &Path) -> Result<Option<u64>, FeedError> {
         match self {
-            Source::Csv { path, .. } => path,
-            Source::Stat(s) => s.path(),
+            Feed::Csv(units) => {
+                if !matches!(input, Input::Csv(_)) {
+                    *input = Input::Csv(Vec::new());
+                }
+                let Input::Csv(buf) = input else {
+                    return Ok(None);
+                };
+                match units.next(buf, size) {
+                    Ok(Cut::Unit) => Ok(Some(units.consumed())),
+                    Ok(Cut::End) => Ok(None),
+                    Ok(Cut::TooLong(l)) => Err(FeedError::Limit(l)),
+                    Err(e) => Err(FeedError::File(IngestError::read(path, e))),
+                }
+            }
+            Feed::Stat(src) => {
+                if !matches!(input, Input::Stat(_)) {
+                    *input = Input::Stat(Chunk::with_capacity(STAT_RECORDS, 64));
+                }
+                let Input::Stat(chunk) = input else {
+                    return Ok(None);
+                };
+                chunk.clear();
+                while chunk.len() < STAT_RECORDS && chunk.bytes() < STAT_BYTES.min(size.max(1)) {
+                    if !src.next().map_err(FeedError::File)? {
+                        break;
+                    }
+                    src.append_to(chunk);
+                }
+                Ok((chunk.len() > 0).then(|| src.bytes_parsed()))
+            }
         }
     }
 }

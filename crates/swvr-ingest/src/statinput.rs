@@ -23,7 +23,7 @@
 //!   checked (a row holding such a code is rejected as out of range).
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use swvr_core::labels::{ColumnLabels, MissingKind, column_labels, stata_missing_letters};
 use swvr_core::questionnaire::Questionnaire;
@@ -204,7 +204,6 @@ pub(crate) fn open(path: &Path, q: Option<&Questionnaire>) -> Result<(Vec<String
         });
     }
     let src = StatSource {
-        path: path.to_path_buf(),
         reader,
         rec: Record::default(),
         convs,
@@ -216,7 +215,6 @@ pub(crate) fn open(path: &Path, q: Option<&Questionnaire>) -> Result<(Vec<String
 
 /// Records of a statistical file, rendered as text fields.
 pub(crate) struct StatSource {
-    path: PathBuf,
     reader: Reader,
     rec: Record,
     convs: Vec<Conv>,
@@ -295,11 +293,6 @@ impl StatSource {
     /// Appends a copy of the current record to `chunk`.
     pub(crate) fn append_to(&self, chunk: &mut Chunk) {
         chunk.push_fields(self.line(), &self.vals, &self.ends, self.bytes_parsed());
-    }
-
-    /// The file.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 }
 

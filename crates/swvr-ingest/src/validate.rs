@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int8Array, Int16Array, Int32Array, RecordBatch, StringArray};
-use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, SchemaRef};
 use swvr_core::questionnaire::{DemographicKind, Questionnaire};
 use swvr_core::schema::{COUNT_COLUMNS, KEY_COLUMNS};
@@ -200,28 +200,6 @@ impl Plan {
     }
     pub(crate) fn id_col(&self) -> usize {
         self.key[2]
-    }
-
-    /// The (country, wave) key and trimmed id of a record whose key is
-    /// readable (the right number of fields, valid country and wave,
-    /// non-blank UTF-8 id): exactly when [`Plan::check`] sets `key` and `id_ok`.
-    pub(crate) fn dup_key<'r>(&self, rec: &'r impl Fields) -> Option<(crate::CountryWave, &'r [u8])> {
-        if rec.len() != self.ncols {
-            return None;
-        }
-        let country = trim(rec.field(self.key[0]));
-        if !is_iso3(country) {
-            return None;
-        }
-        let wave = match parse_int(trim(rec.field(self.key[1]))) {
-            Int::Value(v) if (1000..=9999).contains(&v) => v as i32,
-            _ => return None,
-        };
-        let id = trim(rec.field(self.key[2]));
-        if id.is_empty() || !is_utf8(id) {
-            return None;
-        }
-        Some((([country[0], country[1], country[2]], wave), id))
     }
 
     pub(crate) fn new_row(&self) -> Row {
@@ -435,13 +413,13 @@ impl<T: Copy + Default + PartialOrd + From<i8> + arrow_buffer::ArrowNativeType> 
         let mut values = std::mem::replace(&mut self.values, Vec::with_capacity(cap));
         let zero = T::default();
         let nulls = values.iter().any(|v| *v < zero).then(|| {
-            let valid: Vec<bool> = values.iter().map(|v| *v >= zero).collect();
+            let valid = BooleanBuffer::collect_bool(values.len(), |i| values[i] >= zero);
             for v in &mut values {
                 if *v < zero {
                     *v = zero;
                 }
             }
-            NullBuffer::from(valid)
+            NullBuffer::new(valid)
         });
         (values.into(), nulls)
     }

@@ -15,6 +15,7 @@ mod invariants;
 mod mutate;
 mod rows;
 mod statfiles;
+mod units;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
