@@ -47,6 +47,10 @@ use swvr_core::sum::Neumaier;
 use crate::Estimate;
 use crate::engine::{DomainRows, LevelStats, Prepared};
 use crate::interval;
+use crate::replicate::{RepDesign, RepStats};
+
+/// The replicate design and per-variable totals of each group (replicate variance).
+pub(crate) type RepView<'a> = (&'a RepDesign, &'a [RepStats]);
 
 /// What a contrast compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,18 +236,36 @@ pub(crate) fn level_contrasts(
     q: &Questionnaire,
     domains: &[DomainRows],
     offsets: &[usize],
+    rep: Option<&[RepView<'_>]>,
 ) -> Vec<Contrast> {
     let outcomes = outcomes(q, cats);
     let mut out = Vec::new();
     for (g, p) in prepared.iter().enumerate() {
         for (v, (name, cs)) in &outcomes {
             let st = &stats[g * cats.len() + v];
+            let rv = rep.map(|r| (r[g].0, &r[g].1[*v]));
             for (d, &off) in domains.iter().zip(offsets) {
                 let present: Vec<usize> = (0..d.labels.len()).filter(|&i| st.n(off + i) > 0).collect();
+                // R's svyby(covmat = TRUE) drops a replicate from every
+                // contrast of the domain when any level's estimate is
+                // undefined in it (svrVar's na.omit on the joint replicates).
+                let dropped: Vec<bool> = match rv {
+                    Some((_, rs)) => {
+                        let mut m = vec![false; rs.r];
+                        for &l in &present {
+                            for (x, u) in m.iter_mut().zip(rs.undefined(off + l)) {
+                                *x |= u;
+                            }
+                        }
+                        m
+                    }
+                    None => Vec::new(),
+                };
+                let rv = rv.map(|(d, rs)| (d, rs, dropped.as_slice()));
                 for (ia, &a) in present.iter().enumerate() {
                     for &b in &present[ia + 1..] {
                         for (cat, y) in cs {
-                            out.push(pair(p.group, &p.n_h, st, (d, off), (a, b), (name, cat, y)));
+                            out.push(pair(p.group, &p.n_h, st, rv, (d, off), (a, b), (name, cat, y)));
                         }
                     }
                 }
@@ -257,6 +279,7 @@ fn pair(
     group: &Group,
     n_h: &[u64],
     st: &LevelStats,
+    rep: Option<(&RepDesign, &RepStats, &[bool])>,
     (d, off): (&DomainRows, usize),
     (a, b): (usize, usize),
     (item, cat, y): (&str, &str, &[f64]),
@@ -295,6 +318,24 @@ fn pair(
         // when the tables use calibrated variance (not yet extended).
         variance_method: "fixed",
     };
+    if let Some((design, rs, dropped)) = rep {
+        // Replicate variance of the difference: the difference per replicate.
+        let ta = rs.thetas(off + a, y);
+        let tb = rs.thetas(off + b, y);
+        let diff: Vec<f64> = ta
+            .iter()
+            .zip(&tb)
+            .zip(dropped)
+            .map(|((x, z), &drop)| if drop { f64::NAN } else { x - z })
+            .collect();
+        let v = design.variance(&diff, c.difference).unwrap_or(f64::NAN);
+        let c = Contrast {
+            df: design.df(sa.n + sb.n),
+            variance_method: design.method,
+            ..c
+        };
+        return finish(c, v);
+    }
     finish(c, sa.variance + sb.variance - 2.0 * cov.total())
 }
 

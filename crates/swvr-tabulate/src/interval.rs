@@ -31,6 +31,15 @@ pub fn logit_interval_t(p: f64, se: f64, t: f64) -> (f64, f64) {
     (expit(l - half), expit(l + half))
 }
 
+/// The logit interval with the standard error of `logit(p)` given (R's
+/// `svyciprop(method = "logit")` on a replicate design, whose intercept's
+/// variance comes from the replicates of `logit(p)`):
+/// `expit(logit(p) ± t · se_logit)`.
+pub fn logit_interval_logit_se(p: f64, se_logit: f64, t: f64) -> (f64, f64) {
+    let l = (p / (1.0 - p)).ln();
+    (expit(l - t * se_logit), expit(l + t * se_logit))
+}
+
 /// The Korn–Graubard (Clopper–Pearson on the effective sample size) 95%
 /// interval for an estimate of exactly 0 or 1, as the NCHS data presentation
 /// standards (2017) prescribe.

@@ -56,6 +56,7 @@ pub mod contrasts;
 pub mod engine;
 pub mod interval;
 pub mod output;
+pub mod replicate;
 pub mod report;
 
 use std::collections::BTreeSet;
@@ -430,7 +431,15 @@ fn variables<'a>(
 
 /// Tabulates an in-memory weighted batch (the columns of weighted.arrow).
 pub fn tabulate_batch(batch: &RecordBatch, q: &Questionnaire, sel: &Selection) -> Result<Vec<Estimate>, TabulateError> {
-    Ok(tabulate_batch_from(batch, q, sel, Path::new("<batch>"), &swvr_core::progress::NoProgress)?.0)
+    Ok(tabulate_batch_from(
+        batch,
+        q,
+        sel,
+        Path::new("<batch>"),
+        &swvr_core::progress::NoProgress,
+        None,
+    )?
+    .0)
 }
 
 /// [`tabulate_batch`] with the contrasts of contrasts.arrow ([`contrasts`]).
@@ -439,7 +448,33 @@ pub fn tabulate_batch_with_contrasts(
     q: &Questionnaire,
     sel: &Selection,
 ) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
-    tabulate_batch_from(batch, q, sel, Path::new("<batch>"), &swvr_core::progress::NoProgress)
+    tabulate_batch_from(
+        batch,
+        q,
+        sel,
+        Path::new("<batch>"),
+        &swvr_core::progress::NoProgress,
+        None,
+    )
+}
+
+/// [`tabulate_batch_with_contrasts`] with replicate-weight variance: `se`,
+/// intervals, `df` and `deff` of tables and contrasts from the replicate
+/// weights `reps` (rows aligned with `batch`; [`replicate`]).
+pub fn tabulate_batch_with_replicates(
+    batch: &RecordBatch,
+    q: &Questionnaire,
+    sel: &Selection,
+    reps: &dyn replicate::ReplicateWeights,
+) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
+    tabulate_batch_from(
+        batch,
+        q,
+        sel,
+        Path::new("<batch>"),
+        &swvr_core::progress::NoProgress,
+        Some(reps),
+    )
 }
 
 fn tabulate_batch_from(
@@ -448,6 +483,7 @@ fn tabulate_batch_from(
     sel: &Selection,
     file: &Path,
     progress: &dyn Progress,
+    reps: Option<&dyn replicate::ReplicateWeights>,
 ) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
     let path = file.display().to_string();
     let groups = swvr_core::groups::group_by_country_wave(batch, file, sel)?;
@@ -513,6 +549,31 @@ fn tabulate_batch_from(
         })
         .collect::<Result<_, _>>()?;
     progress.finish();
+    let rep = match reps {
+        Some(reps) => {
+            let designs: Vec<replicate::RepDesign> = prepared
+                .iter()
+                .map(|p| {
+                    reps.design(&p.group.country, p.group.wave).ok_or_else(|| {
+                        column_err(
+                            &path,
+                            "rep_1",
+                            &format!(
+                                "a replicate design for {} {} (replicate variance)",
+                                p.group.country, p.group.wave
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let groups: Vec<&Group> = prepared.iter().map(|p| p.group).collect();
+            let var_refs: Vec<&Var<'_>> = vars.iter().map(|v| &v.2).collect();
+            let sums = replicate::accumulate(&groups, &designs, &var_refs, &domains, n_levels, batch.num_rows(), reps)
+                .map_err(|e| e.with_path(&path))?;
+            Some((designs, sums))
+        }
+        None => None,
+    };
     let mut out = Vec::new();
     for (gi, p) in prepared.iter().enumerate() {
         let stat = |v: usize| &stats[gi * vars.len() + v];
@@ -522,15 +583,16 @@ fn tabulate_batch_from(
             domains: &domains,
             offsets: &offsets,
             cal: p.cal.as_ref(),
+            rep: rep.as_ref().map(|(d, s)| (&d[gi], s[gi].as_slice())),
         };
         for (v, (name, cats, _)) in vars.iter().enumerate().take(q.items().len()) {
-            ctx.emit_shares(name, cats, stat(v), &mut out);
+            ctx.emit_shares(name, cats, stat(v), v, &mut out);
         }
         let mut next_any = q.items().len();
         for d in q.derived() {
             match d {
                 Derived::AnyYes { id, .. } => {
-                    ctx.emit_shares(id, &vars[next_any].1, stat(next_any), &mut out);
+                    ctx.emit_shares(id, &vars[next_any].1, stat(next_any), next_any, &mut out);
                     next_any += 1;
                 }
                 Derived::Net {
@@ -552,13 +614,17 @@ fn tabulate_batch_from(
                             }
                         })
                         .collect();
-                    ctx.emit_net(id, &y, stat(v), &mut out);
+                    ctx.emit_net(id, &y, stat(v), v, &mut out);
                 }
             }
         }
     }
     let cats: Vec<Vec<String>> = vars.iter().map(|v| v.1.clone()).collect();
-    let mut contrasts = contrasts::level_contrasts(&prepared, &stats, &cats, q, &domains, &offsets);
+    let rep_view: Option<Vec<(&replicate::RepDesign, &[replicate::RepStats])>> = rep
+        .as_ref()
+        .map(|(d, s)| d.iter().zip(s).map(|(d, s)| (d, s.as_slice())).collect());
+    let mut contrasts =
+        contrasts::level_contrasts(&prepared, &stats, &cats, q, &domains, &offsets, rep_view.as_deref());
     contrasts.extend(contrasts::wave_contrasts(&out));
     Ok((out, contrasts))
 }
@@ -569,6 +635,44 @@ struct Ctx<'a> {
     domains: &'a [DomainRows],
     offsets: &'a [usize],
     cal: Option<&'a engine::PreparedCal>,
+    /// Replicate variance: the group's design and per-variable totals.
+    rep: Option<(&'a replicate::RepDesign, &'a [replicate::RepStats])>,
+}
+
+/// The replicate part of one estimate: variance, df and, for a share, the
+/// variance of its logit.
+pub(crate) struct RepInference {
+    /// Replicate variance of the estimate (NaN when no replicate defines it).
+    pub variance: f64,
+    /// Degrees of freedom.
+    pub df: i64,
+    /// Replicate variance of logit(estimate), when every defined replicate
+    /// share lies strictly between 0 and 1.
+    pub logit_variance: Option<f64>,
+}
+
+/// Replicate inference of the mean of `y` in `level` (estimate `m`, `n` respondents).
+pub(crate) fn rep_infer(
+    design: &replicate::RepDesign,
+    stats: &replicate::RepStats,
+    level: usize,
+    y: &[f64],
+    m: f64,
+    n: u64,
+) -> RepInference {
+    let thetas = stats.thetas(level, y);
+    let variance = design.variance(&thetas, m).unwrap_or(f64::NAN);
+    let logit_variance = if m > 0.0 && m < 1.0 && thetas.iter().all(|t| !t.is_finite() || (*t > 0.0 && *t < 1.0)) {
+        let logits: Vec<f64> = thetas.iter().map(|t| (t / (1.0 - t)).ln()).collect();
+        design.variance(&logits, (m / (1.0 - m)).ln())
+    } else {
+        None
+    };
+    RepInference {
+        variance,
+        df: design.df(n),
+        logit_variance,
+    }
 }
 
 impl Ctx<'_> {
@@ -581,7 +685,11 @@ impl Ctx<'_> {
     }
 
     fn variance_method(&self) -> &'static str {
-        if self.cal.is_some() { "calibrated" } else { "fixed" }
+        match (self.rep, self.cal) {
+            (Some((d, _)), _) => d.method,
+            (None, Some(_)) => "calibrated",
+            (None, None) => "fixed",
+        }
     }
 
     /// (domain, level label, flat level index) in output order.
@@ -616,7 +724,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn emit_shares(&self, item: &str, cats: &[String], stats: &LevelStats, out: &mut Vec<Estimate>) {
+    fn emit_shares(&self, item: &str, cats: &[String], stats: &LevelStats, v: usize, out: &mut Vec<Estimate>) {
         for (domain, level, l) in self.levels() {
             if stats.n(l) == 0 {
                 continue;
@@ -627,8 +735,15 @@ impl Ctx<'_> {
             for (k, cat) in cats.iter().enumerate() {
                 let mut y = vec![0.0; cats.len()];
                 y[k] = 1.0;
-                let inf = self.infer(stats, l, &y);
-                let df = inf.n as i64 - inf.strata as i64;
+                let mut inf = self.infer(stats, l, &y);
+                let mut df = inf.n as i64 - inf.strata as i64;
+                let mut logit_se = None;
+                if let Some((design, rs)) = self.rep {
+                    let r = rep_infer(design, &rs[v], l, &y, inf.estimate, inf.n);
+                    inf.variance = r.variance;
+                    df = r.df;
+                    logit_se = r.logit_variance.map(f64::sqrt);
+                }
                 let se = inf.variance.sqrt();
                 let p = inf.estimate;
                 let (ci, method) = if p <= 0.0 || p >= 1.0 {
@@ -638,7 +753,12 @@ impl Ctx<'_> {
                     )
                 } else {
                     let t = *t.get_or_insert_with(|| interval::t_quantile(df as f64));
-                    match t.map(|t| interval::logit_interval_t(p, se, t)) {
+                    let ci = t.map(|t| match logit_se {
+                        // svyciprop on a replicate design: the replicates of logit(p).
+                        Some(ls) => interval::logit_interval_logit_se(p, ls, t),
+                        None => interval::logit_interval_t(p, se, t),
+                    });
+                    match ci {
                         Some(ci) => (Some(ci), CiMethod::Logit),
                         None => (None, CiMethod::None),
                     }
@@ -658,13 +778,18 @@ impl Ctx<'_> {
         }
     }
 
-    fn emit_net(&self, id: &str, y: &[f64], stats: &LevelStats, out: &mut Vec<Estimate>) {
+    fn emit_net(&self, id: &str, y: &[f64], stats: &LevelStats, v: usize, out: &mut Vec<Estimate>) {
         for (domain, level, l) in self.levels() {
             if stats.n(l) == 0 {
                 continue;
             }
-            let inf = self.infer(stats, l, y);
-            let df = inf.n as i64 - inf.strata as i64;
+            let mut inf = self.infer(stats, l, y);
+            let mut df = inf.n as i64 - inf.strata as i64;
+            if let Some((design, rs)) = self.rep {
+                let r = rep_infer(design, &rs[v], l, y, inf.estimate, inf.n);
+                inf.variance = r.variance;
+                df = r.df;
+            }
             let se = inf.variance.sqrt();
             let ci = interval::wald_interval(inf.estimate, se, df as f64);
             let mut e = self.row(id, domain, level, "net");
@@ -730,7 +855,7 @@ pub fn tabulate_into(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
-    let (estimates, contrasts) = tabulate_batch_from(batch, q, sel, input, progress)?;
+    let (estimates, contrasts) = tabulate_batch_from(batch, q, sel, input, progress, None)?;
     let def = report::ReportDef::default_2021()?;
     let dir = out.join(swvr_core::stages::TABULATE);
     output::write_arrow(

@@ -6,3 +6,4 @@ mod contrasts;
 mod direct;
 mod outputs;
 mod r_agreement;
+mod replicate;

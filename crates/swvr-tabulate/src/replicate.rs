@@ -1,0 +1,412 @@
+//! Replicate-weight variance (`[variance] method = "jackknife" | "bootstrap"`):
+//! per-replicate sums accumulated in one streaming pass over the replicate
+//! columns, then every replicate estimate as arithmetic on those sums.
+//!
+//! # Formula
+//! For an estimate `θ` (a share or mean of `y` in a domain level) and its
+//! replicates `θ_r = Σ w_r a y / Σ w_r a` (`w_r` the replicate weights, `a`
+//! the level's indicator of respondents asked the item), the variance is
+//! R's `svrVar`: `v = scale · Σ_r rscale_r (θ_r − c)²`, `c = θ` with
+//! `mse = TRUE`, else the mean of the `θ_r` with `rscale_r > 0`. A replicate
+//! whose domain has no weight (`Σ w_r a = 0`, so `θ_r` is undefined) is left
+//! out with its `rscale`, as `svrVar` drops `NA` replicates.
+//!
+//! Per (level, category) only the replicate totals `S_rk = Σ w_r a 1[k]` are
+//! needed: `θ_r = Σ_k y_k S_rk / Σ_k S_rk`. They are accumulated per
+//! *combination* of domain levels (a respondent's level in every domain;
+//! a few hundred per country-wave), then summed into levels — so each row
+//! adds its `R` replicate weights once per variable, and nothing is a pass
+//! per replicate.
+//!
+//! # Degrees of freedom
+//! R's `degf()` of a replicate design is the numerical rank of its replicate
+//! weights minus one, and `svyby` evaluates `svyciprop` on the subset design
+//! of each level, so R's `df` is the rank of the `n_d × R` matrix of the
+//! level's replicate weights minus one. For replicate weights that are
+//! re-weighted (raked or calibrated) per replicate, and for bootstrap
+//! weights, that matrix is generic: its rank is `min(n_d, R)`, and swvr uses
+//! `df = min(n_d, R) − 1` (`R` the country-wave's replicates) without forming
+//! the matrix (docs/tabulation.md discusses the structured exceptions).
+
+use std::collections::HashMap;
+
+use arrow_array::Array;
+
+use crate::TabulateError;
+use crate::engine::{DomainRows, NONE, Source, Var};
+
+/// The replicate design of one (country, wave): R's `svrepdesign`
+/// parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepDesign {
+    /// `jackknife` or `bootstrap` (the `variance_method` column).
+    pub method: &'static str,
+    /// R's `scale`.
+    pub scale: f64,
+    /// R's `rscales`, one per replicate of [`RepDesign::columns`].
+    pub rscales: Vec<f64>,
+    /// R's `mse`: centre at the full-sample estimate (else at the mean of
+    /// the replicates).
+    pub mse: bool,
+    /// Replicate columns of this country-wave (0-based: `rep_1` is 0).
+    pub columns: Vec<usize>,
+}
+
+impl RepDesign {
+    /// Replicates.
+    pub fn r(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// R's `svrVar(thetas, scale, rscales, mse, coef = full)`; replicates
+    /// with a non-finite estimate are dropped (R's `na.action`). `None`
+    /// when no replicate is left.
+    pub fn variance(&self, thetas: &[f64], full: f64) -> Option<f64> {
+        let ok = |r: usize| thetas[r].is_finite();
+        let centre = if self.mse {
+            full
+        } else {
+            let (mut s, mut n) = (0.0, 0usize);
+            for r in 0..thetas.len() {
+                if ok(r) && self.rscales[r] > 0.0 {
+                    s += thetas[r];
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                return None;
+            }
+            s / n as f64
+        };
+        let mut v = 0.0;
+        let mut any = false;
+        for r in 0..thetas.len() {
+            if ok(r) {
+                let d = thetas[r] - centre;
+                v += d * d * self.rscales[r];
+                any = true;
+            }
+        }
+        any.then_some(v * self.scale)
+    }
+
+    /// Degrees of freedom of a domain of `n` respondents: R's `degf()` of
+    /// the subset design for generic replicate weights, `min(n, R) − 1`.
+    pub fn df(&self, n: u64) -> i64 {
+        n.min(self.r() as u64) as i64 - 1
+    }
+}
+
+/// Replicate weights, streamed in row order.
+pub trait ReplicateWeights: Sync {
+    /// The design of a (country, wave), `None` when the file has none.
+    fn design(&self, country: &str, wave: i32) -> Option<RepDesign>;
+    /// Calls `f(first_row, columns)` for consecutive blocks of rows, in row
+    /// order; `columns[j]` holds replicate `j` (`rep_{j+1}`) of the block's rows.
+    fn for_each_block(
+        &self,
+        f: &mut dyn FnMut(usize, &[&[f64]]) -> Result<(), TabulateError>,
+    ) -> Result<(), TabulateError>;
+}
+
+/// Replicate weights held in memory (tests, library use).
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryReplicates {
+    /// `columns[j][row]`: replicate `j` of every row of the batch.
+    pub columns: Vec<Vec<f64>>,
+    /// Design of each (country, wave).
+    pub designs: HashMap<(String, i32), RepDesign>,
+}
+
+impl ReplicateWeights for InMemoryReplicates {
+    fn design(&self, country: &str, wave: i32) -> Option<RepDesign> {
+        self.designs.get(&(country.to_string(), wave)).cloned()
+    }
+    fn for_each_block(
+        &self,
+        f: &mut dyn FnMut(usize, &[&[f64]]) -> Result<(), TabulateError>,
+    ) -> Result<(), TabulateError> {
+        let n = self.columns.first().map_or(0, Vec::len);
+        const BLOCK: usize = 8192;
+        let mut lo = 0;
+        while lo < n {
+            let hi = (lo + BLOCK).min(n);
+            let cols: Vec<&[f64]> = self.columns.iter().map(|c| &c[lo..hi]).collect();
+            f(lo, &cols)?;
+            lo = hi;
+        }
+        Ok(())
+    }
+}
+
+/// The category of row `r` for a variable (or [`NONE`]: not asked; codes
+/// outside the answer set were reported by the fixed-weight pass).
+fn category(var: &Var<'_>, r: usize) -> u8 {
+    match &var.source {
+        Source::Item { col, lut, .. } => {
+            if col.is_null(r) {
+                return NONE;
+            }
+            let c = lut[col.values()[r] as u8 as usize];
+            if c >= crate::engine::INVALID { NONE } else { c }
+        }
+        Source::AnyYes { parts } => {
+            let (mut asked, mut yes, mut all_no, mut dk) = (false, false, true, false);
+            for (_, col, lut) in parts {
+                if col.is_null(r) {
+                    continue;
+                }
+                let class = lut[col.value(r) as u8 as usize];
+                if class >= crate::engine::INVALID {
+                    return NONE;
+                }
+                asked = true;
+                yes |= class == 0;
+                all_no &= class == 1;
+                dk |= class == 2;
+            }
+            if !asked {
+                NONE
+            } else if yes {
+                0
+            } else if all_no {
+                1
+            } else if dk {
+                2
+            } else {
+                3
+            }
+        }
+    }
+}
+
+/// Replicate totals of one variable in one (country, wave): `S_rk` per
+/// (level, category), index `(level · K + k) · R + r`.
+#[derive(Debug, Clone)]
+pub(crate) struct RepStats {
+    /// Categories.
+    pub k: usize,
+    /// Replicates.
+    pub r: usize,
+    /// The totals.
+    pub s: Vec<f64>,
+}
+
+impl RepStats {
+    /// Replicates that give `level` no weight (its estimates undefined there).
+    pub fn undefined(&self, level: usize) -> Vec<bool> {
+        (0..self.r)
+            .map(|r| {
+                (0..self.k)
+                    .map(|k| self.s[(level * self.k + k) * self.r + r])
+                    .sum::<f64>()
+                    <= 0.0
+            })
+            .collect()
+    }
+
+    /// Replicate estimates of the mean of `y` (one value per category) in
+    /// `level`: NaN where the replicate gives the level no weight.
+    pub fn thetas(&self, level: usize, y: &[f64]) -> Vec<f64> {
+        (0..self.r)
+            .map(|r| {
+                let (mut w, mut t) = (0.0, 0.0);
+                for (k, &yk) in y.iter().enumerate() {
+                    let s = self.s[(level * self.k + k) * self.r + r];
+                    w += s;
+                    t += yk * s;
+                }
+                if w > 0.0 { t / w } else { f64::NAN }
+            })
+            .collect()
+    }
+}
+
+/// Accumulates the replicate totals of every (group, variable): `out[g][v]`.
+/// One streaming pass over the replicate weights; per block the variables
+/// are processed in parallel (each owns its totals, rows in order, so the
+/// sums do not depend on the thread count).
+pub(crate) fn accumulate(
+    groups: &[&swvr_core::groups::Group],
+    designs: &[RepDesign],
+    vars: &[&Var<'_>],
+    domains: &[DomainRows],
+    n_levels: usize,
+    n_rows: usize,
+    weights: &dyn ReplicateWeights,
+) -> Result<Vec<Vec<RepStats>>, TabulateError> {
+    use rayon::prelude::*;
+    let (offsets, _) = crate::engine::level_offsets(domains);
+    let nv = vars.len();
+    // Per batch row: group (u32::MAX: none), combination within the group.
+    let mut row_group = vec![u32::MAX; n_rows];
+    let mut row_combo = vec![0u32; n_rows];
+    let mut combos: Vec<Vec<Vec<u8>>> = Vec::with_capacity(groups.len());
+    for (gi, g) in groups.iter().enumerate() {
+        let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut list: Vec<Vec<u8>> = Vec::new();
+        for &r in &g.rows {
+            let r = r as usize;
+            let key: Vec<u8> = domains.iter().map(|d| d.level[r]).collect();
+            let id = *ids.entry(key.clone()).or_insert_with(|| {
+                list.push(key);
+                (list.len() - 1) as u32
+            });
+            row_group[r] = gi as u32;
+            row_combo[r] = id;
+        }
+        // Flat level indices of each combination (`total` = 0 first).
+        combos.push(
+            list.iter()
+                .map(|key| {
+                    let mut levels = vec![0u8];
+                    for ((d, &l), off) in domains.iter().zip(key).zip(&offsets) {
+                        let _ = d;
+                        if l != NONE {
+                            levels.push((off + l as usize) as u8);
+                        }
+                    }
+                    levels
+                })
+                .collect(),
+        );
+    }
+    // Category of every (row, variable).
+    let cats: Vec<Vec<u8>> = vars
+        .par_iter()
+        .map(|v| {
+            (0..n_rows)
+                .map(|r| if row_group[r] == u32::MAX { NONE } else { category(v, r) })
+                .collect()
+        })
+        .collect();
+    // Totals per (variable, group): (combination · K + k) · R + r.
+    let mut acc: Vec<Vec<Vec<f64>>> = vars
+        .iter()
+        .map(|v| {
+            groups
+                .iter()
+                .enumerate()
+                .map(|(gi, _)| vec![0.0; combos[gi].len() * v.k * designs[gi].r()])
+                .collect()
+        })
+        .collect();
+    let rmax = designs.iter().map(RepDesign::r).max().unwrap_or(0);
+    let mut block: Vec<f64> = Vec::new();
+    weights.for_each_block(&mut |first, cols| {
+        let len = cols.first().map_or(0, |c| c.len());
+        if first + len > n_rows {
+            return Err(TabulateError::Column {
+                path: String::new(),
+                column: "rep_1".into(),
+                expected: format!("replicate weights for {n_rows} rows, found more"),
+            });
+        }
+        // Row-major copy of the block: row i's replicates of its group.
+        block.clear();
+        block.resize(len * rmax, 0.0);
+        let mut i = 0;
+        while i < len {
+            let g = row_group[first + i];
+            let mut j = i + 1;
+            while j < len && row_group[first + j] == g {
+                j += 1;
+            }
+            if g != u32::MAX {
+                for (c, &col) in designs[g as usize].columns.iter().enumerate() {
+                    let src = cols.get(col).ok_or_else(|| TabulateError::Column {
+                        path: String::new(),
+                        column: format!("rep_{}", col + 1),
+                        expected: "a replicate column named in the replicate design".into(),
+                    })?;
+                    for (ii, &w) in src[i..j].iter().enumerate() {
+                        block[(i + ii) * rmax + c] = w;
+                    }
+                }
+            }
+            i = j;
+        }
+        let block = &block;
+        acc.par_iter_mut().enumerate().for_each(|(v, per_group)| {
+            let k = vars[v].k;
+            let cat = &cats[v];
+            for i in 0..len {
+                let row = first + i;
+                let g = row_group[row];
+                if g == u32::MAX {
+                    continue;
+                }
+                let c = cat[row];
+                if c == NONE {
+                    continue;
+                }
+                let r = designs[g as usize].r();
+                let at = (row_combo[row] as usize * k + c as usize) * r;
+                let dst = &mut per_group[g as usize][at..at + r];
+                for (d, &w) in dst.iter_mut().zip(&block[i * rmax..i * rmax + r]) {
+                    *d += w;
+                }
+            }
+        });
+        Ok(())
+    })?;
+    // Combinations → levels.
+    let mut out: Vec<Vec<RepStats>> = (0..groups.len()).map(|_| Vec::with_capacity(nv)).collect();
+    for (v, per_group) in acc.into_iter().enumerate() {
+        let k = vars[v].k;
+        for (gi, sums) in per_group.into_iter().enumerate() {
+            let r = designs[gi].r();
+            let mut s = vec![0.0; n_levels * k * r];
+            for (id, levels) in combos[gi].iter().enumerate() {
+                let from = &sums[id * k * r..(id + 1) * k * r];
+                for &l in levels {
+                    let to = &mut s[l as usize * k * r..(l as usize + 1) * k * r];
+                    for (a, b) in to.iter_mut().zip(from) {
+                        *a += b;
+                    }
+                }
+            }
+            out[gi].push(RepStats { k, r, s });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn design(mse: bool) -> RepDesign {
+        RepDesign {
+            method: "jackknife",
+            scale: 0.5,
+            rscales: vec![1.0, 2.0, 0.0, 1.0],
+            mse,
+            columns: vec![0, 1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn variance_is_r_svrvar() {
+        // R: svrVar(c(1, 2, 5, 4), 0.5, c(1, 2, 0, 1), mse = FALSE)
+        //   mean over rscales > 0: (1 + 2 + 4)/3 = 7/3
+        let th = [1.0, 2.0, 5.0, 4.0];
+        let c = 7.0 / 3.0;
+        let want = 0.5 * ((1.0 - c) * (1.0 - c) + 2.0 * (2.0 - c) * (2.0 - c) + (4.0 - c) * (4.0 - c));
+        assert!((design(false).variance(&th, 3.0).unwrap() - want).abs() < 1e-15);
+        let want = 0.5 * (4.0 + 2.0 * 1.0 + 1.0);
+        assert!((design(true).variance(&th, 3.0).unwrap() - want).abs() < 1e-15);
+        // An undefined replicate is dropped with its rscale.
+        let th = [1.0, f64::NAN, 5.0, 4.0];
+        let want = 0.5 * (1.5f64.powi(2) + 1.5f64.powi(2));
+        assert!((design(false).variance(&th, 3.0).unwrap() - want).abs() < 1e-15);
+        assert_eq!(design(false).variance(&[f64::NAN; 4], 1.0), None);
+    }
+
+    #[test]
+    fn df_is_generic_rank_minus_one() {
+        assert_eq!(design(false).df(100), 3);
+        assert_eq!(design(false).df(2), 1);
+    }
+}
