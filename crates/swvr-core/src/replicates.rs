@@ -191,6 +191,38 @@ impl ReplicateDesign {
         self.covariance(thetas, full, thetas, full)
     }
 
+    /// [`ReplicateDesign::variance`] with R's `na.action` in `svrVar`:
+    /// replicates whose estimate is not finite (a replicate that gives a
+    /// domain no weight, so its mean is 0/0) are dropped with their rscale
+    /// before centring and summing; `None` when no replicate is left.
+    ///
+    /// ```
+    /// use swvr_core::replicates::{ReplicateDesign, ReplicateKind};
+    /// let d = ReplicateDesign { kind: ReplicateKind::Jackknife, scale: 1.0, rscales: vec![0.5; 3], mse: false };
+    /// // R: svrVar(c(1, NA, 3), 1, rep(0.5, 3)) drops the NA: 0.5·(1 + 1)
+    /// assert_eq!(d.variance_defined(&[1.0, f64::NAN, 3.0], 2.0), Some(1.0));
+    /// assert_eq!(d.variance_defined(&[f64::NAN; 3], 2.0), None);
+    /// ```
+    pub fn variance_defined(&self, thetas: &[f64], full: f64) -> Option<f64> {
+        if thetas.iter().all(|t| t.is_finite()) {
+            return Some(self.variance(thetas, full));
+        }
+        let (t, r): (Vec<f64>, Vec<f64>) = thetas
+            .iter()
+            .zip(&self.rscales)
+            .filter(|(t, _)| t.is_finite())
+            .map(|(&t, &r)| (t, r))
+            .unzip();
+        if t.is_empty() {
+            return None;
+        }
+        let kept = ReplicateDesign {
+            rscales: r,
+            ..self.clone()
+        };
+        Some(kept.variance(&t, full))
+    }
+
     /// Replicate covariance of two statistics (the off-diagonal of R's
     /// `svrVar` on a two-column `thetas`):
     /// `scale · Σ_r rscale_r (a_r − c_a)(b_r − c_b)`.
