@@ -331,7 +331,7 @@ fn pair(
         let v = design.variance(&diff, c.difference).unwrap_or(f64::NAN);
         let c = Contrast {
             df: design.df(sa.n + sb.n),
-            variance_method: design.method,
+            variance_method: design.method(),
             ..c
         };
         return finish(c, v);

@@ -117,6 +117,13 @@ pub enum TabulateError {
         /// What was expected.
         expected: String,
     },
+    /// replicates.arrow cannot be used.
+    #[error(transparent)]
+    Replicates {
+        /// Cause.
+        #[from]
+        source: swvr_core::replicates::ReplicateError,
+    },
     /// The report definition file is malformed.
     #[error("{path}: report definition: {message}")]
     Report {
@@ -686,7 +693,7 @@ impl Ctx<'_> {
 
     fn variance_method(&self) -> &'static str {
         match (self.rep, self.cal) {
-            (Some((d, _)), _) => d.method,
+            (Some((d, _)), _) => d.method(),
             (None, Some(_)) => "calibrated",
             (None, None) => "fixed",
         }
@@ -855,7 +862,14 @@ pub fn tabulate_into(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<TabulateSummary, TabulateError> {
-    let (estimates, contrasts) = tabulate_batch_from(batch, q, sel, input, progress, None)?;
+    // Replicate variance: weighted.arrow's metadata names the method, the
+    // replicate weights are streamed from out/weight/replicates.arrow.
+    let file_reps = match swvr_core::replicates::ReplicateKind::from_weighted_metadata(batch.schema().metadata()) {
+        Some(_) => Some(replicate::FileReplicates::open(out)?),
+        None => None,
+    };
+    let reps = file_reps.as_ref().map(|r| r as &dyn replicate::ReplicateWeights);
+    let (estimates, contrasts) = tabulate_batch_from(batch, q, sel, input, progress, reps)?;
     let def = report::ReportDef::default_2021()?;
     let dir = out.join(swvr_core::stages::TABULATE);
     output::write_arrow(

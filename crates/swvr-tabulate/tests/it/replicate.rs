@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use swvr_core::questionnaire::Questionnaire;
+use swvr_core::replicates::{ReplicateDesign, ReplicateKind};
 use swvr_tabulate::replicate::{InMemoryReplicates, RepDesign};
 use swvr_tabulate::{CiMethod, tabulate_batch_with_replicates};
 
@@ -35,15 +36,14 @@ pub fn replicate_input(set: &str, q: &Questionnaire) -> (RecordBatch, InMemoryRe
     for d in &drows {
         let rscales: Vec<f64> = d[at(&dh, "rscales")].split(' ').map(|v| v.parse().unwrap()).collect();
         let design = RepDesign {
-            method: if d[at(&dh, "type")] == "JKn" {
-                "jackknife"
-            } else {
-                "bootstrap"
-            },
-            scale: d[at(&dh, "scale")].parse().unwrap(),
             columns: (0..rscales.len()).collect(),
-            rscales,
-            mse: d[at(&dh, "mse")] == "TRUE",
+            rank_columns: rscales.len(),
+            design: ReplicateDesign {
+                kind: ReplicateKind::from_r_type(&d[at(&dh, "type")]).unwrap(),
+                scale: d[at(&dh, "scale")].parse().unwrap(),
+                rscales,
+                mse: d[at(&dh, "mse")] == "TRUE",
+            },
         };
         designs.insert(
             (d[at(&dh, "country")].clone(), d[at(&dh, "wave")].parse().unwrap()),
