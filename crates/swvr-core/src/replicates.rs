@@ -236,6 +236,20 @@ impl ReplicateDesign {
     }
 }
 
+/// Degrees of freedom of a domain of `n` respondents of a replicate design
+/// with `columns` distinct replicate columns: R's `degf()` of the subset
+/// design is the numerical rank of the domain's replicate weights minus one,
+/// and for generic replicate weights (re-weighted per replicate, or a
+/// bootstrap) that `n × columns` matrix has rank `min(n, columns)`.
+///
+/// ```
+/// assert_eq!(swvr_core::replicates::degf_generic(500, 101), 100);
+/// assert_eq!(swvr_core::replicates::degf_generic(20, 101), 19);
+/// ```
+pub fn degf_generic(n: u64, columns: usize) -> i64 {
+    n.min(columns as u64) as i64 - 1
+}
+
 /// The replicates of one (country, wave) in [`META_GROUPS`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupMeta {
@@ -269,6 +283,24 @@ impl ReplicateMeta {
             rscales: g.rscales.clone(),
             mse: self.mse,
         })
+    }
+
+    /// The design of one (country, wave) restricted to its own replicate
+    /// columns (the first `replicates`; the padding columns after them hold
+    /// the full-sample weight with rscale 0 and add nothing to a variance),
+    /// with the number of distinct replicate columns R's `degf()` sees on
+    /// the country-wave's rows: its own, plus one for the padding columns
+    /// (all equal) when there are any.
+    pub fn own_design(&self, country: &str, wave: i32) -> Option<(ReplicateDesign, usize)> {
+        let g = self.groups.get(&(country.to_string(), wave))?;
+        let own = g.replicates.min(g.rscales.len());
+        let design = ReplicateDesign {
+            kind: self.kind,
+            scale: self.scale,
+            rscales: g.rscales[..own].to_vec(),
+            mse: self.mse,
+        };
+        Some((design, own + usize::from(own < self.count)))
     }
 
     /// The schema-metadata entries (keys [`META_TYPE`] … [`META_GROUPS`]).

@@ -346,8 +346,29 @@ impl<'a> Design<'a> {
         x
     }
 
-    /// Sufficient statistics of `group` (one pass over its rows, in row order).
-    pub(crate) fn aggregate(&self, group: &Group) -> Result<Aggregate, ModelError> {
+    /// The (pattern, outcome) cell `2·pattern + y` of every complete case of
+    /// `group` with a positive weight, as `(batch row, cell)` in row order;
+    /// `keys` are the pattern keys of [`Design::aggregate_keys`].
+    pub(crate) fn row_cells(&self, group: &Group, keys: &[u64]) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        for &row in &group.rows {
+            let r = row as usize;
+            let (Some(y), Some(key)) = (self.outcome.value(r), self.key(r)) else {
+                continue;
+            };
+            if self.weight.is_null(r) || self.weight.value(r).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                continue;
+            }
+            if let Ok(p) = keys.binary_search(&key) {
+                out.push((row, p as u32 * 2 + u32::from(y)));
+            }
+        }
+        out
+    }
+
+    /// Sufficient statistics of `group` (one pass over its rows, in row
+    /// order), and the key of each pattern (ascending, the patterns' order).
+    pub(crate) fn aggregate_keys(&self, group: &Group) -> Result<(Aggregate, Vec<u64>), ModelError> {
         #[derive(Clone, Copy, Default)]
         struct Acc {
             sw: Neumaier,
@@ -446,13 +467,16 @@ impl<'a> Design<'a> {
             Some(c) => Some(self.cal_aggregate(group, c, &pattern_index)?),
             None => None,
         };
-        Ok(Aggregate {
-            k: self.k(),
-            patterns,
-            cells,
-            stratum_n,
-            cal,
-        })
+        Ok((
+            Aggregate {
+                k: self.k(),
+                patterns,
+                cells,
+                stratum_n,
+                cal,
+            },
+            pattern_keys,
+        ))
     }
 
     /// The calibration statistics of `group` (a second pass over its rows):

@@ -242,8 +242,8 @@ fn fit_scaled(agg: &Aggregate, terms: &[String], opts: &FitOptions) -> Fit {
         return out;
     }
     let solved = match opts.method {
-        Method::Logit => newton(agg, &xs, kk, opts, false),
-        Method::Firth => newton(agg, &xs, kk, opts, true),
+        Method::Logit => newton(agg, &xs, kk, opts, false, None),
+        Method::Firth => newton(agg, &xs, kk, opts, true, None),
     };
     let Some(s) = solved else {
         notes.push("information matrix singular during the fit (separation or collinearity)".into());
@@ -299,6 +299,43 @@ fn fit_scaled(agg: &Aggregate, terms: &[String], opts: &FitOptions) -> Fit {
         out.note = Some(notes.join("; "));
     }
     out
+}
+
+/// Refits the model to the pattern totals of one replicate (`agg`'s
+/// `sw1`, `sw0`; its cells are not used), on the columns `kept` of the
+/// full-sample fit, by Newton's method started at the full-sample
+/// coefficients `start` (R's `svyglm` on a replicate design: `glm.fit(...,
+/// start = coef(full))` per replicate). Firth's penalty rescales the
+/// replicate's weights to mean 1 over the complete cases, as [`fit`] does.
+/// `None` when the replicate's fit fails (singular information or no
+/// convergence: a replicate that separates the data).
+pub fn refit(agg: &Aggregate, kept: &[usize], start: &[f64], opts: &FitOptions) -> Option<Vec<f64>> {
+    let firth = opts.method == Method::Firth;
+    let scaled;
+    let agg = if firth {
+        let total: f64 = agg.patterns.iter().map(|p| p.sw1 + p.sw0).sum();
+        let n = agg.n_complete();
+        if total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || n == 0 {
+            return None;
+        }
+        let c = n as f64 / total;
+        let mut a = agg.clone();
+        for p in &mut a.patterns {
+            p.sw1 *= c;
+            p.sw0 *= c;
+        }
+        scaled = a;
+        &scaled
+    } else {
+        agg
+    };
+    let xs: Vec<Array1<f64>> = agg
+        .patterns
+        .iter()
+        .map(|p| kept.iter().map(|&j| p.x[j]).collect())
+        .collect();
+    let s = newton(agg, &xs, kept.len(), opts, firth, Some(start))?;
+    (s.converged && s.beta.iter().all(|b| b.is_finite())).then(|| s.beta.to_vec())
 }
 
 /// Columns kept (in order) and a note per dropped column.
@@ -472,8 +509,18 @@ fn evaluate(agg: &Aggregate, xs: &[Array1<f64>], k: usize, beta: &Array1<f64>, f
     })
 }
 
-fn newton(agg: &Aggregate, xs: &[Array1<f64>], k: usize, opts: &FitOptions, firth: bool) -> Option<Solution> {
-    let mut beta = Array1::<f64>::zeros(k);
+fn newton(
+    agg: &Aggregate,
+    xs: &[Array1<f64>],
+    k: usize,
+    opts: &FitOptions,
+    firth: bool,
+    start: Option<&[f64]>,
+) -> Option<Solution> {
+    let mut beta = match start {
+        Some(b) => Array1::from(b.to_vec()),
+        None => Array1::<f64>::zeros(k),
+    };
     let mut ev = evaluate(agg, xs, k, &beta, firth)?;
     let mut iterations = 0;
     let mut converged = false;

@@ -25,13 +25,13 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
-use statrs::distribution::{ContinuousCDF, StudentsT};
 use swvr_core::groups::{Selection, group_by_country_wave};
 use swvr_core::io::IoError;
 use swvr_core::progress::Progress;
 
 mod data;
 pub mod fit;
+pub mod replicate;
 pub mod report;
 pub mod spec;
 
@@ -95,6 +95,9 @@ pub enum ModelError {
     /// File input/output.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// replicates.arrow cannot be used.
+    #[error(transparent)]
+    Replicates(#[from] swvr_core::replicates::ReplicateError),
 }
 
 /// One output row: a term of one (country, wave).
@@ -158,6 +161,31 @@ pub fn fit_batch(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<ModelOutput, ModelError> {
+    fit_batch_from(batch, source, spec, sel, progress, None)
+}
+
+/// [`fit_batch`] with replicate-weight variance: standard errors, `df`,
+/// intervals and p-values from refits with the replicate weights `reps`
+/// (rows aligned with `batch`; [`replicate`]).
+pub fn fit_batch_with_replicates(
+    batch: &RecordBatch,
+    source: &Path,
+    spec: &ModelSpec,
+    sel: &Selection,
+    progress: &dyn Progress,
+    reps: &dyn replicate::ReplicateWeights,
+) -> Result<ModelOutput, ModelError> {
+    fit_batch_from(batch, source, spec, sel, progress, Some(reps))
+}
+
+fn fit_batch_from(
+    batch: &RecordBatch,
+    source: &Path,
+    spec: &ModelSpec,
+    sel: &Selection,
+    progress: &dyn Progress,
+    reps: Option<&dyn replicate::ReplicateWeights>,
+) -> Result<ModelOutput, ModelError> {
     let design = data::Design::new(batch, source, spec)?;
     let groups = group_by_country_wave(batch, source, sel)?;
     swvr_core::groups::require_selected_in(&groups, batch, source, sel)?;
@@ -167,29 +195,62 @@ pub fn fit_batch(
         max_iterations: spec.convergence.max_iterations,
     };
     progress.start("model", Some(groups.len() as u64), swvr_core::progress::Unit::Groups);
-    let results: Vec<Result<GroupResult, ModelError>> = groups
+    type Fitted = (Fit, fit::Aggregate, Vec<u64>);
+    let fitted: Vec<Result<Fitted, ModelError>> = groups
         .par_iter()
         .map(|g| {
-            let agg = design.aggregate(g)?;
+            let (agg, keys) = design.aggregate_keys(g)?;
             let f = fit::fit(&agg, &design.terms, &opts);
-            let rows = term_rows(&design.terms, &f);
             progress.advance(1);
-            Ok(GroupResult {
-                country: g.country.clone(),
-                wave: g.wave,
-                fit: f,
-                rows,
-            })
+            Ok((f, agg, keys))
         })
         .collect();
     progress.finish();
+    let mut fitted: Vec<Fitted> = fitted.into_iter().collect::<Result<_, _>>()?;
+    let mut variance_method = if design.calib.is_some() { "calibrated" } else { "fixed" };
+    if let Some(reps) = reps {
+        let cells: Vec<replicate::GroupCells> = groups
+            .iter()
+            .zip(&fitted)
+            .map(|(g, (_, agg, keys))| {
+                let (d, rank_columns) = reps.design(&g.country, g.wave).ok_or_else(|| ModelError::Column {
+                    path: source.to_path_buf(),
+                    column: "rep_1".into(),
+                    expected: format!("a replicate design for {} {} (replicate variance)", g.country, g.wave),
+                })?;
+                Ok(replicate::GroupCells {
+                    design: d,
+                    rank_columns,
+                    cells: design.row_cells(g, keys),
+                    n_patterns: agg.patterns.len(),
+                })
+            })
+            .collect::<Result<_, ModelError>>()?;
+        let sums = replicate::accumulate(&cells, batch.num_rows(), reps)?;
+        for (((f, agg, _), gc), s) in fitted.iter_mut().zip(&cells).zip(&sums) {
+            replicate::apply(f, agg, gc, s, &opts);
+        }
+        if let Some(gc) = cells.first() {
+            variance_method = gc.design.kind.variance_name();
+        }
+    }
+    let results: Vec<GroupResult> = groups
+        .iter()
+        .zip(fitted)
+        .map(|(g, (f, _, _))| GroupResult {
+            country: g.country.clone(),
+            wave: g.wave,
+            rows: term_rows(&design.terms, &f),
+            fit: f,
+        })
+        .collect();
     Ok(ModelOutput {
         outcome: spec.outcome.item.clone(),
         method: spec.method,
         predictors: spec.predictors.iter().map(|p| p.term_name().to_string()).collect(),
         terms: design.terms.clone(),
-        groups: results.into_iter().collect::<Result<_, _>>()?,
-        variance_method: if design.calib.is_some() { "calibrated" } else { "fixed" },
+        groups: results,
+        variance_method,
     })
 }
 
@@ -197,7 +258,6 @@ pub use swvr_core::stats::t_quantile;
 
 fn term_rows(terms: &[String], f: &Fit) -> Vec<TermRow> {
     let df = f.df as f64;
-    let dist = (f.df > 0).then(|| StudentsT::new(0.0, 1.0, df).ok()).flatten();
     let tcrit = (f.df > 0).then(|| t_quantile(0.975, df)).flatten();
     terms
         .iter()
@@ -214,14 +274,16 @@ fn term_rows(terms: &[String], f: &Fit) -> Vec<TermRow> {
                 p_value: None,
                 significant: None,
             };
-            if let (Some(b), Some(se), Some(dist), Some(tc)) = (b, se, &dist, tcrit)
+            if let (Some(b), Some(se), Some(tc)) = (b, se, tcrit)
                 && se > 0.0
             {
                 row.ci_low = Some((b - tc * se).exp());
                 row.ci_high = Some((b + tc * se).exp());
-                let p = 2.0 * dist.sf((b / se).abs());
-                row.p_value = Some(p);
-                row.significant = Some(p < 0.05);
+                // R's summary.svyglm: 2·pt(−|t|, df) (the one t function of swvr_core).
+                if let Some(p) = swvr_core::stats::t_two_sided_p(b / se, df) {
+                    row.p_value = Some(p);
+                    row.significant = Some(p < 0.05);
+                }
             }
             row
         })
@@ -335,7 +397,15 @@ pub fn model_into(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<ModelSummary, ModelError> {
-    let result = fit_batch(batch, input, spec, sel, progress)?;
+    // Replicate variance: weighted.arrow's metadata names the method, the
+    // replicate weights are streamed from out/weight/replicates.arrow.
+    let result = match swvr_core::replicates::ReplicateKind::from_weighted_metadata(batch.schema().metadata()) {
+        Some(_) => {
+            let reps = replicate::FileReplicates::open(out)?;
+            fit_batch_with_replicates(batch, input, spec, sel, progress, &reps)?
+        }
+        None => fit_batch(batch, input, spec, sel, progress)?,
+    };
     let dir = out.join(swvr_core::stages::MODEL);
     let arrow_path = swvr_core::stages::path(out, swvr_core::stages::ODDS_RATIOS);
     let rb = to_record_batch(&result).map_err(|source| IoError::Arrow {

@@ -56,17 +56,11 @@ pub struct RepDesign {
 impl RepDesign {
     /// The design of (`country`, `wave`) in replicates.arrow's metadata.
     pub fn from_meta(meta: &ReplicateMeta, country: &str, wave: i32) -> Option<Self> {
-        let g = meta.groups.get(&(country.to_string(), wave))?;
-        let own = g.replicates.min(g.rscales.len());
+        let (design, rank_columns) = meta.own_design(country, wave)?;
         Some(RepDesign {
-            design: ReplicateDesign {
-                kind: meta.kind,
-                scale: meta.scale,
-                rscales: g.rscales[..own].to_vec(),
-                mse: meta.mse,
-            },
-            columns: (0..own).collect(),
-            rank_columns: own + usize::from(own < meta.count),
+            columns: (0..design.replicates()).collect(),
+            design,
+            rank_columns,
         })
     }
 
@@ -90,7 +84,7 @@ impl RepDesign {
     /// Degrees of freedom of a domain of `n` respondents: R's `degf()` of
     /// the subset design for generic replicate weights, `min(n, R) − 1`.
     pub fn df(&self, n: u64) -> i64 {
-        n.min(self.rank_columns as u64) as i64 - 1
+        swvr_core::replicates::degf_generic(n, self.rank_columns)
     }
 }
 

@@ -26,7 +26,12 @@ pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 /// fixtures/reference/model/input.csv as weighted.arrow columns (age_group
 /// carries the `swvr.levels` metadata, as the weight stage writes it).
 pub fn input_batch() -> RecordBatch {
-    let (header, rows) = read_csv(&reference_dir().join("input.csv"));
+    batch_from(&reference_dir().join("input.csv"))
+}
+
+/// A reference input CSV (the columns of model/input.csv) as weighted.arrow columns.
+pub fn batch_from(path: &Path) -> RecordBatch {
+    let (header, rows) = read_csv(path);
     let idx: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h.as_str(), i)).collect();
     let text = |name: &str| -> ArrayRef {
         let i = idx[name];
@@ -89,7 +94,12 @@ pub fn input_batch() -> RecordBatch {
 
 /// Reference rows keyed by (country, term): the columns of the R output.
 pub fn reference(file: &str) -> HashMap<(String, String), HashMap<String, Option<f64>>> {
-    let (header, rows) = read_csv(&reference_dir().join(file));
+    reference_at(&reference_dir().join(file))
+}
+
+/// [`reference`] of a file anywhere.
+pub fn reference_at(path: &Path) -> HashMap<(String, String), HashMap<String, Option<f64>>> {
+    let (header, rows) = read_csv(path);
     rows.into_iter()
         .map(|r| {
             let vals = header

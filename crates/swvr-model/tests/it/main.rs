@@ -10,4 +10,5 @@ mod hard_cases;
 #[path = "../../../swvr-core/tests/mutate/mod.rs"]
 mod mutate;
 mod r_agreement;
+mod replicate;
 mod spec;
