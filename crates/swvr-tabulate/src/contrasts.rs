@@ -265,7 +265,13 @@ pub(crate) fn level_contrasts(
                 for (ia, &a) in present.iter().enumerate() {
                     for &b in &present[ia + 1..] {
                         for (cat, y) in cs {
-                            out.push(pair(p.group, &p.n_h, st, rv, (d, off), (a, b), (name, cat, y)));
+                            let c = match (rv, &p.cal) {
+                                (None, Some(cal)) => {
+                                    calibrated_pair(p.group, &p.n_h, st, cal, (d, off), (a, b), (name, cat, y))
+                                }
+                                _ => pair(p.group, &p.n_h, st, rv, (d, off), (a, b), (name, cat, y)),
+                            };
+                            out.push(c);
                         }
                     }
                 }
@@ -314,8 +320,6 @@ fn pair(
         ci_high: None,
         df: (sa.n + sb.n) as i64 - strata,
         p_value: None,
-        // The covariance is that of the fixed-weights linearisation, also
-        // when the tables use calibrated variance (not yet extended).
         variance_method: "fixed",
     };
     if let Some((design, rs, dropped)) = rep {
@@ -337,6 +341,73 @@ fn pair(
         return finish(c, v);
     }
     finish(c, sa.variance + sb.variance - 2.0 * cov.total())
+}
+
+/// A level contrast with calibrated variance (`[variance] method =
+/// "calibrated"`): the covariance of the two estimates from their residual
+/// scores on the calibration variables, `z̃ = z − w h_c` over every row of
+/// the country-wave (R's `svycontrast` on `svyby(..., covmat = TRUE)` of a
+/// `rake()` / `calibrate()` design). The levels are disjoint, so
+/// `Σ_{h,c} z̃_a z̃_b = −h_b,c Σ z_a w − h_a,c Σ z_b w + h_a,c h_b,c Σ w²`;
+/// per stratum `cov_h = n_h/(n_h−1) [Σ_h z̃_a z̃_b − (Σ_h z̃_a)(Σ_h z̃_b)/n_h]`,
+/// a lonely stratum uncentred.
+fn calibrated_pair(
+    group: &Group,
+    n_h: &[u64],
+    st: &LevelStats,
+    cal: &crate::engine::PreparedCal,
+    (d, off): (&DomainRows, usize),
+    (a, b): (usize, usize),
+    (item, cat, y): (&str, &str, &[f64]),
+) -> Contrast {
+    let ia = st.infer_calibrated(off + a, y, n_h, cal);
+    let ib = st.infer_calibrated(off + b, y, n_h, cal);
+    let sa = st.calibrated_scores(off + a, y, ia.estimate, cal);
+    let sb = st.calibrated_scores(off + b, y, ib.estimate, cal);
+    let cc = st.c;
+    let mut cov = Neumaier::new();
+    let mut strata = 0i64;
+    for (h, &size) in n_h.iter().enumerate() {
+        let mut x = Neumaier::new();
+        for c in 0..cc {
+            let at = h * cc + c;
+            x.add(-sb.h[c] * sa.zw[at]);
+            x.add(-sa.h[c] * sb.zw[at]);
+            x.add(sa.h[c] * sb.h[c] * cal.qt[at]);
+        }
+        let x = x.total();
+        if size > 1 {
+            let nf = size as f64;
+            cov.add(nf / (nf - 1.0) * (x - sa.sz[h] * sb.sz[h] / nf));
+        } else if size == 1 {
+            cov.add(x);
+        }
+        let present = |l: usize| (0..cc * st.k).any(|i| st.n[((l * st.h + h) * cc) * st.k + i] > 0);
+        strata += i64::from(present(off + a) || present(off + b));
+    }
+    let c = Contrast {
+        country: group.country.clone(),
+        kind: ContrastKind::Level,
+        wave_a: group.wave,
+        wave_b: group.wave,
+        item: item.to_string(),
+        domain: d.name.clone(),
+        level_a: d.labels[a].clone(),
+        level_b: d.labels[b].clone(),
+        category: cat.to_string(),
+        n_a: ia.n,
+        n_b: ib.n,
+        estimate_a: ia.estimate,
+        estimate_b: ib.estimate,
+        difference: ia.estimate - ib.estimate,
+        se: 0.0,
+        ci_low: None,
+        ci_high: None,
+        df: (ia.n + ib.n) as i64 - strata,
+        p_value: None,
+        variance_method: "calibrated",
+    };
+    finish(c, ia.variance + ib.variance - 2.0 * cov.total())
 }
 
 /// Wave contrasts: for every country with several waves, each wave minus

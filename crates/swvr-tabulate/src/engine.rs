@@ -466,6 +466,17 @@ fn accumulate_with<const CAL: bool>(
     })
 }
 
+/// Calibrated residual scores of one estimate, for covariances
+/// ([`LevelStats::calibrated_scores`]).
+pub(crate) struct CalScores {
+    /// `Σ_h z̃` per stratum.
+    pub sz: Vec<f64>,
+    /// `Σ z w` per (stratum, cell) over the level's rows.
+    pub zw: Vec<f64>,
+    /// `h` per calibration cell.
+    pub h: Vec<f64>,
+}
+
 /// The estimate of an outcome in one level, with what inference needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Inference {
@@ -590,6 +601,56 @@ impl LevelStats {
             variance: v.total().max(0.0),
             ..fixed
         }
+    }
+
+    /// The calibrated residual scores `z̃_i = z_i − w_i h_c(i)` of the mean
+    /// `m` of `y` in `level`, summarised for covariances: per stratum
+    /// `Σ_h z̃`, per (stratum, cell) `Σ z w = Σ_k (y_k − m) Q_hck / W`
+    /// (over the level's rows), and `h` per cell (module docs).
+    pub fn calibrated_scores(&self, level: usize, y: &[f64], m: f64, cal: &PreparedCal) -> CalScores {
+        let (hh, cc, kk) = (self.h, self.c, self.k);
+        let at = |h: usize, c: usize, k: usize| ((level * hh + h) * cc + c) * kk + k;
+        let mut wsum = Neumaier::new();
+        for i in 0..hh * cc * kk {
+            wsum.add(self.s[level * hh * cc * kk + i]);
+        }
+        let w = wsum.total();
+        if w <= 0.0 {
+            return CalScores {
+                sz: vec![0.0; hh],
+                zw: vec![0.0; hh * cc],
+                h: vec![0.0; cc],
+            };
+        }
+        let mut sums = vec![0.0; cc];
+        for (c, slot) in sums.iter_mut().enumerate() {
+            let mut acc = Neumaier::new();
+            for h in 0..hh {
+                for (k, &yk) in y.iter().enumerate() {
+                    acc.add((yk - m) * self.e[at(h, c, k)]);
+                }
+            }
+            *slot = acc.total() / w;
+        }
+        let adj = cal.calibrator.adjust(&sums, 1);
+        let mut sz = vec![0.0; hh];
+        let mut zw = vec![0.0; hh * cc];
+        for h in 0..hh {
+            let mut t = Neumaier::new();
+            for (c, &hc) in adj.iter().enumerate() {
+                let mut zs = Neumaier::new();
+                let mut zq = Neumaier::new();
+                for (k, &yk) in y.iter().enumerate() {
+                    zs.add((yk - m) * self.s[at(h, c, k)]);
+                    zq.add((yk - m) * self.q[at(h, c, k)]);
+                }
+                t.add(zs.total() / w);
+                t.add(-hc * cal.t[h * cc + c]);
+                zw[h * cc + c] = zq.total() / w;
+            }
+            sz[h] = t.total();
+        }
+        CalScores { sz, zw, h: adj }
     }
 
     /// The mean of the outcome `y` (one value per category) in `level`;

@@ -198,3 +198,72 @@ fn calibrated_statistics_match_direct_residuals() {
         );
     }
 }
+
+/// Issue 10: with calibrated variance, a level contrast's variance is that
+/// of the difference of the two levels' row-level residual scores
+/// (swvr_core::calibration, then swvr_core::variance): the covariance of the
+/// calibrated residuals, with a lonely stratum, for both residualisations.
+#[test]
+fn calibrated_level_contrasts_match_direct_residuals() {
+    use swvr_core::calibration::BatchCalibration;
+    let q = Questionnaire::default_2021();
+    for function in ["raking", "logit"] {
+        let batch = calibrated(&batch_from_csv("lonely.csv", &q), function);
+        let calib = BatchCalibration::from_batch(&batch).unwrap().unwrap();
+        let (_, con) = swvr_tabulate::tabulate_batch_with_contrasts(&batch, &q, &Default::default()).unwrap();
+        let (header, rows) = read_csv("lonely.csv");
+        let at = |n: &str| header.iter().position(|h| h == n).unwrap();
+        let mut checked = 0;
+        for c in con
+            .iter()
+            .filter(|c| c.domain == "sex" && q.item(&c.item).is_some() && c.item != "Q4B_net")
+        {
+            assert_eq!(c.variance_method, "calibrated");
+            let item = q.item(&c.item).unwrap();
+            let code = q.answer_set(item).code_of(&c.category).unwrap().to_string();
+            let rows_g: Vec<usize> = (0..rows.len())
+                .filter(|&i| rows[i][at("country")] == c.country)
+                .collect();
+            let mut strata: HashMap<&str, u32> = HashMap::new();
+            for &i in &rows_g {
+                let k = strata.len() as u32;
+                strata.entry(rows[i][at("stratum")].as_str()).or_insert(k);
+            }
+            let idx: Vec<u32> = rows_g.iter().map(|&i| i as u32).collect();
+            let cal = calib.calibrator(&idx);
+            let cell: Vec<u32> = idx.iter().map(|&i| calib.cell[i as usize]).collect();
+            let start: Vec<f64> = idx.iter().map(|&i| calib.start[i as usize]).collect();
+            let w: Vec<f64> = rows_g.iter().map(|&i| rows[i][at("weight")].parse().unwrap()).collect();
+            let y: Vec<f64> = rows_g
+                .iter()
+                .map(|&i| f64::from(u8::from(rows[i][at(&c.item)] == code)))
+                .collect();
+            let resid = |sex: &str| -> Vec<f64> {
+                let a: Vec<bool> = rows_g
+                    .iter()
+                    .map(|&i| !rows[i][at(&c.item)].is_empty() && rows[i][at("sex")] == sex)
+                    .collect();
+                let wd: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i]).sum();
+                let p: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i] * y[i]).sum::<f64>() / wd;
+                let mut z: Vec<f64> = (0..w.len())
+                    .map(|i| if a[i] { w[i] * (y[i] - p) / wd } else { 0.0 })
+                    .collect();
+                cal.residualise(&mut z, 1, &cell, &w, &start);
+                z
+            };
+            let (za, zb) = (resid("1"), resid("2"));
+            let d: Vec<f64> = za.iter().zip(&zb).map(|(a, b)| a - b).collect();
+            let s: Vec<u32> = rows_g
+                .iter()
+                .map(|&i| strata[rows[i][at("stratum")].as_str()])
+                .collect();
+            let v = stratified_total_variance(&d, &s, strata.len());
+            assert!(
+                (c.se * c.se - v).abs() <= 1e-10 * v.max(1e-300) || (v < 1e-30 && c.se < 1e-14),
+                "{c:?}: direct variance {v}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 50, "{checked}");
+    }
+}
