@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::TempDir;
+use std::path::Path;
 use std::process::{Command, Output};
 
 use arrow_array::{Array, RecordBatch, StringArray};
@@ -28,11 +30,8 @@ fn swvr(args: &[&str]) -> Output {
         .expect("swvr runs")
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("swvr-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tempdir(name: &str) -> TempDir {
+    TempDir::new("cli", name)
 }
 
 fn ok(out: &Output) {
@@ -43,9 +42,9 @@ fn ok(out: &Output) {
     );
 }
 
-fn fixture_run(name: &str, extra: &[&str]) -> PathBuf {
-    let dir = tempdir(name);
-    let out = dir.join("out");
+/// A run of the fixtures into `DIR/out` (the guard removes `DIR` when dropped).
+fn fixture_run(name: &str, extra: &[&str]) -> TempDir {
+    let out = tempdir(name).into_sub("out");
     let mut args = vec!["run", "--quiet", "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     ok(&swvr(&args));
@@ -574,7 +573,7 @@ fn every_help_taking_data_points_to_the_bundle_spec() {
 
 /// A bundle whose respondents.csv has `wave` rewritten (as an SPSS export
 /// writes `2021.0`) in the first `n` data rows of country `country`.
-fn bundle_with_bad_waves(name: &str, country: &str, n: usize) -> PathBuf {
+fn bundle_with_bad_waves(name: &str, country: &str, n: usize) -> TempDir {
     let data = tempdir(name);
     copy_fixtures(&data);
     let text = std::fs::read_to_string(data.join("respondents.csv")).unwrap();

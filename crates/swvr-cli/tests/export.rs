@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::TempDir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -18,11 +20,8 @@ fn swvr(args: &[&str]) -> Output {
         .expect("swvr runs")
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("swvr-export-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tempdir(name: &str) -> TempDir {
+    TempDir::new("export", name)
 }
 
 fn ok(out: &Output) {

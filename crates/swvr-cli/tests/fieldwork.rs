@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::TempDir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,11 +22,8 @@ fn swvr(args: &[&str]) -> Output {
         .expect("swvr runs")
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("swvr-fw-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tempdir(name: &str) -> TempDir {
+    TempDir::new("fw", name)
 }
 
 fn bundle() -> PathBuf {
@@ -43,8 +42,8 @@ fn copy_bundle(dir: &Path) {
     }
 }
 
-fn run_bundle(name: &str, data: &Path) -> (PathBuf, Output) {
-    let out = tempdir(name).join("out");
+fn run_bundle(name: &str, data: &Path) -> (TempDir, Output) {
+    let out = tempdir(name).into_sub("out");
     let res = swvr(&["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     (out, res)

@@ -12,11 +12,28 @@ use arrow_schema::{Field, Schema};
 use swvr_core::questionnaire::Questionnaire;
 use swvr_export::{ExportError, Format, export};
 
-fn tempdir(name: &str) -> PathBuf {
+/// A temporary folder, removed when the test ends (also when it fails:
+/// the guard drops while the panic unwinds).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("swvr-export-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 fn write(path: &Path, cols: Vec<(&str, ArrayRef)>) {

@@ -6,7 +6,8 @@
 //!
 //! - **independent samples** (two waves, two bundles): `se_diff = √(se_A² + se_B²)`;
 //! - **the same sample** (`ingest/respondents.arrow` byte-identical, or the
-//!   manifests give `respondents.csv` the same SHA-256): the two estimates
+//!   manifests give the respondents file — `respondents.csv`, `.sav`,
+//!   `.zsav` or `.dta` — the same SHA-256): the two estimates
 //!   share their respondents, so the independent formula would overstate the
 //!   noise, and the exact SE of the difference needs the respondent-level
 //!   linearisation under both weightings, which the outputs do not hold.
@@ -259,22 +260,38 @@ fn same_sample(a: &Run, b: &Run) -> bool {
     if let (Ok(x), Ok(y)) = (std::fs::metadata(&ra), std::fs::metadata(&rb)) {
         return x.len() == y.len() && same_bytes(&ra, &rb).unwrap_or(false);
     }
-    let hash = |m: &Option<Value>| -> Option<String> {
-        m.as_ref()?
-            .get("inputs")?
-            .as_array()?
-            .iter()
-            .find(|i| {
-                i.get("name").and_then(Value::as_str) == Some("respondents.csv")
-                    || i.get("path")
-                        .and_then(Value::as_str)
-                        .is_some_and(|p| p.ends_with("respondents.csv"))
-            })?
-            .get("sha256")?
-            .as_str()
-            .map(str::to_string)
-    };
-    matches!((hash(&a.manifest), hash(&b.manifest)), (Some(x), Some(y)) if x == y)
+    matches!(
+        (respondents_sha256(a.manifest.as_ref()), respondents_sha256(b.manifest.as_ref())),
+        (Some(x), Some(y)) if x == y
+    )
+}
+
+/// The bundle's respondents files a manifest may list: `respondents.csv`,
+/// or the SPSS / Stata file a bundle may hold instead (docs/bundle.md).
+const RESPONDENTS_FILES: [&str; 4] = ["respondents.csv", "respondents.sav", "respondents.zsav", "respondents.dta"];
+
+/// True when `name` (a file name, or a path ending in one) is a
+/// respondents file of a bundle, whatever its format.
+fn is_respondents_file(name: &str) -> bool {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    RESPONDENTS_FILES.iter().any(|r| file.eq_ignore_ascii_case(r))
+}
+
+/// SHA-256 of the respondents file among the manifest's inputs (by its
+/// `name`, else the file its `source` or `path` names).
+fn respondents_sha256(manifest: Option<&Value>) -> Option<String> {
+    manifest?
+        .get("inputs")?
+        .as_array()?
+        .iter()
+        .find(|i| {
+            ["name", "source", "path"]
+                .iter()
+                .any(|k| i.get(*k).and_then(Value::as_str).is_some_and(is_respondents_file))
+        })?
+        .get("sha256")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Byte equality of two files, read in 1 MiB chunks.
@@ -752,6 +769,34 @@ fn shift_table<'a>(h: &mut String, rows: impl Iterator<Item = &'a Shift>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_respondents_hash_is_found_whatever_the_format() {
+        let m = |name: &str, source: &str, sha: &str| {
+            serde_json::json!({
+                "inputs": [
+                    {"name": "design.csv", "source": "DATA/design.csv", "sha256": "d0"},
+                    {"name": name, "source": source, "sha256": sha},
+                    {"name": "scheme", "source": "built-in default", "sha256": "s0"}
+                ]
+            })
+        };
+        for f in ["respondents.csv", "respondents.sav", "respondents.zsav", "respondents.dta", "Respondents.SAV"] {
+            let src = format!("DATA/{f}");
+            assert_eq!(respondents_sha256(Some(&m(f, &src, "ab"))).as_deref(), Some("ab"), "{f}");
+        }
+        // Named by its source or path only.
+        let by_source = serde_json::json!({"inputs": [{"name": "data", "source": "DATA/sub/respondents.zsav", "sha256": "cd"}]});
+        assert_eq!(respondents_sha256(Some(&by_source)).as_deref(), Some("cd"));
+        let by_path = serde_json::json!({"inputs": [{"path": "bundle\\respondents.dta", "sha256": "ef"}]});
+        assert_eq!(respondents_sha256(Some(&by_path)).as_deref(), Some("ef"));
+        // Not a respondents file: no hash, so not the same sample.
+        for f in ["respondents.xlsx", "design.csv", "old_respondents.sav", "respondents.sav.bak"] {
+            let src = format!("DATA/{f}");
+            assert_eq!(respondents_sha256(Some(&m(f, &src, "ab"))), None, "{f}");
+        }
+        assert_eq!(respondents_sha256(None), None);
+    }
 
     #[test]
     fn manifests_flatten_by_name_and_tomls_by_section() {

@@ -132,10 +132,42 @@ fn read_bytes(scratch: &Path, bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Stri
     records(Reader::from_bytes(bytes.to_vec(), scratch)?)
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A file path in a temporary folder, removed when the test ends (also
+/// when it fails: the guard drops while the panic unwinds).
+#[derive(Debug)]
+struct Scratch(PathBuf);
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl PartialEq<Scratch> for PathBuf {
+    fn eq(&self, other: &Scratch) -> bool {
+        *self == other.0
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("swvr-statfile-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    Scratch(dir.join(name))
 }
 
 #[test]

@@ -32,9 +32,10 @@ fn csv(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
-fn run(scheme: &Path, tag: &str) -> PathBuf {
-    let out = std::env::temp_dir().join(format!("swvr-cli-calibrated-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+/// The run folder, inside a temporary folder removed when the guard drops.
+fn run(scheme: &Path, tag: &str) -> (crate::support::TempDir, PathBuf) {
+    let dir = crate::support::TempDir::new("cli-calibrated", tag);
+    let out = dir.join("out");
     let o = Command::new(env!("CARGO_BIN_EXE_swvr"))
         .args(["run", "--quiet", "--out"])
         .arg(&out)
@@ -43,7 +44,7 @@ fn run(scheme: &Path, tag: &str) -> PathBuf {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    out
+    (dir, out)
 }
 
 fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
@@ -103,7 +104,7 @@ fn calibrated_standard_errors_agree_with_r_rake_and_calibrate() {
     let tref = csv(&dir.join("tables_ref.csv"));
     let mref = csv(&dir.join("svyglm_ref.csv"));
     for design in ["raking", "linear", "logit"] {
-        let out = run(&dir.join(format!("scheme_{design}.toml")), design);
+        let (guard, out) = run(&dir.join(format!("scheme_{design}.toml")), design);
         let mine = tables(&out);
         let (mut de, mut dse, mut dd, mut n) = (0.0f64, 0.0f64, 0.0f64, 0);
         for r in tref.iter().filter(|r| r["design"] == design) {
@@ -149,13 +150,13 @@ fn calibrated_standard_errors_agree_with_r_rake_and_calibrate() {
         if design == "raking" {
             // The same weights with fixed-weight variance: same estimates, other SEs.
             let text = std::fs::read_to_string(dir.join("scheme_raking.toml")).unwrap();
-            let fixed_scheme = out.with_extension("fixed.toml");
+            let fixed_scheme = guard.join("fixed.toml");
             std::fs::write(
                 &fixed_scheme,
                 text.replace("method = \"calibrated\"", "method = \"fixed\""),
             )
             .unwrap();
-            let fixed = run(&fixed_scheme, "fixed");
+            let (_fixed_dir, fixed) = run(&fixed_scheme, "fixed");
             let f = tables(&fixed);
             let mut differ = 0;
             for (k, (e, se, _, method)) in &f {
@@ -170,9 +171,6 @@ fn calibrated_standard_errors_agree_with_r_rake_and_calibrate() {
                 f.len()
             );
             assert!(model(&fixed).values().all(|r| r.3 == "fixed"));
-            let _ = std::fs::remove_dir_all(&fixed);
-            let _ = std::fs::remove_file(&fixed_scheme);
         }
-        let _ = std::fs::remove_dir_all(&out);
     }
 }

@@ -59,9 +59,10 @@ impl Diff {
     }
 }
 
-fn run() -> PathBuf {
-    let out = std::env::temp_dir().join(format!("swvr-cli-wave2025-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+/// The run folder, inside a temporary folder removed when the guard drops.
+fn run() -> (crate::support::TempDir, PathBuf) {
+    let dir = crate::support::TempDir::new("cli", "wave2025");
+    let out = dir.join("out");
     let r = root();
     let status = Command::new(env!("CARGO_BIN_EXE_swvr"))
         .args(["run", "--quiet", "--out"])
@@ -75,7 +76,7 @@ fn run() -> PathBuf {
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    out
+    (dir, out)
 }
 
 fn strings<'a>(b: &'a arrow_array::RecordBatch, name: &str) -> &'a StringArray {
@@ -96,7 +97,7 @@ fn floats<'a>(b: &'a arrow_array::RecordBatch, name: &str) -> &'a Float64Array {
 
 #[test]
 fn wave2025_with_interaction_margin_agrees_with_r_survey() {
-    let out = run();
+    let (_dir, out) = run();
     let reference = root().join("fixtures/reference/wave2025");
 
     // Weights.
@@ -206,5 +207,4 @@ fn wave2025_with_interaction_margin_agrees_with_r_survey() {
     ] {
         assert!(d.rel <= 1e-8, "{what}: {d:?}");
     }
-    let _ = std::fs::remove_dir_all(&out);
 }
