@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use support::TempDir;
 use std::path::Path;
 use std::process::{Command, Output};
+use support::TempDir;
 
 use arrow_array::{Array, RecordBatch, StringArray};
 

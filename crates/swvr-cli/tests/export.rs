@@ -8,9 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use support::TempDir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::TempDir;
 
 fn swvr(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swvr"))

@@ -6,10 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use support::TempDir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::TempDir;
 
 use arrow_array::{Array, BooleanArray, Float64Array, StringArray};
 use swvr_core::io::read_arrow;

@@ -268,7 +268,12 @@ fn same_sample(a: &Run, b: &Run) -> bool {
 
 /// The bundle's respondents files a manifest may list: `respondents.csv`,
 /// or the SPSS / Stata file a bundle may hold instead (docs/bundle.md).
-const RESPONDENTS_FILES: [&str; 4] = ["respondents.csv", "respondents.sav", "respondents.zsav", "respondents.dta"];
+const RESPONDENTS_FILES: [&str; 4] = [
+    "respondents.csv",
+    "respondents.sav",
+    "respondents.zsav",
+    "respondents.dta",
+];
 
 /// True when `name` (a file name, or a path ending in one) is a
 /// respondents file of a bundle, whatever its format.
@@ -781,17 +786,33 @@ mod tests {
                 ]
             })
         };
-        for f in ["respondents.csv", "respondents.sav", "respondents.zsav", "respondents.dta", "Respondents.SAV"] {
+        for f in [
+            "respondents.csv",
+            "respondents.sav",
+            "respondents.zsav",
+            "respondents.dta",
+            "Respondents.SAV",
+        ] {
             let src = format!("DATA/{f}");
-            assert_eq!(respondents_sha256(Some(&m(f, &src, "ab"))).as_deref(), Some("ab"), "{f}");
+            assert_eq!(
+                respondents_sha256(Some(&m(f, &src, "ab"))).as_deref(),
+                Some("ab"),
+                "{f}"
+            );
         }
         // Named by its source or path only.
-        let by_source = serde_json::json!({"inputs": [{"name": "data", "source": "DATA/sub/respondents.zsav", "sha256": "cd"}]});
+        let by_source =
+            serde_json::json!({"inputs": [{"name": "data", "source": "DATA/sub/respondents.zsav", "sha256": "cd"}]});
         assert_eq!(respondents_sha256(Some(&by_source)).as_deref(), Some("cd"));
         let by_path = serde_json::json!({"inputs": [{"path": "bundle\\respondents.dta", "sha256": "ef"}]});
         assert_eq!(respondents_sha256(Some(&by_path)).as_deref(), Some("ef"));
         // Not a respondents file: no hash, so not the same sample.
-        for f in ["respondents.xlsx", "design.csv", "old_respondents.sav", "respondents.sav.bak"] {
+        for f in [
+            "respondents.xlsx",
+            "design.csv",
+            "old_respondents.sav",
+            "respondents.sav.bak",
+        ] {
             let src = format!("DATA/{f}");
             assert_eq!(respondents_sha256(Some(&m(f, &src, "ab"))), None, "{f}");
         }
