@@ -177,6 +177,7 @@ fn ingest_tuned(
         targets: &files.targets,
         csv: header_line.is_some(),
         dir: &dir,
+        records_hint: src.records_hint(),
     };
     let file_len = std::fs::metadata(path).map(|m| m.len()).ok();
     progress.start("ingest", file_len, swvr_core::progress::Unit::Bytes);

@@ -78,6 +78,9 @@ pub(crate) struct Ctx<'a> {
     pub csv: bool,
     /// The output folder (for messages).
     pub dir: &'a Path,
+    /// The records an SPSS or Stata file says it holds (sizes the
+    /// duplicate index; a .zsav's compressed size says little about it).
+    pub records_hint: Option<u64>,
 }
 
 /// Why a unit failed; lines count from the unit's first byte.
@@ -585,8 +588,9 @@ impl Merge<'_> {
                 b => self.file_len.saturating_mul(u.keyed.len() as u64) / b,
             };
             let by_size = self.file_len / (self.ctx.plan.ncols() as u64 + 8);
+            let expected = self.ctx.records_hint.unwrap_or(by_rate.min(by_size));
             self.seen
-                .reserve(usize::try_from(by_rate.min(by_size)).unwrap_or(0) + u.keyed.len());
+                .reserve(usize::try_from(expected).unwrap_or(0) + u.keyed.len());
         }
         self.seen.insert_batch(&u.ids, &mut self.fresh);
         let mut dropped: Vec<usize> = Vec::new();

@@ -112,6 +112,15 @@ impl Source {
         }
     }
 
+    /// The records to expect, when the file says (an SPSS or Stata file;
+    /// capped by what its data can hold): for sizing the duplicate index.
+    pub(crate) fn records_hint(&self) -> Option<u64> {
+        match self {
+            Source::Csv { .. } => None,
+            Source::Stat(s) => s.records_hint(),
+        }
+    }
+
     /// The record as in the file (CSV), or its values as a CSV line.
     pub(crate) fn raw(&self) -> Cow<'_, [u8]> {
         match self {

@@ -222,23 +222,54 @@ pub(crate) struct StatSource {
     ends: Vec<usize>,
 }
 
+/// The decimal digits of 0–999 (right-aligned) and their count.
+static SMALL: [([u8; 3], u8); 1000] = {
+    let mut t = [([0u8; 3], 0u8); 1000];
+    let mut v = 0;
+    while v < 1000 {
+        let n = if v >= 100 {
+            3
+        } else if v >= 10 {
+            2
+        } else {
+            1
+        };
+        t[v] = (
+            [
+                b'0' + (v / 100) as u8,
+                b'0' + (v / 10 % 10) as u8,
+                b'0' + (v % 10) as u8,
+            ],
+            n,
+        );
+        v += 1;
+    }
+    t
+};
+
 /// Appends `x` as an integer when integral, else in shortest round-trip decimal.
 #[inline]
 fn push_number(out: &mut Vec<u8>, x: f64) {
-    if x.fract() == 0.0 && x.abs() < 9e15 {
-        let v = x as i64;
-        if (0..10).contains(&v) {
-            out.push(b'0' + v as u8);
+    // Integral when the conversion to an integer and back gives `x` (NaN
+    // and the infinities do not; -0 gives 0); below 9e15 in magnitude.
+    let v = x as i64;
+    if v as f64 == x && (-9e15..9e15).contains(&x) {
+        if (0..1000).contains(&v) {
+            // Codes, ages and counts: digits from a table.
+            let (d, n) = SMALL[v as usize];
+            out.extend_from_slice(&d[3 - usize::from(n)..]);
             return;
         }
         let mut buf = [0u8; 20];
         let mut i = buf.len();
         let mut u = v.unsigned_abs();
-        while u > 0 {
+        while u >= 10 {
             i -= 1;
             buf[i] = b'0' + (u % 10) as u8;
             u /= 10;
         }
+        i -= 1;
+        buf[i] = b'0' + u as u8;
         if v < 0 {
             out.push(b'-');
         }
@@ -278,6 +309,11 @@ impl StatSource {
     /// The record number (first = 1).
     pub(crate) fn line(&self) -> u64 {
         self.rec.number()
+    }
+
+    /// The records the file says it holds (capped by what its data can hold).
+    pub(crate) fn records_hint(&self) -> Option<u64> {
+        self.reader.records_hint()
     }
 
     /// Bytes of the file consumed.
@@ -384,6 +420,14 @@ mod tests {
         assert_eq!(r(33.5), "33.5");
         assert_eq!(r(0.1), "0.1");
         assert_eq!(r(1e16), "10000000000000000");
+        assert_eq!(r(-1e16), "-10000000000000000");
+        assert_eq!(r(8999999999999999.0), "8999999999999999");
+        assert_eq!(r(-10.0), "-10");
+        for v in [1, 9, 10, 15, 99, 100, 998, 999, 1000, 2021] {
+            assert_eq!(r(f64::from(v)), v.to_string());
+        }
+        assert_eq!(r(f64::NAN), "NaN");
+        assert_eq!(r(f64::NEG_INFINITY), "-inf");
         assert_eq!(r(f64::INFINITY), "inf");
     }
 }

@@ -360,6 +360,12 @@ impl DtaReader {
         self.nobs
     }
 
+    /// The observation count when the records have bytes (their data were
+    /// found in the file); 0 for a file without variables.
+    pub fn records_hint(&self) -> u64 {
+        if self.row.is_empty() { 0 } else { self.nobs }
+    }
+
     /// Bytes of the file consumed (for progress).
     pub fn position(&self) -> u64 {
         self.src.pos

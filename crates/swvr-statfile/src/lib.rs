@@ -277,6 +277,17 @@ impl Reader {
         }
     }
 
+    /// The number of records to expect, for sizing memory: the count the
+    /// file gives, capped by what its data can hold (the least bytes a
+    /// record takes), so a damaged header cannot ask for more memory than
+    /// the file's size justifies; `None` when the file gives no count.
+    pub fn records_hint(&self) -> Option<u64> {
+        match self {
+            Reader::Sav(r) => r.records_hint(),
+            Reader::Dta(r) => Some(r.records_hint()),
+        }
+    }
+
     /// Reads the next record into `rec`; `false` after the last one.
     pub fn next_record(&mut self, rec: &mut Record) -> Result<bool, StatError> {
         match self {

@@ -16,7 +16,7 @@
 //! end of the file inside a record, or a case count that the data do not
 //! reach, is an error naming the byte offset or the record.
 
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::input::{DataError, Input, MAX_CHUNK, Src, show};
@@ -26,8 +26,8 @@ use crate::{Cell, Format, Kind, LabelKey, Record, StatError, UserMissing, Variab
 /// The data after the dictionary: the file itself, or zlib blocks.
 enum Data {
     Plain(BufReader<Input>),
-    /// Buffered: the decoder is read 8 bytes at a time.
-    Z(Box<BufReader<ZStream>>),
+    /// Inflated a block at a time by a helper thread.
+    Z(Box<ZBlocks>),
 }
 
 impl Read for Data {
@@ -40,6 +40,23 @@ impl Read for Data {
     }
 }
 
+impl BufRead for Data {
+    #[inline]
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        match self {
+            Data::Plain(r) => r.fill_buf(),
+            Data::Z(z) => z.fill_buf(),
+        }
+    }
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        match self {
+            Data::Plain(r) => r.consume(n),
+            Data::Z(z) => z.consume(n),
+        }
+    }
+}
+
 /// One block of a `.zsav` file's trailer.
 #[derive(Debug, Clone, Copy)]
 struct Block {
@@ -48,86 +65,199 @@ struct Block {
     compressed_size: u64,
 }
 
-/// The zlib blocks of a `.zsav`, decompressed one after the other into
-/// one bytecode stream.
-struct ZStream {
-    file: Option<BufReader<Input>>,
-    cur: Option<flate2::bufread::ZlibDecoder<std::io::Take<BufReader<Input>>>>,
-    blocks: Vec<Block>,
-    next: usize,
-    produced: u64,
+/// Inflated blocks in flight between the helper thread and the reader
+/// (the thread inflates the next blocks while the records of the current
+/// one are decoded).
+const Z_QUEUE: usize = 2;
+
+/// The zlib blocks of a `.zsav` as one bytecode stream: a helper thread
+/// reads each block whole and inflates it (the trailer gives its sizes),
+/// in file order; the reader takes the blocks from a channel. The bytes
+/// are the same whatever the scheduling; a damaged block is an error at
+/// the point of the stream where its bytes would start.
+struct ZBlocks {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    /// Used buffers go back to the thread.
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    at: usize,
+    /// End (compressed offset) of each block.
+    ends: Vec<u64>,
+    /// Blocks received so far.
+    taken: usize,
     /// Compressed bytes of the file consumed by finished blocks.
     done_ofs: u64,
 }
 
-impl ZStream {
+impl ZBlocks {
     fn data_err(at: u64, what: String) -> std::io::Error {
         std::io::Error::new(std::io::ErrorKind::InvalidData, DataError { at, what })
     }
+
+    /// Starts the helper thread on `file`, positioned at the first block.
+    fn start(file: BufReader<Input>, blocks: Vec<Block>, blocks_start: u64) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(Z_QUEUE);
+        let (back, back_rx) = std::sync::mpsc::sync_channel(Z_QUEUE + 2);
+        let ends = blocks.iter().map(|b| b.compressed_ofs + b.compressed_size).collect();
+        std::thread::Builder::new()
+            .name("zsav-inflate".into())
+            .spawn(move || inflate_blocks(file, &blocks, &tx, &back_rx))?;
+        Ok(Self {
+            rx,
+            back,
+            cur: Vec::new(),
+            at: 0,
+            ends,
+            taken: 0,
+            done_ofs: blocks_start,
+        })
+    }
 }
 
-impl Read for ZStream {
+/// The helper thread: inflates `blocks` of `file` one after the other and
+/// sends them (or the first error) to `tx`; stops when the reader is gone.
+fn inflate_blocks(
+    mut file: BufReader<Input>,
+    blocks: &[Block],
+    tx: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    back: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let mut comp = Vec::new();
+    let mut dec = flate2::Decompress::new(true);
+    for (k, b) in blocks.iter().enumerate() {
+        let out = back.try_recv().unwrap_or_default();
+        let res = inflate_block(&mut file, &mut dec, &mut comp, out, k, blocks.len(), b);
+        let failed = res.is_err();
+        if tx.send(res).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Inflates block `k` (of `n`) into `out`; the blocks are contiguous in
+/// the file (checked when the trailer is read), so `file` is at its start.
+fn inflate_block(
+    file: &mut BufReader<Input>,
+    dec: &mut flate2::Decompress,
+    comp: &mut Vec<u8>,
+    mut out: Vec<u8>,
+    k: usize,
+    n: usize,
+    b: &Block,
+) -> std::io::Result<Vec<u8>> {
+    comp.clear();
+    let got = file.by_ref().take(b.compressed_size).read_to_end(comp)?;
+    if (got as u64) < b.compressed_size {
+        return Err(ZBlocks::data_err(
+            b.compressed_ofs + got as u64,
+            format!(
+                "the file ends inside zlib block {} of {n} ({got} of its {} bytes); it is truncated or damaged",
+                k + 1,
+                b.compressed_size
+            ),
+        ));
+    }
+    let want = usize::try_from(b.uncompressed_size).unwrap_or(usize::MAX);
+    out.clear();
+    // Room for one byte more than the trailer gives, to notice a block
+    // that inflates to more; memory grows with the bytes actually produced.
+    out.reserve(want.saturating_add(1).min(1 << 24));
+    dec.reset(true);
+    loop {
+        let (in0, out0) = (dec.total_in(), out.len());
+        let input = comp.get(in0 as usize..).unwrap_or(&[]);
+        let status = dec
+            .decompress_vec(input, &mut out, flate2::FlushDecompress::Finish)
+            .map_err(|e| {
+                ZBlocks::data_err(
+                    b.compressed_ofs,
+                    format!(
+                        "zlib block {} of {n} cannot be decompressed ({e}); the file is damaged",
+                        k + 1
+                    ),
+                )
+            })?;
+        if out.len() > want {
+            return Err(ZBlocks::data_err(
+                b.compressed_ofs,
+                format!(
+                    "zlib block {} decompresses to more than the {want} bytes the trailer gives; the file is damaged",
+                    k + 1
+                ),
+            ));
+        }
+        if status == flate2::Status::StreamEnd {
+            break;
+        }
+        if out.len() == out.capacity() {
+            out.reserve((want + 1 - out.len()).min(1 << 24));
+            continue;
+        }
+        if dec.total_in() == in0 && out.len() == out0 {
+            // No progress with room to spare: the stream stops short.
+            return Err(ZBlocks::data_err(
+                b.compressed_ofs,
+                format!(
+                    "zlib block {} of {n} cannot be decompressed (the zlib stream is incomplete); the file is damaged",
+                    k + 1
+                ),
+            ));
+        }
+    }
+    // A block may end before its compressed size: the rest is skipped.
+    if out.len() != want {
+        return Err(ZBlocks::data_err(
+            b.compressed_ofs,
+            format!(
+                "zlib block {} decompresses to {} bytes; the trailer gives {want}; the file is damaged",
+                k + 1,
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+impl Read for ZBlocks {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if let Some(dec) = &mut self.cur {
-                let k = self.next - 1;
-                let b = self.blocks[k];
-                let n = dec.read(buf).map_err(|e| {
-                    Self::data_err(
-                        b.compressed_ofs,
-                        format!(
-                            "zlib block {} of {} cannot be decompressed ({e}); the file is damaged",
-                            k + 1,
-                            self.blocks.len()
-                        ),
-                    )
-                })?;
-                if n > 0 {
-                    self.produced += n as u64;
-                    if self.produced > b.uncompressed_size {
-                        return Err(Self::data_err(
-                            b.compressed_ofs,
-                            format!(
-                                "zlib block {} decompresses to more than the {} bytes the trailer gives; the file is damaged",
-                                k + 1,
-                                b.uncompressed_size
-                            ),
-                        ));
-                    }
-                    return Ok(n);
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ZBlocks {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.at >= self.cur.len() {
+            if self.taken > 0 {
+                self.done_ofs = self.ends[self.taken - 1];
+            }
+            if self.taken == self.ends.len() {
+                return Ok(&[]);
+            }
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    let used = std::mem::replace(&mut self.cur, block);
+                    let _ = self.back.try_send(used);
+                    self.at = 0;
+                    self.taken += 1;
                 }
-                if self.produced != b.uncompressed_size {
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
                     return Err(Self::data_err(
-                        b.compressed_ofs,
-                        format!(
-                            "zlib block {} decompresses to {} bytes; the trailer gives {}; the file is damaged",
-                            k + 1,
-                            self.produced,
-                            b.uncompressed_size
-                        ),
+                        self.done_ofs,
+                        "the zlib decompression stopped before the last block".into(),
                     ));
                 }
-                let dec = self
-                    .cur
-                    .take()
-                    .ok_or_else(|| Self::data_err(0, "decoder state".into()))?;
-                self.done_ofs = b.compressed_ofs + b.compressed_size;
-                let mut file = dec.into_inner().into_inner();
-                // A block may end before its compressed size: skip the rest.
-                file.seek(SeekFrom::Start(self.done_ofs))?;
-                self.file = Some(file);
-                continue;
             }
-            let Some(b) = self.blocks.get(self.next).copied() else {
-                return Ok(0);
-            };
-            let Some(file) = self.file.take() else {
-                return Ok(0);
-            };
-            self.next += 1;
-            self.produced = 0;
-            self.cur = Some(flate2::bufread::ZlibDecoder::new(file.take(b.compressed_size)));
         }
+        Ok(&self.cur[self.at..])
+    }
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.cur.len());
     }
 }
 
@@ -171,6 +301,8 @@ pub struct SavReader {
     bias: f64,
     sysmis: f64,
     ncases: Option<u64>,
+    /// The most records the data can hold.
+    max_records: u64,
     enc: Encoding,
     cmds: [u8; 8],
     cmd_i: usize,
@@ -536,6 +668,14 @@ impl SavReader {
 
         // The dictionary's reader (and its buffer) goes on with the data.
         let big = src.big;
+        let io_err = |source| StatError::Io {
+            file: path.to_path_buf(),
+            source,
+        };
+        let file_end = src.r.seek(SeekFrom::End(0)).map_err(io_err)?;
+        src.r.seek(SeekFrom::Start(data_start)).map_err(io_err)?;
+        // Bytes of record data (uncompressed, for a .zsav: set below).
+        let mut data_bytes = file_end.saturating_sub(data_start);
         let mut data_src = Src::new(Data::Plain(src.r), path);
         data_src.big = big;
         data_src.pos = data_start;
@@ -620,26 +760,27 @@ impl SavReader {
                     "the zlib blocks end at byte {expect_c}; expected them to end where the trailer starts ({ztrailer_ofs}): the file is damaged"
                 )));
             }
+            data_bytes = expect_u - at;
             let mut file = t.r;
             file.seek(SeekFrom::Start(blocks_start))
                 .map_err(|source| StatError::Io {
                     file: path.to_path_buf(),
                     source,
                 })?;
-            let z = ZStream {
-                file: Some(file),
-                cur: None,
-                blocks,
-                next: 0,
-                produced: 0,
-                done_ofs: blocks_start,
-            };
-            data_src = Src::new(Data::Z(Box::new(BufReader::with_capacity(1 << 16, z))), path);
+            let z = ZBlocks::start(file, blocks, blocks_start).map_err(|source| StatError::Io {
+                file: path.to_path_buf(),
+                source,
+            })?;
+            data_src = Src::new(Data::Z(Box::new(z)), path);
             data_src.big = big;
             data_src.pos = at;
         }
         let nslots = entries.len();
+        // The least bytes a record takes: every slot raw, or one command
+        // byte per slot under bytecode.
+        let min_record = if compression == 0 { nslots * 8 } else { nslots }.max(1) as u64;
         Ok(Self {
+            max_records: data_bytes / min_record,
             src: data_src,
             format: if zsav { Format::Zsav } else { Format::Sav },
             vars,
@@ -739,11 +880,17 @@ impl SavReader {
         self.ncases
     }
 
+    /// The case count of the file header capped by the most records the
+    /// data can hold; `None` when the header gives no count.
+    pub fn records_hint(&self) -> Option<u64> {
+        self.ncases.map(|n| n.min(self.max_records))
+    }
+
     /// Bytes of the file consumed (for progress).
     pub fn position(&self) -> u64 {
         match &self.src.r {
             Data::Plain(_) => self.src.pos,
-            Data::Z(z) => z.get_ref().done_ofs,
+            Data::Z(z) => z.done_ofs,
         }
     }
 
@@ -766,7 +913,31 @@ impl SavReader {
     /// Reads `len` bytes into `case[start..]` (into the command block when
     /// `start` is `usize::MAX`): `Ok(false)` when the data end before the
     /// first byte, an error when they end inside.
+    #[inline]
     fn fill(&mut self, start: usize, len: usize, what: &str) -> Result<bool, StatError> {
+        // The common case: the bytes are in the buffer.
+        match self.src.r.fill_buf() {
+            Ok(avail) if avail.len() >= len => {
+                let dest = if start == usize::MAX {
+                    &mut self.cmds[..len]
+                } else {
+                    &mut self.case[start..start + len]
+                };
+                dest.copy_from_slice(&avail[..len]);
+                self.src.r.consume(len);
+                self.src.pos += len as u64;
+                return Ok(true);
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(self.src.io(e)),
+        }
+        self.fill_slow(start, len, what)
+    }
+
+    /// [`Self::fill`] across buffer refills.
+    #[cold]
+    fn fill_slow(&mut self, start: usize, len: usize, what: &str) -> Result<bool, StatError> {
         let mut got = 0;
         while got < len {
             let buf = if start == usize::MAX {
@@ -862,7 +1033,34 @@ impl SavReader {
 
     /// Decodes one case of bytecode into `case` (numbers as little-endian
     /// doubles); `false` at the end of the data.
+    #[inline]
     fn decompress_case(&mut self) -> Result<bool, StatError> {
+        // The common case: the whole record is in the buffer and holds
+        // values only; anything else (a record across buffers, the end of
+        // the data, a damaged code) is decoded byte by byte below, from
+        // the same state, which reports it.
+        if let Ok(buf) = self.src.r.fill_buf()
+            && let Some(used) = decode_buffered(
+                buf,
+                &mut self.cmds,
+                &mut self.cmd_i,
+                &mut self.case,
+                &self.slot_numeric,
+                self.bias,
+                self.sysmis,
+                self.src.big,
+            )
+        {
+            self.src.r.consume(used);
+            self.src.pos += used as u64;
+            return Ok(true);
+        }
+        self.decompress_case_slow()
+    }
+
+    /// [`Self::decompress_case`] byte by byte.
+    #[cold]
+    fn decompress_case_slow(&mut self) -> Result<bool, StatError> {
         let nslots = self.slot_numeric.len();
         let mut slot = 0;
         while slot < nslots {
@@ -932,6 +1130,59 @@ impl SavReader {
         }
         Ok(true)
     }
+}
+
+/// Decodes one bytecode record from `buf` into `case`, carrying the
+/// command block `cmds` (next code at `cmd_i`) from record to record:
+/// the bytes used, or `None` (nothing changed) when `buf` ends first or
+/// the record holds an end-of-data code or a code its slot cannot hold.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn decode_buffered(
+    buf: &[u8],
+    cmds: &mut [u8; 8],
+    cmd_i: &mut usize,
+    case: &mut [u8],
+    slot_numeric: &[bool],
+    bias: f64,
+    sysmis: f64,
+    big: bool,
+) -> Option<usize> {
+    let (mut c, mut ci) = (*cmds, *cmd_i);
+    let mut p = 0;
+    let mut slot = 0;
+    let spaces = *b"        ";
+    while slot < slot_numeric.len() {
+        if ci >= 8 {
+            c = buf.get(p..p + 8)?.try_into().ok()?;
+            p += 8;
+            ci = 0;
+        }
+        let code = c[ci];
+        ci += 1;
+        let numeric = slot_numeric[slot];
+        let dst: &mut [u8; 8] = case.get_mut(slot * 8..slot * 8 + 8)?.try_into().ok()?;
+        match code {
+            CODE_PAD => continue,
+            CODE_RAW => {
+                let raw: [u8; 8] = buf.get(p..p + 8)?.try_into().ok()?;
+                p += 8;
+                *dst = if numeric && big {
+                    u64::from_be_bytes(raw).to_le_bytes()
+                } else {
+                    raw
+                };
+            }
+            CODE_SPACES if !numeric => *dst = spaces,
+            CODE_SYSMIS => *dst = if numeric { sysmis.to_le_bytes() } else { spaces },
+            1..=251 if numeric => *dst = (f64::from(code) - bias).to_le_bytes(),
+            _ => return None,
+        }
+        slot += 1;
+    }
+    *cmds = c;
+    *cmd_i = ci;
+    Some(p)
 }
 
 #[cfg(test)]
