@@ -158,6 +158,14 @@ fn fixed_label(name: &str) -> Option<String> {
             if let Some(d) = name.strip_suffix("_imputed") {
                 return Some(format!("{d} imputed for weighting (1 = yes)"));
             }
+            if let Some(r) = name.strip_prefix(swvr_core::replicates::COLUMN_PREFIX)
+                && !r.is_empty()
+                && r.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Some(format!(
+                    "Replicate weight {r}: final weight of replicate {r} (replicate variance: see svyset / svrepdesign)"
+                ));
+            }
             return None;
         }
     };

@@ -107,7 +107,13 @@ fn tag(h: &mut Vec<u8>, t: &str) {
 }
 
 /// Writes `dict` as a Stata 118 file at `path` (atomically).
-pub(crate) fn write(path: &Path, dict: &Dict<'_>, data_label: &str, svyset: &str) -> Result<(), ExportError> {
+/// `chars_`: dataset characteristics `_dta[name]` = value, in order.
+pub(crate) fn write(
+    path: &Path,
+    dict: &Dict<'_>,
+    data_label: &str,
+    chars_: &[(String, String)],
+) -> Result<(), ExportError> {
     let fmt_err = |message: String| ExportError::Format {
         path: path.to_path_buf(),
         message,
@@ -198,13 +204,13 @@ pub(crate) fn write(path: &Path, dict: &Dict<'_>, data_label: &str, svyset: &str
     tag(&mut h, "</variable_labels>");
     map[8] = h.len() as u64;
     tag(&mut h, "<characteristics>");
-    if !svyset.is_empty() {
+    for (name, value) in chars_ {
         tag(&mut h, "<ch>");
-        let body_len = 129 + 129 + svyset.len() + 1;
+        let body_len = 129 + 129 + value.len() + 1;
         h.extend_from_slice(&(body_len as u32).to_le_bytes());
         h.extend_from_slice(&fixed("_dta", 129));
-        h.extend_from_slice(&fixed("swvr_svyset", 129));
-        h.extend_from_slice(svyset.as_bytes());
+        h.extend_from_slice(&fixed(name, 129));
+        h.extend_from_slice(value.as_bytes());
         h.push(0);
         tag(&mut h, "</ch>");
     }

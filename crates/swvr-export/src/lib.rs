@@ -156,6 +156,24 @@ fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
             ),
         });
     }
+    check_keys(&batch, &rep, &rep_path)?;
+    // The replicate design (R's svrepdesign arguments) rides along in the
+    // schema metadata: the .dta writer turns it into svyset commands.
+    let rep_md: Vec<(String, String)> = rep
+        .schema()
+        .metadata()
+        .iter()
+        .filter(|(k, _)| k.starts_with("swvr.replicates."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if rep_md.iter().any(|(k, _)| k == swvr_core::replicates::META_TYPE) {
+        swvr_core::replicates::ReplicateMeta::from_metadata(rep.schema().metadata(), &rep_path).map_err(|e| {
+            ExportError::Input {
+                path: rep_path.clone(),
+                message: e.to_string(),
+            }
+        })?;
+    }
     let schema = batch.schema();
     let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
     let mut cols = batch.columns().to_vec();
@@ -165,7 +183,9 @@ fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
             cols.push(c.clone());
         }
     }
-    let merged = Schema::new_with_metadata(fields, schema.metadata().clone());
+    let mut md = schema.metadata().clone();
+    md.extend(rep_md);
+    let merged = Schema::new_with_metadata(fields, md);
     let batch = RecordBatch::try_new(Arc::new(merged), cols).map_err(|e| ExportError::Input {
         path: rep_path,
         message: format!("cannot append replicate weights: {e}"),
@@ -173,7 +193,107 @@ fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
     Ok((batch, path))
 }
 
+/// Checks that replicates.arrow's keys (`country`, `wave`,
+/// `respondent_id`, those it has) are weighted.arrow's, row for row.
+fn check_keys(batch: &RecordBatch, rep: &RecordBatch, rep_path: &Path) -> Result<(), ExportError> {
+    for name in ["country", "wave", "respondent_id"] {
+        let (Ok(i), Ok(j)) = (batch.schema().index_of(name), rep.schema().index_of(name)) else {
+            continue;
+        };
+        let (a, b) = (batch.column(i), rep.column(j));
+        if a.as_ref() == b.as_ref() {
+            continue;
+        }
+        let row = (0..a.len())
+            .find(|&r| a.slice(r, 1).as_ref() != b.slice(r, 1).as_ref())
+            .unwrap_or(0);
+        return Err(ExportError::Input {
+            path: rep_path.to_path_buf(),
+            message: format!(
+                "row {}: `{name}` differs from weighted.arrow's; replicate weights must be row for row (the same keys in the same order)",
+                row + 1
+            ),
+        });
+    }
+    Ok(())
+}
+
 const SVYSET: &str = "svyset [pweight=weight], strata(stratum) vce(linearized) singleunit(centered)";
+
+/// The `.dta` characteristics: `swvr_svyset` (the linearised design) and,
+/// when the microdata carry replicate weights with their design, one
+/// `swvr_svyset_COUNTRY_WAVE` per country-wave (the replicate design of that
+/// country-wave: run it on that country-wave's rows).
+fn dta_characteristics(batch: &RecordBatch) -> Vec<(String, String)> {
+    let mut out = vec![("swvr_svyset".to_string(), SVYSET.to_string())];
+    let schema = batch.schema();
+    let md = schema.metadata();
+    if !md.contains_key(swvr_core::replicates::META_TYPE) {
+        return out;
+    }
+    let Ok(meta) = swvr_core::replicates::ReplicateMeta::from_metadata(md, Path::new("replicates.arrow")) else {
+        return out;
+    };
+    for ((country, wave), g) in &meta.groups {
+        out.push((
+            format!("swvr_svyset_{country}_{wave}"),
+            replicate_svyset(
+                meta.kind,
+                meta.scale,
+                meta.mse,
+                &g.rscales[..g.replicates.min(g.rscales.len())],
+            ),
+        ));
+    }
+    out
+}
+
+/// Stata's `svyset` for replicate weights `rep_1 … rep_R` with R's
+/// `svrepdesign(type, scale, rscales, mse)`: jackknife multipliers
+/// `scale × rscale_r` (runs of equal ones share a `jkrweight()`); the
+/// bootstrap's `bsrweight()` (Stata's bootstrap formula has no scale of
+/// its own: docs/export.md).
+pub(crate) fn replicate_svyset(
+    kind: swvr_core::replicates::ReplicateKind,
+    scale: f64,
+    mse: bool,
+    rscales: &[f64],
+) -> String {
+    use swvr_core::replicates::{ReplicateKind, column_name};
+    let range = |a: usize, b: usize| {
+        if a == b {
+            column_name(a)
+        } else {
+            format!("{}-{}", column_name(a), column_name(b))
+        }
+    };
+    let mut s = String::from("svyset [pweight=weight],");
+    match kind {
+        ReplicateKind::Jackknife => {
+            s.push_str(" vce(jackknife)");
+            let mut start = 0;
+            while start < rscales.len() {
+                let m = scale * rscales[start];
+                let mut end = start;
+                while end + 1 < rscales.len() && scale * rscales[end + 1] == m {
+                    end += 1;
+                }
+                s.push_str(&format!(" jkrweight({}, multiplier({m}))", range(start, end)));
+                start = end + 1;
+            }
+        }
+        ReplicateKind::Bootstrap => {
+            s.push_str(" vce(bootstrap)");
+            if !rscales.is_empty() {
+                s.push_str(&format!(" bsrweight({})", range(0, rscales.len() - 1)));
+            }
+        }
+    }
+    if mse {
+        s.push_str(" mse");
+    }
+    s
+}
 
 fn file_label(q: &Questionnaire) -> String {
     format!("swvr weighted microdata: {}", q.name())
@@ -195,7 +315,12 @@ pub fn write_weighted(
         Format::Sav => sav::write(&path, &dict::Dict::new(batch, q, source)?, &file_label(q))?,
         Format::Dta => {
             let data_label = format!("{}; weight: weight [pweight]", file_label(q));
-            dta::write(&path, &dict::Dict::new(batch, q, source)?, &data_label, SVYSET)?
+            dta::write(
+                &path,
+                &dict::Dict::new(batch, q, source)?,
+                &data_label,
+                &dta_characteristics(batch),
+            )?
         }
         Format::Parquet => {
             let labelled = tabular::relabel(

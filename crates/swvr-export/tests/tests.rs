@@ -150,6 +150,123 @@ fn replicate_weights_are_appended_row_for_row() {
     );
 }
 
+/// replicates.arrow with its design metadata (R's svrepdesign arguments).
+fn write_replicates(dir: &Path, countries: [&str; 2], kind: swvr_core::replicates::ReplicateKind, rscales: Vec<f64>) {
+    use swvr_core::replicates::{GroupMeta, ReplicateMeta};
+    let meta = ReplicateMeta {
+        kind,
+        scale: if kind == swvr_core::replicates::ReplicateKind::Jackknife {
+            1.0
+        } else {
+            1.0 / 2.0
+        },
+        mse: false,
+        count: 3,
+        groups: [(("KEN".to_string(), 2021), GroupMeta { replicates: 2, rscales })].into(),
+    };
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("country", Arc::new(StringArray::from(countries.to_vec()))),
+        ("wave", Arc::new(Int32Array::from(vec![2021, 2021]))),
+        ("rep_1", Arc::new(Float64Array::from(vec![0.25, 1.75]))),
+        ("rep_2", Arc::new(Float64Array::from(vec![0.75, 1.25]))),
+        ("rep_3", Arc::new(Float64Array::from(vec![0.5, 1.5]))),
+    ];
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
+        .collect();
+    let schema = Schema::new_with_metadata(
+        fields,
+        meta.to_metadata().into_iter().collect::<arrow_schema::Metadata>(),
+    );
+    let batch = RecordBatch::try_new(Arc::new(schema.clone()), cols.into_iter().map(|(_, a)| a).collect()).unwrap();
+    swvr_core::io::write_arrow(&dir.join("weight/replicates.arrow"), &schema, &[batch]).unwrap();
+}
+
+/// Issue 11: the replicate weights reach every microdata format with
+/// labels, and the .dta holds the svyset of each country-wave's replicate
+/// design; independent readers (pyreadstat, pyarrow) see the same values.
+#[test]
+fn replicate_weights_carry_labels_and_the_stata_replicate_design() {
+    use swvr_core::replicates::ReplicateKind;
+    let dir = tempdir("rep-design");
+    stage_outputs(&dir, "a");
+    let q = Questionnaire::default_2021();
+    write_replicates(&dir, ["KEN", "KEN"], ReplicateKind::Jackknife, vec![0.5, 0.5, 0.0]);
+    export(&dir, &q, &[Format::Sav, Format::Dta, Format::Parquet, Format::Csv]).unwrap();
+    let csv = std::fs::read_to_string(dir.join("export/weighted.csv")).unwrap();
+    assert_eq!(
+        csv,
+        "country,wave,stratum,Q1,weight,rep_1,rep_2,rep_3\nKEN,2021,a,1,0.5,0.25,0.75,0.5\nKEN,2021,b,8,1.5,1.75,1.25,1.5\n"
+    );
+    let dta = std::fs::read(dir.join("export/weighted.dta")).unwrap();
+    let text = String::from_utf8_lossy(&dta);
+    assert!(text.contains("swvr_svyset_KEN_2021"), "per country-wave characteristic");
+    // Only the country-wave's own replicates (rep_3 is padding, rscale 0).
+    assert!(
+        text.contains("svyset [pweight=weight], vce(jackknife) jkrweight(rep_1-rep_2, multiplier(0.5))\0"),
+        "jackknife svyset"
+    );
+    assert!(text.contains("svyset [pweight=weight], strata(stratum) vce(linearized) singleunit(centered)"));
+    assert!(text.contains("Replicate weight 2: final weight of replicate 2"));
+    let sav = std::fs::read(dir.join("export/weighted.sav")).unwrap();
+    assert!(String::from_utf8_lossy(&sav).contains("Replicate weight 3: final weight of replicate 3"));
+
+    write_replicates(&dir, ["KEN", "KEN"], ReplicateKind::Bootstrap, vec![1.0, 1.0, 0.0]);
+    export(&dir, &q, &[Format::Dta]).unwrap();
+    let dta = std::fs::read(dir.join("export/weighted.dta")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&dta).contains("svyset [pweight=weight], vce(bootstrap) bsrweight(rep_1-rep_2)\0"),
+        "bootstrap svyset"
+    );
+    export(&dir, &q, &[Format::Sav, Format::Dta, Format::Parquet, Format::Csv]).unwrap();
+
+    // Independent readers.
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import pyreadstat, pyarrow"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!("SKIPPED: python3 with pyreadstat and pyarrow not found");
+    } else {
+        let script = r#"
+import sys, pyreadstat, pyarrow.parquet as pq
+d = sys.argv[1]
+want = {"rep_1": [0.25, 1.75], "rep_2": [0.75, 1.25], "rep_3": [0.5, 1.5]}
+for f, read in (("weighted.sav", pyreadstat.read_sav), ("weighted.dta", pyreadstat.read_dta)):
+    df, meta = read(f"{d}/{f}")
+    for c, v in want.items():
+        assert list(df[c]) == v, (f, c, list(df[c]))
+        assert meta.column_names_to_labels[c].startswith(f"Replicate weight {c[4:]}"), (f, c)
+t = pq.read_table(f"{d}/weighted.parquet")
+for c, v in want.items():
+    assert t.column(c).to_pylist() == v, ("parquet", c)
+assert t.schema.metadata[b"swvr.replicates.type"] == b"bootstrap"
+print("ok")
+"#;
+        let out = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(dir.join("export"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Keys must match weighted.arrow's row for row.
+    write_replicates(&dir, ["KEN", "SEN"], ReplicateKind::Jackknife, vec![0.5, 0.5, 0.0]);
+    let err = export(&dir, &q, &[Format::Csv]).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "replicates.arrow: row 2: `country` differs from weighted.arrow's; replicate weights must be row for row"
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn text_too_long_for_spss_is_an_error_naming_the_column() {
     let dir = tempdir("long");
