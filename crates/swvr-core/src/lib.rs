@@ -18,6 +18,7 @@
 //! - [`calibration`]: residuals of scores on the calibration variables
 //!   (calibration-aware variance, as R's `rake()`/`calibrate()` designs).
 //! - [`replicates`]: replicate weights (`weight/replicates.arrow`): metadata, R's `svrVar`, row-aligned reading.
+//! - [`rng`]: swvr's own PRNG (SplitMix64, xoshiro256**): bytes never change with a dependency upgrade.
 //! - [`progress`]: the progress callback stages report to.
 //! - [`published`]: the published figures outputs are compared with (report views, Table A2).
 //! - [`sum`]: compensated (Neumaier) summation.
@@ -40,6 +41,7 @@ pub mod progress;
 pub mod published;
 pub mod questionnaire;
 pub mod replicates;
+pub mod rng;
 pub mod schema;
 pub mod stages;
 pub mod stats;

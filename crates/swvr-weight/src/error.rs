@@ -176,6 +176,22 @@ pub enum WeightError {
         /// The margins off their targets, each with its worst category.
         margins: String,
     },
+    /// A replicate's chain failed where the full sample's did not.
+    #[error(
+        "{method} replicate {replicate} of {country} {wave}: {problem}; the full sample was weighted, but this replicate could not be (set [raking] on_nonconvergence = \"warn\" to keep its last weights and list it in diagnostics.json)"
+    )]
+    Replicate {
+        /// Country.
+        country: String,
+        /// Wave.
+        wave: i32,
+        /// `jackknife` or `bootstrap`.
+        method: String,
+        /// Replicate number (1-based, as `rep_1`).
+        replicate: usize,
+        /// What went wrong.
+        problem: String,
+    },
     /// Calibration gave weights ≤ 0 (unbounded linear calibration).
     #[error(
         "{method} calibration of {country} {wave} gives {count} weights <= 0 (smallest g-weight {g_min:.4}); set [calibration] bounds = [L, U] with 0 < L < 1 < U, or use method = \"logit\" (bounded) or \"raking\""

@@ -26,6 +26,7 @@ pub mod inputs;
 mod output;
 mod plan;
 pub mod rake;
+mod replicates;
 pub mod scheme;
 
 use std::collections::BTreeMap;
@@ -167,6 +168,33 @@ pub struct Diagnostics {
     /// Every raking margin with its categories (interaction cells included):
     /// respondents, target share and weighted share.
     pub margins: Vec<MarginDiagnostics>,
+    /// Replicate weights (`[variance] method = "jackknife" | "bootstrap"`);
+    /// absent otherwise, so that default outputs are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicates: Option<ReplicateDiagnostics>,
+}
+
+/// The replicate weights of one (country, wave) in the diagnostics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicateDiagnostics {
+    /// `jackknife` or `bootstrap`.
+    pub method: String,
+    /// R's `svrepdesign` type: `JKn` or `bootstrap`.
+    #[serde(rename = "type")]
+    pub r_type: String,
+    /// Replicates of this (country, wave) (`rep_1 …`; the file's later
+    /// columns, if any, are padding with rscale 0).
+    pub replicates: usize,
+    /// Jackknife: strata split into random groups (more respondents than
+    /// `[variance] groups`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grouped_strata: Option<usize>,
+    /// Replicates in which a target category had no weight (its target set
+    /// to 0 in that replicate).
+    pub categories_emptied: usize,
+    /// Replicates (1-based) whose chain did not converge (kept with
+    /// `on_nonconvergence = "warn"`).
+    pub not_converged: Vec<usize>,
 }
 
 impl std::fmt::Display for Diagnostics {
@@ -237,6 +265,8 @@ struct GroupResult {
     imputed: Vec<Vec<bool>>,
     /// n_adults, n_landlines, n_mobiles substituted.
     counts_imputed: [Vec<bool>; 3],
+    /// Replicate weights, with a replicate variance method.
+    replicates: Option<replicates::GroupReplicates>,
 }
 
 /// Everything one group needs that is not per row.
@@ -782,6 +812,7 @@ fn diagnostics(g: &Group, p: Phases<'_>, ctx: &Context<'_>) -> Diagnostics {
             .map(|(s, _)| s.clone())
             .collect(),
         margins,
+        replicates: None,
     }
 }
 
@@ -807,11 +838,16 @@ fn process_group(
     let mut codes = categories(g, ctx)?;
     let tlines = margin_targets(g, targets, ctx)?;
     let tshares = shares(&tlines);
+    let original = ctx.scheme.variance().is_replicate().then(|| codes.clone());
     let imputed = impute_missing(g, &mut codes, &bw.base, &tshares, ctx);
     let counts = margin_counts(&codes, ctx.plan);
     check_targets(g, &counts, &tlines, ctx)?;
     let (out, worst) = rake_and_trim(g, &bw.base, &codes, &tshares, ctx)?;
-    let diagnostics = diagnostics(
+    let reps = match &original {
+        Some(original) => Some(replicate_weights(g, &bw.base, original, &codes, &tshares, ctx)?),
+        None => None,
+    };
+    let mut diagnostics = diagnostics(
         g,
         Phases {
             bw: &bw,
@@ -824,6 +860,23 @@ fn process_group(
         },
         ctx,
     );
+    if let Some(r) = &reps {
+        diagnostics.replicates = Some(ReplicateDiagnostics {
+            method: ctx.scheme.variance().as_str().into(),
+            r_type: r.kind.r_type().into(),
+            replicates: r.programs.len(),
+            grouped_strata: match ctx.scheme.variance() {
+                VarianceMethod::Jackknife { groups, .. } => {
+                    let mut n_h = vec![0usize; g.strata.len()];
+                    g.stratum.iter().for_each(|&s| n_h[s as usize] += 1);
+                    Some(n_h.iter().filter(|&&n| n > groups as usize).count())
+                }
+                _ => None,
+            },
+            categories_emptied: r.emptied,
+            not_converged: r.not_converged.clone(),
+        });
+    }
     Ok(GroupResult {
         diagnostics,
         base: bw.base,
@@ -831,7 +884,55 @@ fn process_group(
         codes,
         imputed,
         counts_imputed: bw.counts_imputed,
+        replicates: reps,
     })
+}
+
+/// Phase 8 (replicate variance methods): every replicate through the
+/// chain after the base weights (`replicates.rs`).
+fn replicate_weights(
+    g: &Group,
+    base: &[f64],
+    original: &[Vec<u8>],
+    imputed: &[Vec<u8>],
+    targets: &[Vec<f64>],
+    ctx: &Context<'_>,
+) -> Result<replicates::GroupReplicates, WeightError> {
+    let (scheme, plan) = (ctx.scheme, ctx.plan);
+    let levels: Vec<usize> = plan.components.iter().map(|c| c.labels.len()).collect();
+    let margins: Vec<Vec<usize>> = plan.margins.iter().map(|m| m.comps.clone()).collect();
+    let impute = |codes: &mut [Vec<u8>], w: &[f64]| {
+        impute_missing(g, codes, w, targets, ctx);
+    };
+    let chain = replicates::Chain {
+        g,
+        base,
+        original,
+        imputed,
+        levels: &levels,
+        margins: &margins,
+        targets,
+        settings: RakeSettings {
+            tolerance: scheme.raking().tolerance,
+            max_iterations: scheme.raking().max_iterations,
+            trimming: scheme.trimming().map(|t| (t.lower, t.upper, t.max_rounds)),
+            calibration: scheme.calibration(),
+        },
+        impute: &impute,
+    };
+    let (reps, failed) = replicates::run(&chain, scheme.variance());
+    if let Some((replicate, problem)) = failed
+        && scheme.raking().on_nonconvergence == OnNonConvergence::Error
+    {
+        return Err(WeightError::Replicate {
+            country: g.country.clone(),
+            wave: g.wave,
+            method: scheme.variance().as_str().into(),
+            replicate,
+            problem,
+        });
+    }
+    Ok(reps)
 }
 
 /// Schema metadata of weighted.arrow telling tabulate and model to compute
@@ -840,10 +941,14 @@ fn process_group(
 /// `D_weighting` columns hold the calibration variables). None with
 /// `[variance] method = "fixed"`, so that default outputs are unchanged.
 fn variance_metadata(scheme: &Scheme) -> Vec<(String, String)> {
+    use swvr_core::calibration::{META_CALIBRATION, META_MARGINS, META_VARIANCE};
+    if scheme.variance().is_replicate() {
+        // Standard errors from weight/replicates.arrow (swvr_core::replicates).
+        return vec![(META_VARIANCE.into(), scheme.variance().as_str().into())];
+    }
     if scheme.variance() != VarianceMethod::Calibrated {
         return Vec::new();
     }
-    use swvr_core::calibration::{META_CALIBRATION, META_MARGINS, META_VARIANCE};
     vec![
         (META_VARIANCE.into(), "calibrated".into()),
         (META_CALIBRATION.into(), scheme.calibration().name().into()),

@@ -16,7 +16,10 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int8Array, RecordBatch, 
 use arrow_schema::{DataType, Field, Schema};
 use swvr_core::groups::Group;
 
+use rayon::prelude::*;
+
 use crate::columns::Columns;
+use crate::replicates;
 use crate::plan::{Kind, Plan};
 use crate::{GroupResult, WeightError};
 
@@ -142,6 +145,8 @@ pub(crate) fn write(
     labels: (&swvr_core::questionnaire::Questionnaire, &swvr_core::labels::Provenance),
     extra_metadata: &[(String, String)],
 ) -> Result<(), WeightError> {
+    let rep_path = swvr_core::stages::path(out, swvr_core::stages::REPLICATES);
+    let rep_meta = replicate_meta(groups, &results);
     let arrow_path = swvr_core::stages::path(out, swvr_core::stages::WEIGHTED);
     let mut json = serde_json::to_string_pretty(&diags).map_err(|e| {
         WeightError::Io(swvr_core::io::IoError::Io {
@@ -184,6 +189,37 @@ pub(crate) fn write(
         schema.with_metadata(md)
     };
     let schema_ref = Arc::new(schema.clone());
+    // replicates.arrow: the keys, rep_1 … rep_R, the replicate metadata
+    // and weighted.arrow's provenance.
+    let rep_schema = rep_meta.as_ref().map(|m| {
+        let s = m.schema();
+        let mut md = s.metadata().clone();
+        for (k, v) in schema.metadata().iter() {
+            if k.starts_with("swvr.") && k.as_str() != swvr_core::calibration::META_VARIANCE {
+                md.insert(k.clone(), v.clone());
+            }
+        }
+        Arc::new(s.with_metadata(md))
+    });
+    let mut rep_cursor = vec![0usize; groups.len()];
+    // Per replicate column, per group: the replicate's factors (None past
+    // the group's own replicates: padding with the full-sample weight).
+    let mut rep_state: Vec<Vec<Option<replicates::Factors<'_>>>> = match &rep_meta {
+        Some(m) => (0..m.count)
+            .map(|r| {
+                results
+                    .iter()
+                    .map(|res| {
+                        res.replicates
+                            .as_ref()
+                            .filter(|g| r < g.programs.len())
+                            .map(|g| replicates::Factors::new(&g.design, &g.stratum, r))
+                    })
+                    .collect()
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let changed = || {
         arrow_err(
             resp_path,
@@ -193,7 +229,10 @@ pub(crate) fn write(
     // Two threads: this one reads the keys and builds the output batches
     // (one per input batch that holds selected rows), the other encodes
     // and writes them (two batches in flight).
-    let mut build = |tx: &std::sync::mpsc::SyncSender<Result<RecordBatch, WeightError>>| -> Result<(), WeightError> {
+    let results_ref = &results;
+    let mut build = |tx: &std::sync::mpsc::SyncSender<Result<RecordBatch, WeightError>>,
+                     rtx: &std::sync::mpsc::SyncSender<Result<RecordBatch, WeightError>>|
+     -> Result<(), WeightError> {
         let mut start = 0usize;
         let mut stopped = false;
         swvr_core::io::for_each_batch(
@@ -220,6 +259,41 @@ pub(crate) fn write(
                     .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
                     .collect::<Result<_, _>>()
                     .map_err(|e| arrow_err(&arrow_path, e))?;
+                if let Some(rs) = &rep_schema {
+                    // (group, index in group) of each row, then one column per replicate.
+                    let pos: Vec<(u32, u32)> = sel
+                        .iter()
+                        .map(|&r| {
+                            let g = row_group[r as usize] as usize;
+                            let i = rep_cursor[g];
+                            rep_cursor[g] += 1;
+                            (g as u32, i as u32)
+                        })
+                        .collect();
+                    let reps: Vec<Vec<f64>> = rep_state
+                        .par_iter_mut()
+                        .enumerate()
+                        .map(|(r, states)| {
+                            pos.iter()
+                                .map(|&(g, i)| {
+                                    let res = &results_ref[g as usize];
+                                    let i = i as usize;
+                                    match (&mut states[g as usize], &res.replicates) {
+                                        (Some(f), Some(reps)) => {
+                                            replicates::weight_of(reps, f, r, i, res.base[i])
+                                        }
+                                        _ => res.weight[i],
+                                    }
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let keys = [columns[0].clone(), columns[1].clone(), columns[2].clone()];
+                    let rb = swvr_core::replicates::batch(rs, keys, reps).map_err(|e| arrow_err(&rep_path, e))?;
+                    if rtx.send(Ok(rb)).is_err() {
+                        stopped = true;
+                    }
+                }
                 app.append(&mut columns, &sel);
                 let out_batch =
                     RecordBatch::try_new(schema_ref.clone(), columns).map_err(|e| arrow_err(&arrow_path, e))?;
@@ -235,7 +309,9 @@ pub(crate) fn write(
         Ok(())
     };
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RecordBatch, WeightError>>(2);
+    let (rtx, rrx) = std::sync::mpsc::sync_channel::<Result<RecordBatch, WeightError>>(2);
     let (path, schema) = (&arrow_path, &schema);
+    let (rpath, rschema) = (&rep_path, rep_schema.clone());
     std::thread::scope(|scope| {
         let writing = scope.spawn(move || -> Result<(), WeightError> {
             let mut writer = swvr_core::io::ArrowFileWriter::create(path, schema)?;
@@ -245,21 +321,81 @@ pub(crate) fn write(
             writer.finish()?;
             Ok(())
         });
-        if let Err(e) = build(&tx) {
-            // Dropping the writer without finishing removes its temporary file.
+        let rep_writing = scope.spawn(move || -> Result<(), WeightError> {
+            let Some(rschema) = rschema else {
+                return Ok(());
+            };
+            let mut writer = swvr_core::io::ArrowFileWriter::create(rpath, &rschema)?;
+            for batch in rrx {
+                writer.write(&batch?)?;
+            }
+            writer.finish()?;
+            Ok(())
+        });
+        if let Err(e) = build(&tx, &rtx) {
+            // Dropping the writers without finishing removes their temporary files.
+            let _ = rtx.send(Err(WeightError::Io(swvr_core::io::IoError::Io {
+                path: rpath.clone(),
+                source: std::io::Error::other("not written: weighted.arrow failed"),
+            })));
             let _ = tx.send(Err(e));
         }
         drop(tx);
-        writing.join().unwrap_or_else(|_| {
-            Err(WeightError::Io(swvr_core::io::IoError::Io {
-                path: path.clone(),
+        drop(rtx);
+        let panicked = |p: &Path| {
+            WeightError::Io(swvr_core::io::IoError::Io {
+                path: p.to_path_buf(),
                 source: std::io::Error::other("the writer thread panicked"),
-            }))
-        })
+            })
+        };
+        let w = writing.join().unwrap_or_else(|_| Err(panicked(path)));
+        let r = rep_writing.join().unwrap_or_else(|_| Err(panicked(rpath)));
+        w.and(r)
     })?;
     swvr_core::io::write_atomic(
         &swvr_core::stages::path(out, swvr_core::stages::DIAGNOSTICS),
         json.as_bytes(),
     )?;
     Ok(())
+}
+
+/// The metadata of replicates.arrow (None without replicate weights): R =
+/// the most replicates of any (country, wave); a country-wave with fewer
+/// has rscale 0 on the rest (padding columns hold its full-sample weight).
+fn replicate_meta(groups: &[Group], results: &[GroupResult]) -> Option<swvr_core::replicates::ReplicateMeta> {
+    use swvr_core::replicates::{GroupMeta, ReplicateKind, ReplicateMeta};
+    let kind = results.iter().find_map(|r| r.replicates.as_ref().map(|g| g.kind))?;
+    let count = results
+        .iter()
+        .filter_map(|r| r.replicates.as_ref().map(|g| g.programs.len()))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let groups_meta = groups
+        .iter()
+        .zip(results)
+        .filter_map(|(g, r)| {
+            let reps = r.replicates.as_ref()?;
+            let mut rscales = reps.rscales.clone();
+            rscales.resize(count, 0.0);
+            Some((
+                (g.country.clone(), g.wave),
+                GroupMeta {
+                    replicates: reps.programs.len().max(1),
+                    rscales,
+                },
+            ))
+        })
+        .collect();
+    Some(ReplicateMeta {
+        kind,
+        // JKn: 1; bootstrap: 1/(R-1), R the bootstrap's replicates.
+        scale: match kind {
+            ReplicateKind::Jackknife => 1.0,
+            ReplicateKind::Bootstrap => 1.0 / (count.max(2) - 1) as f64,
+        },
+        mse: false,
+        count,
+        groups: groups_meta,
+    })
 }

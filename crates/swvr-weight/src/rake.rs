@@ -247,8 +247,10 @@ struct Scan {
 }
 
 /// Scales `w` (whose compensated total is `total`) to sum to `n`, and
-/// returns the total, min and max of the scaled weights (one fused pass).
-fn normalise(w: &mut [f64], total: f64) -> Scan {
+/// returns the total, min and max of the scaled weights (one fused pass);
+/// with `sparse` (a replicate with deleted units), weights of 0 are left
+/// out of the min. Returns the scale applied (1 when the total is not positive).
+fn normalise(w: &mut [f64], total: f64, sparse: bool) -> (Scan, f64) {
     let n = w.len() as f64;
     let mut s = Neumaier::new();
     let (mut min, mut max, mut nan) = (f64::INFINITY, f64::NEG_INFINITY, false);
@@ -259,32 +261,50 @@ fn normalise(w: &mut [f64], total: f64) -> Scan {
             *x *= f;
         }
         s.add(*x);
-        min = min.min(*x);
+        if !(sparse && *x == 0.0) {
+            min = min.min(*x);
+        }
         max = max.max(*x);
         nan |= x.is_nan();
     }
-    Scan {
-        total: s.total(),
-        min,
-        max,
-        nan,
-    }
+    (
+        Scan {
+            total: s.total(),
+            min,
+            max,
+            nan,
+        },
+        if scale { f } else { 1.0 },
+    )
 }
 
 /// Clips `w / mean` to `[lower, upper]`, repeating until the mean settles;
-/// `total` is the compensated total of `w`. Each repetition is one pass
-/// that clips, counts the weights at a bound and sums the result (the next
-/// mean). Returns (weights at a bound, total of the trimmed weights).
-fn trim(w: &mut [f64], lower: f64, upper: f64, mut total: f64) -> (usize, f64) {
-    let n = w.len() as f64;
+/// `total` is the compensated total of `w`, `active` the number of units
+/// in the sample (with `sparse`, weights of 0 are deleted units: left at 0
+/// and out of the mean). Each repetition is one pass that clips, counts the
+/// weights at a bound and sums the result (the next mean); each clip
+/// `(lo, hi)` is appended to `clips`. Returns (weights at a bound, total of
+/// the trimmed weights).
+fn trim(
+    w: &mut [f64],
+    (lower, upper): (f64, f64),
+    mut total: f64,
+    (active, sparse): (usize, bool),
+    clips: &mut Vec<Op>,
+) -> (usize, f64) {
+    let n = active as f64;
     let mut at_bound = 0;
     for _ in 0..100 {
         let mean = total / n;
         let (lo, hi) = (lower * mean, upper * mean);
+        clips.push(Op::Clip(lo, hi));
         let mut changed = false;
         let mut s = Neumaier::new();
         at_bound = 0;
         for x in w.iter_mut() {
+            if sparse && *x == 0.0 {
+                continue;
+            }
             if *x < lo {
                 *x = lo;
                 changed = true;
@@ -305,11 +325,59 @@ fn trim(w: &mut [f64], lower: f64, upper: f64, mut total: f64) -> (usize, f64) {
     (at_bound, total)
 }
 
-/// True when every weight / mean is within the bounds (relative slack).
+/// True when every weight / mean is within the bounds (relative slack);
+/// `n` the units in the sample.
 fn within_bounds(scan: &Scan, n: usize, lower: f64, upper: f64) -> bool {
     let mean = scan.total / n as f64;
     let (lo, hi) = (lower * mean * (1.0 - BOUND_SLACK), upper * mean * (1.0 + BOUND_SLACK));
     n == 0 || (!scan.nan && scan.min >= lo && scan.max <= hi)
+}
+
+/// One step of the weighting chain applied to a weight: what a replicate's
+/// final weight is, row by row, without keeping the replicate's weights
+/// ([`Program`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// `w *= factors[cell]` (a raking or calibration round).
+    Factors(Vec<f64>),
+    /// `w *= f` (normalisation to sum to n).
+    Scale(f64),
+    /// Clip to `[lo, hi]` (a trimming step; weights of 0 stay 0).
+    Clip(f64, f64),
+}
+
+/// The steps that turn a starting weight into the final weight, in order:
+/// applied to the starting weight of a row in its cell, [`Program::apply`]
+/// gives exactly (bit for bit) the weight [`rake_traced`] computed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Program {
+    /// The steps.
+    pub ops: Vec<Op>,
+}
+
+impl Program {
+    /// The final weight of a row with starting weight `x` in cell `cell`
+    /// (the same floating-point operations, in the same order, as the rake).
+    #[inline]
+    pub fn apply(&self, mut x: f64, cell: u32) -> f64 {
+        if x == 0.0 {
+            return 0.0;
+        }
+        for op in &self.ops {
+            match op {
+                Op::Factors(f) => x *= f[cell as usize],
+                Op::Scale(f) => x *= f,
+                Op::Clip(lo, hi) => {
+                    if x < *lo {
+                        x = *lo;
+                    } else if x > *hi {
+                        x = *hi;
+                    }
+                }
+            }
+        }
+        x
+    }
 }
 
 /// Rakes `base` to the targets (and trims), returning weights summing to n.
@@ -320,7 +388,23 @@ fn within_bounds(scan: &Scan, n: usize, lower: f64, upper: f64) -> bool {
 /// clipping step; the sums are the same compensated row-order sums as
 /// separate passes would give, so the weights are bit-for-bit the same.
 pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome {
+    rake_traced(base, p, s).0
+}
+
+/// The cell code of each row (mixed radix of the components' categories,
+/// first slowest) and the number of cells.
+pub fn cells_of(p: &RakeProblem<'_>, n: usize) -> (Vec<u32>, usize) {
+    cell_codes(p, n)
+}
+
+/// [`rake`], also returning the [`Program`] that maps each row's base
+/// weight to its final weight. Base weights of 0 (units a replicate
+/// deletes) stay 0 and are out of the trimming mean and bounds.
+pub fn rake_traced(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> (RakeOutcome, Program) {
     let n = base.len();
+    let active = base.iter().filter(|&&b| b != 0.0).count();
+    let sparse = active < n;
+    let mut ops = Vec::new();
     let targets = normalise_targets(p.targets);
     let (cell, cells) = cell_codes(p, n);
     let cat = cell_categories(p.levels, p.margins, cells);
@@ -360,35 +444,42 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
         iterations += sweeps;
         stalled = !ok;
         let total = apply_factors(&mut w, &cell, &factors);
-        let scan = normalise(&mut w, total);
+        ops.push(Op::Factors(factors));
+        let (scan, f) = normalise(&mut w, total, sparse);
+        ops.push(Op::Scale(f));
         let Some((lower, upper, max_rounds)) = s.trimming else {
             break;
         };
-        if stalled || within_bounds(&scan, n, lower, upper) {
+        if stalled || within_bounds(&scan, active, lower, upper) {
             break;
         }
         if rounds >= max_rounds {
-            let (at, total) = trim(&mut w, lower, upper, scan.total);
+            let (at, total) = trim(&mut w, (lower, upper), scan.total, (active, sparse), &mut ops);
             trimmed = at;
-            normalise(&mut w, total);
+            let (_, f) = normalise(&mut w, total, sparse);
+            ops.push(Op::Scale(f));
             feasible = false;
             break;
         }
         rounds += 1;
-        trimmed = trim(&mut w, lower, upper, scan.total).0;
+        trimmed = trim(&mut w, (lower, upper), scan.total, (active, sparse), &mut ops).0;
     }
     let tot = cell_totals(&w, &cell, cells);
     let (err, worst) = margin_error(&margins(&tot, &cat, &mlevels), &targets);
     let base_total = swvr_core::sum::sum(base);
     let start = if base_total > 0.0 { n as f64 / base_total } else { 1.0 };
     let (mut gmin, mut gmax) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut nonpositive = 0usize;
     for (&x, &b) in w.iter().zip(base) {
+        if sparse && b == 0.0 {
+            continue;
+        }
         let g = x / (b * start);
         gmin = gmin.min(g);
         gmax = gmax.max(g);
+        nonpositive += usize::from(x <= 0.0 || x.is_nan());
     }
-    let nonpositive = w.iter().filter(|&&x| x <= 0.0 || x.is_nan()).count();
-    RakeOutcome {
+    let outcome = RakeOutcome {
         weights: w,
         converged: !stalled && feasible && err <= s.tolerance,
         iterations,
@@ -400,7 +491,8 @@ pub fn rake(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> RakeOutcome 
         ipf_stalled: stalled,
         g_range: (gmin, gmax),
         nonpositive,
-    }
+    };
+    (outcome, Program { ops })
 }
 
 #[cfg(test)]

@@ -59,7 +59,34 @@ pub enum VarianceMethod {
     /// Taylor linearisation of the calibration estimator (R: the design
     /// returned by `rake()` / `calibrate()`).
     Calibrated,
+    /// Stratified jackknife (JKn), each replicate weighted through the whole
+    /// chain; `weight/replicates.arrow` (`crate::replicates`).
+    Jackknife {
+        /// Strata with more respondents than this are split into this many
+        /// random groups (deleted one at a time); the others delete one
+        /// respondent at a time.
+        groups: u32,
+        /// Seed of the random groups.
+        seed: u64,
+    },
+    /// Rao–Wu rescaling bootstrap within strata, each replicate weighted
+    /// through the whole chain; `weight/replicates.arrow`.
+    Bootstrap {
+        /// Number of replicates.
+        replicates: u32,
+        /// Seed of the resampling.
+        seed: u64,
+    },
 }
+
+/// Default `[variance] groups` (jackknife): see docs/weighting.md.
+pub const DEFAULT_JK_GROUPS: u32 = 20;
+/// Default `[variance] replicates` (bootstrap).
+pub const DEFAULT_BOOT_REPLICATES: u32 = 100;
+/// Default `[variance] seed`.
+pub const DEFAULT_SEED: u64 = 1;
+/// Largest `[variance] groups` and `replicates`.
+pub const MAX_REPLICATES: i64 = 10_000;
 
 impl VarianceMethod {
     /// The name used in the scheme and in the outputs' `variance_method`.
@@ -67,7 +94,14 @@ impl VarianceMethod {
         match self {
             VarianceMethod::Fixed => "fixed",
             VarianceMethod::Calibrated => "calibrated",
+            VarianceMethod::Jackknife { .. } => "jackknife",
+            VarianceMethod::Bootstrap { .. } => "bootstrap",
         }
+    }
+
+    /// True for the replicate methods (jackknife, bootstrap).
+    pub fn is_replicate(self) -> bool {
+        matches!(self, VarianceMethod::Jackknife { .. } | VarianceMethod::Bootstrap { .. })
     }
 }
 
@@ -291,6 +325,12 @@ struct RawScheme {
 #[derive(Debug, Default, Serialize)]
 struct RawVariance {
     method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicates: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -852,12 +892,49 @@ impl Scheme {
         });
 
         // [variance]
-        let v = c.table(&root, &["variance"], &["method"]);
-        let variance = match c
-            .choice(v, &["variance", "method"], &["fixed", "calibrated"])
-            .as_deref()
-        {
-            Some("calibrated") => VarianceMethod::Calibrated,
+        let v = c.table(&root, &["variance"], &["method", "replicates", "groups", "seed"]);
+        let vmethod = c.choice(
+            v,
+            &["variance", "method"],
+            &["fixed", "calibrated", "jackknife", "bootstrap"],
+        );
+        let method_bad = vmethod.is_none() && v.is_some_and(|t| t.contains_key("method"));
+        let name = vmethod.as_deref().unwrap_or("fixed");
+        // Keys of one replicate method given with another method.
+        for (key, owners) in [
+            ("replicates", &["bootstrap"][..]),
+            ("groups", &["jackknife"][..]),
+            ("seed", &["jackknife", "bootstrap"][..]),
+        ] {
+            if let Some(x) = v.and_then(|t| t.get(key))
+                && !method_bad
+                && !owners.contains(&name)
+            {
+                let of: Vec<String> = owners.iter().map(|o| format!("\"{o}\"")).collect();
+                c.bad(
+                    &["variance", key],
+                    show(x),
+                    &format!(
+                        "no `{key}` with method = \"{name}\" (`{key}` is a key of method = {})",
+                        of.join(" or ")
+                    ),
+                );
+            }
+        }
+        let count = |c: &mut Check<'_>, key: &str, dflt: u32| {
+            c.int(v, &["variance", key], (2, MAX_REPLICATES), i64::from(dflt)) as u32
+        };
+        let seed = |c: &mut Check<'_>| c.int(v, &["variance", "seed"], (0, i64::MAX), DEFAULT_SEED as i64) as u64;
+        let variance = match name {
+            "calibrated" => VarianceMethod::Calibrated,
+            "jackknife" => VarianceMethod::Jackknife {
+                groups: count(&mut c, "groups", DEFAULT_JK_GROUPS),
+                seed: seed(&mut c),
+            },
+            "bootstrap" => VarianceMethod::Bootstrap {
+                replicates: count(&mut c, "replicates", DEFAULT_BOOT_REPLICATES),
+                seed: seed(&mut c),
+            },
             _ => VarianceMethod::Fixed,
         };
 
@@ -1028,8 +1105,20 @@ impl Scheme {
                 max_rounds: i64::from(t.max_rounds),
             }),
             // "fixed" (the default) is not written: default hashes unchanged.
-            variance: (self.variance != VarianceMethod::Fixed).then(|| RawVariance {
-                method: self.variance.as_str().into(),
+            variance: (self.variance != VarianceMethod::Fixed).then(|| {
+                let (replicates, groups, seed) = match self.variance {
+                    VarianceMethod::Jackknife { groups, seed } => (None, Some(i64::from(groups)), Some(seed as i64)),
+                    VarianceMethod::Bootstrap { replicates, seed } => {
+                        (Some(i64::from(replicates)), None, Some(seed as i64))
+                    }
+                    _ => (None, None, None),
+                };
+                RawVariance {
+                    method: self.variance.as_str().into(),
+                    replicates,
+                    groups,
+                    seed,
+                }
             }),
             fieldwork: self.fieldwork.clone(),
         };

@@ -1,0 +1,574 @@
+//! Replicate weights through the whole weighting chain
+//! (`[variance] method = "jackknife" | "bootstrap"`).
+//!
+//! # Method
+//! PSU = respondent, strata = `stratum` (the design tabulate uses). A
+//! replicate multiplies each respondent's **base weight** by a replicate
+//! factor `a_ri` (as R's `as.svrepdesign` multiplies the design weights),
+//! then re-runs the chain after the base weights exactly as the full
+//! sample: imputation of DK/refused raking demographics (the hot-deck's
+//! donor distributions are weighted, so they use the replicate's base
+//! weights; the pseudo-random number of each recipient is the same),
+//! raking or linear/logit calibration, trimming, normalisation to sum to n.
+//!
+//! - **JKn**: in stratum `h` with `n_h` respondents, deleting unit `j`
+//!   gives factor 0 to `j` and `n_h/(n_h−1)` to the other units of `h`
+//!   (1 elsewhere), `rscale = (n_h−1)/n_h`, `scale = 1`. A stratum with more
+//!   than `groups` respondents is split into `G = groups` random groups
+//!   (a Fisher–Yates permutation of its respondents in file order, seeded
+//!   from the seed, country, wave and stratum; the `k`-th respondent of the
+//!   permutation in group `k mod G`), deleted one group at a time: factors
+//!   `G/(G−1)`, `rscale = (G−1)/G`. A stratum with one respondent
+//!   (lonely) is R's `survey.lonely.psu = "adjust"` in `jknweights`: its
+//!   replicate deletes it and multiplies every respondent of the *other*
+//!   strata by `H/(H−1)` (`H` strata), `rscale = (H−1)/H`.
+//! - **Bootstrap** (Rao–Wu rescaling, R's `subbootweights`): in each
+//!   stratum, `m_h = n_h − 1` draws with replacement; factor
+//!   `k_ri · n_h/(n_h−1)` for a respondent drawn `k_ri` times; `scale =
+//!   1/(R−1)`, `rscales = 1`. The counts are a multinomial drawn as
+//!   sequential binomials (respondent by respondent in file order,
+//!   `k ~ Bin(draws left, 1/units left)`, by inversion with only `+ × ÷`),
+//!   from xoshiro256** seeded per (seed, country, wave, stratum, replicate):
+//!   so the output can regenerate them while it streams, and the bytes do
+//!   not depend on the platform's `exp`/`log` nor on the thread count.
+//!   A stratum with one respondent keeps factor 1 (R's `subbootweights`
+//!   would give NaN there).
+//!
+//! Each replicate's final weight of a row is a function of its starting
+//! weight `a_ri·b_i` and its cell: the [`Program`] the replicate's rake
+//! recorded (cell factors, scales, clips). The weight stage keeps only the
+//! programs (and the cells of imputed rows, which can differ by
+//! replicate), never a replicate's weights, and the writer recomputes each
+//! weight, bit for bit, while it streams `weight/replicates.arrow`.
+//!
+//! A target category with respondents in the full sample but none with a
+//! positive replicate weight (a one-respondent category deleted by the
+//! jackknife) cannot be met in that replicate (R's `rake` gives NaN
+//! weights there): swvr sets its target to 0 and rescales the margin's
+//! other targets to sum to 1, and counts such replicates in the diagnostics.
+
+use rayon::prelude::*;
+use swvr_core::groups::Group;
+use swvr_core::replicates::ReplicateKind;
+use swvr_core::rng::{Rng, mix};
+
+use crate::rake::Program;
+
+/// One jackknife replicate: the stratum and unit it deletes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct JkRep {
+    stratum: u32,
+    unit: u32,
+    /// Lonely stratum: every other stratum is multiplied by `mult`.
+    lonely: bool,
+    mult: f64,
+}
+
+/// How the replicate factors of one (country, wave) are made.
+#[derive(Debug, Clone)]
+pub(crate) enum FactorDesign {
+    /// Unit of each row within its stratum, and the replicates.
+    Jackknife { unit: Vec<u32>, reps: Vec<JkRep> },
+    /// Respondents per stratum and the seed of each (stratum, replicate).
+    Bootstrap { n_h: Vec<u64>, seeds: Vec<Vec<u64>> },
+}
+
+/// Per stratum state of a bootstrap replicate's sequential multinomial.
+#[derive(Debug, Clone)]
+struct BootState {
+    rng: Rng,
+    draws: u64,
+    units: u64,
+    mult: f64,
+    /// One respondent in the stratum: factor 1.
+    lonely: bool,
+}
+
+/// The factors of one replicate, row by row in the group's row order.
+#[derive(Debug, Clone)]
+pub(crate) struct Factors<'a> {
+    design: &'a FactorDesign,
+    stratum: &'a [u32],
+    r: usize,
+    boot: Vec<BootState>,
+}
+
+impl<'a> Factors<'a> {
+    pub(crate) fn new(design: &'a FactorDesign, stratum: &'a [u32], r: usize) -> Self {
+        let boot = match design {
+            FactorDesign::Jackknife { .. } => Vec::new(),
+            FactorDesign::Bootstrap { n_h, seeds } => n_h
+                .iter()
+                .zip(seeds)
+                .map(|(&n, s)| BootState {
+                    rng: Rng::new(s[r]),
+                    draws: n.saturating_sub(1),
+                    units: n,
+                    mult: if n >= 2 { n as f64 / (n - 1) as f64 } else { 1.0 },
+                    lonely: n < 2,
+                })
+                .collect(),
+        };
+        Factors {
+            design,
+            stratum,
+            r,
+            boot,
+        }
+    }
+
+    /// The factor of row `i`; rows must be asked for in order (bootstrap).
+    #[inline]
+    pub(crate) fn next(&mut self, i: usize) -> f64 {
+        let h = self.stratum[i];
+        match self.design {
+            FactorDesign::Jackknife { unit, reps } => {
+                let rep = &reps[self.r];
+                if rep.lonely {
+                    if h == rep.stratum { 0.0 } else { rep.mult }
+                } else if h == rep.stratum {
+                    if unit[i] == rep.unit { 0.0 } else { rep.mult }
+                } else {
+                    1.0
+                }
+            }
+            FactorDesign::Bootstrap { .. } => {
+                let st = &mut self.boot[h as usize];
+                if st.lonely {
+                    return 1.0;
+                }
+                let k = binomial_one_in(&mut st.rng, st.draws, st.units);
+                st.draws -= k;
+                st.units = st.units.saturating_sub(1);
+                k as f64 * st.mult
+            }
+        }
+    }
+}
+
+/// `x^n` by repeated squaring (only multiplications: the same bits everywhere).
+fn pow_n(mut x: f64, mut n: u64) -> f64 {
+    let mut acc = 1.0;
+    while n > 0 {
+        if n & 1 == 1 {
+            acc *= x;
+        }
+        x *= x;
+        n >>= 1;
+    }
+    acc
+}
+
+/// A draw of Bin(`n`, 1/`units`) by inversion (only `+ − × ÷`).
+fn binomial_one_in(rng: &mut Rng, n: u64, units: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    if units <= 1 {
+        return n;
+    }
+    let p = 1.0 / units as f64;
+    let q = 1.0 - p;
+    let ratio = p / q;
+    let mut prob = pow_n(q, n);
+    let u = rng.uniform();
+    let mut cum = prob;
+    let mut k = 0u64;
+    while u >= cum && k < n {
+        prob *= (n - k) as f64 / (k + 1) as f64 * ratio;
+        k += 1;
+        cum += prob;
+    }
+    k
+}
+
+/// FNV-1a of a string (stable seed material).
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Seed material of a (country, wave, stratum).
+fn stratum_seed(seed: u64, g: &Group, h: usize) -> u64 {
+    mix(&[
+        seed,
+        fnv(g.country.as_bytes()),
+        g.wave as u32 as u64,
+        fnv(g.strata[h].as_bytes()),
+    ])
+}
+
+/// The replicate design of a group: factors and rscales.
+pub(crate) fn design(g: &Group, kind: crate::VarianceMethod) -> (FactorDesign, ReplicateKind, Vec<f64>) {
+    let hn = g.strata.len();
+    let mut n_h = vec![0u64; hn];
+    g.stratum.iter().for_each(|&s| n_h[s as usize] += 1);
+    match kind {
+        crate::VarianceMethod::Bootstrap { replicates, seed } => {
+            let seeds = (0..hn)
+                .map(|h| {
+                    let base = stratum_seed(seed, g, h);
+                    (0..replicates as u64).map(|r| mix(&[base, r])).collect()
+                })
+                .collect();
+            (
+                FactorDesign::Bootstrap { n_h, seeds },
+                ReplicateKind::Bootstrap,
+                vec![1.0; replicates as usize],
+            )
+        }
+        crate::VarianceMethod::Jackknife { groups, seed } => {
+            let gcount = u64::from(groups);
+            // Rows of each stratum in file order.
+            let mut members: Vec<Vec<u32>> = vec![Vec::new(); hn];
+            for (i, &s) in g.stratum.iter().enumerate() {
+                members[s as usize].push(i as u32);
+            }
+            let mut unit = vec![0u32; g.n()];
+            let mut reps = Vec::new();
+            let mut rscales = Vec::new();
+            for (h, rows) in members.iter().enumerate() {
+                let nh = rows.len() as u64;
+                if nh == 1 {
+                    if hn >= 2 {
+                        reps.push(JkRep {
+                            stratum: h as u32,
+                            unit: 0,
+                            lonely: true,
+                            mult: hn as f64 / (hn - 1) as f64,
+                        });
+                        rscales.push((hn - 1) as f64 / hn as f64);
+                    } else {
+                        // One respondent in one stratum: nothing to delete.
+                        reps.push(JkRep {
+                            stratum: u32::MAX,
+                            unit: 0,
+                            lonely: false,
+                            mult: 1.0,
+                        });
+                        rscales.push(0.0);
+                    }
+                    continue;
+                }
+                let units = if nh <= gcount {
+                    for (j, &i) in rows.iter().enumerate() {
+                        unit[i as usize] = j as u32;
+                    }
+                    nh
+                } else {
+                    let mut perm = rows.clone();
+                    let mut rng = Rng::new(stratum_seed(seed, g, h));
+                    for k in (1..perm.len()).rev() {
+                        let j = rng.range(0, k as u32) as usize;
+                        perm.swap(k, j);
+                    }
+                    for (k, &i) in perm.iter().enumerate() {
+                        unit[i as usize] = (k as u64 % gcount) as u32;
+                    }
+                    gcount
+                };
+                for j in 0..units {
+                    reps.push(JkRep {
+                        stratum: h as u32,
+                        unit: j as u32,
+                        lonely: false,
+                        mult: units as f64 / (units - 1) as f64,
+                    });
+                    rscales.push((units - 1) as f64 / units as f64);
+                }
+            }
+            (FactorDesign::Jackknife { unit, reps }, ReplicateKind::Jackknife, rscales)
+        }
+        _ => (
+            FactorDesign::Jackknife {
+                unit: Vec::new(),
+                reps: Vec::new(),
+            },
+            ReplicateKind::Jackknife,
+            Vec::new(),
+        ),
+    }
+}
+
+/// The replicates of one (country, wave), as the writer needs them.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupReplicates {
+    pub kind: ReplicateKind,
+    pub design: FactorDesign,
+    /// One per replicate of the group.
+    pub rscales: Vec<f64>,
+    /// Per replicate, the chain after the base weights.
+    pub programs: Vec<Program>,
+    /// Full-sample cell of each row.
+    pub cell: Vec<u32>,
+    /// Per row: index into the recipients (rows with an imputed raking
+    /// value), or `u32::MAX`.
+    pub recipient: Vec<u32>,
+    /// Per replicate, the cell of each recipient.
+    pub recipient_cells: Vec<Vec<u32>>,
+    /// Stratum code of each row.
+    pub stratum: Vec<u32>,
+    /// Replicates (1-based) that did not converge (`on_nonconvergence = "warn"`).
+    pub not_converged: Vec<usize>,
+    /// Replicates in which a target category had no weight.
+    pub emptied: usize,
+}
+
+/// What one replicate's chain gives.
+pub(crate) struct OneReplicate {
+    pub program: Program,
+    pub recipient_cells: Vec<u32>,
+    pub converged: bool,
+    pub emptied: bool,
+    pub error: Option<String>,
+}
+
+/// The inputs of a group's replicate chains.
+pub(crate) struct Chain<'a> {
+    pub g: &'a Group,
+    pub base: &'a [f64],
+    /// Raking codes before imputation (DK/refused = `impute::MISSING`).
+    pub original: &'a [Vec<u8>],
+    /// Raking codes after the full sample's imputation.
+    pub imputed: &'a [Vec<u8>],
+    pub levels: &'a [usize],
+    pub margins: &'a [Vec<usize>],
+    pub targets: &'a [Vec<f64>],
+    pub settings: crate::rake::RakeSettings,
+    /// Imputes `codes` in place with starting weights `w`.
+    pub impute: &'a (dyn Fn(&mut [Vec<u8>], &[f64]) + Sync),
+}
+
+/// Mixed-radix cell of row `i` from `codes`.
+#[inline]
+fn cell_of(codes: &[Vec<u8>], levels: &[usize], i: usize) -> u32 {
+    codes
+        .iter()
+        .zip(levels)
+        .fold(0u32, |acc, (c, &l)| acc * l as u32 + u32::from(c[i]))
+}
+
+/// Category of row `i` in margin `m`.
+#[inline]
+fn margin_cat(codes: &[Vec<u8>], levels: &[usize], m: &[usize], i: usize) -> usize {
+    m.iter().fold(0usize, |acc, &k| acc * levels[k] + usize::from(codes[k][i]))
+}
+
+/// Runs every replicate of a group (in parallel; results in replicate
+/// order); also returns the first replicate (1-based) that failed and why.
+pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicates, Option<(usize, String)>) {
+    let g = c.g;
+    let n = g.n();
+    let (design, rkind, rscales) = design(g, kind);
+    let problem = crate::rake::RakeProblem {
+        codes: c.imputed,
+        levels: c.levels,
+        margins: c.margins,
+        targets: c.targets,
+    };
+    let (cell, _) = crate::rake::cells_of(&problem, n);
+    let recipients: Vec<u32> = (0..n as u32)
+        .filter(|&i| c.original.iter().any(|col| col[i as usize] == crate::impute::MISSING))
+        .collect();
+    let mut recipient = Vec::new();
+    if !recipients.is_empty() {
+        recipient = vec![u32::MAX; n];
+        for (k, &i) in recipients.iter().enumerate() {
+            recipient[i as usize] = k as u32;
+        }
+    }
+    let reps: Vec<OneReplicate> = (0..rscales.len())
+        .into_par_iter()
+        .map(|r| one(c, &design, r, &recipients))
+        .collect();
+    let mut out = GroupReplicates {
+        kind: rkind,
+        design: design.clone(),
+        rscales,
+        programs: Vec::with_capacity(reps.len()),
+        cell,
+        recipient,
+        recipient_cells: Vec::with_capacity(reps.len()),
+        stratum: g.stratum.clone(),
+        not_converged: Vec::new(),
+        emptied: 0,
+    };
+    let mut first = None;
+    for (r, one) in reps.into_iter().enumerate() {
+        if !one.converged {
+            out.not_converged.push(r + 1);
+        }
+        if first.is_none()
+            && let Some(e) = one.error
+        {
+            first = Some((r + 1, e));
+        }
+        out.emptied += usize::from(one.emptied);
+        out.programs.push(one.program);
+        out.recipient_cells.push(one.recipient_cells);
+    }
+    (out, first)
+}
+
+/// One replicate's chain.
+fn one(c: &Chain<'_>, design: &FactorDesign, r: usize, recipients: &[u32]) -> OneReplicate {
+    let n = c.g.n();
+    let mut f = Factors::new(design, &c.g.stratum, r);
+    let w: Vec<f64> = (0..n).map(|i| c.base[i] * f.next(i)).collect();
+    let mut own: Option<Vec<Vec<u8>>> = None;
+    if !recipients.is_empty() {
+        let mut codes = c.original.to_vec();
+        (c.impute)(&mut codes, &w);
+        own = Some(codes);
+    }
+    let codes: &[Vec<u8>] = own.as_deref().unwrap_or(c.imputed);
+    // Categories left without weight: target 0, the margin's others rescaled.
+    let mut targets = c.targets.to_vec();
+    let mut emptied = false;
+    for (k, m) in c.margins.iter().enumerate() {
+        let mut present = vec![false; targets[k].len()];
+        for (i, &x) in w.iter().enumerate() {
+            if x > 0.0 {
+                present[margin_cat(codes, c.levels, m, i)] = true;
+            }
+        }
+        for (t, &p) in targets[k].iter_mut().zip(&present) {
+            if !p && *t > 0.0 {
+                *t = 0.0;
+                emptied = true;
+            }
+        }
+    }
+    let problem = crate::rake::RakeProblem {
+        codes,
+        levels: c.levels,
+        margins: c.margins,
+        targets: &targets,
+    };
+    let (out, program) = crate::rake::rake_traced(&w, &problem, &c.settings);
+    let recipient_cells = recipients
+        .iter()
+        .map(|&i| cell_of(codes, c.levels, i as usize))
+        .collect();
+    let error = if out.nonpositive > 0 {
+        Some(format!(
+            "{} weights <= 0 (smallest g-weight {:.4})",
+            out.nonpositive, out.g_range.0
+        ))
+    } else if !out.converged {
+        Some(if !out.trimming_feasible {
+            format!(
+                "trimming bounds and margins cannot both hold after {} rounds (max margin error {:.3e})",
+                out.trim_rounds, out.max_margin_error
+            )
+        } else {
+            format!(
+                "no convergence (max margin error {:.3e} above the tolerance)",
+                out.max_margin_error
+            )
+        })
+    } else {
+        None
+    };
+    OneReplicate {
+        program,
+        recipient_cells,
+        converged: out.converged,
+        emptied,
+        error,
+    }
+}
+
+/// Final weight of replicate `r` for row `i` of the group (with base
+/// weight `base`), `f` the replicate's [`Factors`] (rows asked in order):
+/// bit for bit the weight the replicate's rake computed.
+#[inline]
+pub(crate) fn weight_of(reps: &GroupReplicates, f: &mut Factors<'_>, r: usize, i: usize, base: f64) -> f64 {
+    let a = f.next(i);
+    let cell = match reps.recipient.get(i) {
+        Some(&k) if k != u32::MAX => reps.recipient_cells[r][k as usize],
+        _ => reps.cell[i],
+    };
+    reps.programs[r].apply(base * a, cell)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binomial_draws_have_the_right_mean_and_multinomial_sums() {
+        let mut rng = Rng::new(5);
+        let (n, units) = (99u64, 100u64);
+        let mean = (0..20_000).map(|_| binomial_one_in(&mut rng, n, units) as f64).sum::<f64>() / 20_000.0;
+        assert!((mean - 0.99).abs() < 0.03, "{mean}");
+        // Sequential binomials draw exactly n - 1 units in a stratum.
+        let g = Group {
+            country: "KEN".into(),
+            wave: 2021,
+            rows: (0..7).collect(),
+            stratum: vec![0, 1, 0, 0, 1, 0, 2],
+            strata: vec!["a".into(), "b".into(), "c".into()],
+        };
+        let (d, kind, rs) = design(&g, crate::VarianceMethod::Bootstrap { replicates: 50, seed: 3 });
+        assert_eq!((kind, rs.len()), (ReplicateKind::Bootstrap, 50));
+        for r in 0..50 {
+            let mut f = Factors::new(&d, &g.stratum, r);
+            let a: Vec<f64> = (0..7).map(|i| f.next(i)).collect();
+            let sum_a: f64 = [0, 2, 3, 5].iter().map(|&i| a[i]).sum();
+            assert!((sum_a - 4.0).abs() < 1e-12, "{a:?}"); // 3 draws × 4/3
+            assert!((a[1] + a[4] - 2.0).abs() < 1e-12); // 1 draw × 2
+            assert_eq!(a[6], 1.0); // lonely stratum: factor 1
+        }
+    }
+
+    #[test]
+    fn jackknife_units_groups_and_lonely_strata() {
+        let g = Group {
+            country: "SEN".into(),
+            wave: 2021,
+            rows: (0..9).collect(),
+            stratum: vec![0, 0, 0, 1, 0, 0, 0, 2, 0],
+            strata: vec!["big".into(), "pair".into(), "one".into()],
+        };
+        // Stratum 0 has 7 > 3 respondents: 3 groups; stratum 1 has 1: lonely; 2 too.
+        let (d, _, rs) = design(&g, crate::VarianceMethod::Jackknife { groups: 3, seed: 9 });
+        assert_eq!(rs.len(), 5);
+        assert!((rs[0] - 2.0 / 3.0).abs() < 1e-15 && (rs[3] - 2.0 / 3.0).abs() < 1e-15);
+        let FactorDesign::Jackknife { unit, reps } = &d else { panic!() };
+        let mut sizes = [0; 3];
+        for &i in &[0usize, 1, 2, 4, 5, 6, 8] {
+            sizes[unit[i] as usize] += 1;
+        }
+        sizes.sort_unstable();
+        assert_eq!(sizes, [2, 2, 3]);
+        assert!(reps[3].lonely && reps[4].lonely);
+        // Lonely replicate: its stratum 0, the others × H/(H-1) = 1.5.
+        let mut f = Factors::new(&d, &g.stratum, 3);
+        let a: Vec<f64> = (0..9).map(|i| f.next(i)).collect();
+        assert_eq!(a, vec![1.5, 1.5, 1.5, 0.0, 1.5, 1.5, 1.5, 1.5, 1.5]);
+        // Group replicate: one group of stratum 0 deleted, its others × 1.5.
+        let mut f = Factors::new(&d, &g.stratum, 0);
+        let a: Vec<f64> = (0..9).map(|i| f.next(i)).collect();
+        for i in 0..9 {
+            let want = match (g.stratum[i], unit[i]) {
+                (0, 0) => 0.0,
+                (0, _) => 1.5,
+                _ => 1.0,
+            };
+            assert_eq!(a[i], want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn pow_by_squaring() {
+        assert_eq!(pow_n(0.5, 10), 1.0 / 1024.0);
+        assert_eq!(pow_n(3.0, 0), 1.0);
+        assert!((pow_n(0.99, 100) - 0.99f64.powi(100)).abs() < 1e-15);
+    }
+}
