@@ -935,6 +935,37 @@ fn replicate_weights(
     Ok(reps)
 }
 
+/// The replicate factors of one (country, wave) (PSU = respondent, strata
+/// of `g`), before the chain: what multiplies each base weight
+/// (docs/weighting.md, "Replicate weights"). For the R reference and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicateFactors {
+    /// Per replicate, per row of `g`: the factor.
+    pub factors: Vec<Vec<f64>>,
+    /// Per replicate: R's rscale.
+    pub rscales: Vec<f64>,
+    /// Jackknife: each row's unit within its stratum (the respondent's
+    /// position in the stratum, or its random group).
+    pub units: Option<Vec<u32>>,
+}
+
+/// [`ReplicateFactors`] of `g` for a jackknife or bootstrap `variance`
+/// (empty for the other methods).
+pub fn replicate_factors(g: &Group, variance: VarianceMethod) -> ReplicateFactors {
+    let (design, _, rscales) = replicates::design(g, variance);
+    let factors = (0..rscales.len())
+        .map(|r| {
+            let mut f = replicates::Factors::new(&design, &g.stratum, r);
+            (0..g.n()).map(|i| f.next(i)).collect()
+        })
+        .collect();
+    ReplicateFactors {
+        factors,
+        rscales,
+        units: design.units().map(<[u32]>::to_vec),
+    }
+}
+
 /// Schema metadata of weighted.arrow telling tabulate and model to compute
 /// calibrated standard errors (`swvr_core::calibration`): the variance
 /// method, the calibration function and the margins (whose components'

@@ -19,8 +19,8 @@ use swvr_core::groups::Group;
 use rayon::prelude::*;
 
 use crate::columns::Columns;
-use crate::replicates;
 use crate::plan::{Kind, Plan};
+use crate::replicates;
 use crate::{GroupResult, WeightError};
 
 fn arrow_err(path: &Path, source: arrow_schema::ArrowError) -> WeightError {
@@ -279,9 +279,7 @@ pub(crate) fn write(
                                     let res = &results_ref[g as usize];
                                     let i = i as usize;
                                     match (&mut states[g as usize], &res.replicates) {
-                                        (Some(f), Some(reps)) => {
-                                            replicates::weight_of(reps, f, r, i, res.base[i])
-                                        }
+                                        (Some(f), Some(reps)) => replicates::weight_of(reps, f, r, i, res.base[i]),
                                         _ => res.weight[i],
                                     }
                                 })

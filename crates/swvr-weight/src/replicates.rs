@@ -73,6 +73,16 @@ pub(crate) enum FactorDesign {
     Bootstrap { n_h: Vec<u64>, seeds: Vec<Vec<u64>> },
 }
 
+impl FactorDesign {
+    /// Jackknife: each row's unit within its stratum.
+    pub(crate) fn units(&self) -> Option<&[u32]> {
+        match self {
+            FactorDesign::Jackknife { unit, .. } => Some(unit),
+            FactorDesign::Bootstrap { .. } => None,
+        }
+    }
+}
+
 /// Per stratum state of a bootstrap replicate's sequential multinomial.
 #[derive(Debug, Clone)]
 struct BootState {
@@ -281,7 +291,11 @@ pub(crate) fn design(g: &Group, kind: crate::VarianceMethod) -> (FactorDesign, R
                     rscales.push((units - 1) as f64 / units as f64);
                 }
             }
-            (FactorDesign::Jackknife { unit, reps }, ReplicateKind::Jackknife, rscales)
+            (
+                FactorDesign::Jackknife { unit, reps },
+                ReplicateKind::Jackknife,
+                rscales,
+            )
         }
         _ => (
             FactorDesign::Jackknife {
@@ -327,6 +341,9 @@ pub(crate) struct OneReplicate {
     pub error: Option<String>,
 }
 
+/// Imputes raking codes in place from starting weights (the hot-deck of `lib.rs`).
+pub(crate) type Imputer<'a> = dyn Fn(&mut [Vec<u8>], &[f64]) + Sync + 'a;
+
 /// The inputs of a group's replicate chains.
 pub(crate) struct Chain<'a> {
     pub g: &'a Group,
@@ -340,7 +357,7 @@ pub(crate) struct Chain<'a> {
     pub targets: &'a [Vec<f64>],
     pub settings: crate::rake::RakeSettings,
     /// Imputes `codes` in place with starting weights `w`.
-    pub impute: &'a (dyn Fn(&mut [Vec<u8>], &[f64]) + Sync),
+    pub impute: &'a Imputer<'a>,
 }
 
 /// Mixed-radix cell of row `i` from `codes`.
@@ -355,7 +372,8 @@ fn cell_of(codes: &[Vec<u8>], levels: &[usize], i: usize) -> u32 {
 /// Category of row `i` in margin `m`.
 #[inline]
 fn margin_cat(codes: &[Vec<u8>], levels: &[usize], m: &[usize], i: usize) -> usize {
-    m.iter().fold(0usize, |acc, &k| acc * levels[k] + usize::from(codes[k][i]))
+    m.iter()
+        .fold(0usize, |acc, &k| acc * levels[k] + usize::from(codes[k][i]))
 }
 
 /// Runs every replicate of a group (in parallel; results in replicate
@@ -505,7 +523,10 @@ mod tests {
     fn binomial_draws_have_the_right_mean_and_multinomial_sums() {
         let mut rng = Rng::new(5);
         let (n, units) = (99u64, 100u64);
-        let mean = (0..20_000).map(|_| binomial_one_in(&mut rng, n, units) as f64).sum::<f64>() / 20_000.0;
+        let mean = (0..20_000)
+            .map(|_| binomial_one_in(&mut rng, n, units) as f64)
+            .sum::<f64>()
+            / 20_000.0;
         assert!((mean - 0.99).abs() < 0.03, "{mean}");
         // Sequential binomials draw exactly n - 1 units in a stratum.
         let g = Group {
@@ -515,7 +536,13 @@ mod tests {
             stratum: vec![0, 1, 0, 0, 1, 0, 2],
             strata: vec!["a".into(), "b".into(), "c".into()],
         };
-        let (d, kind, rs) = design(&g, crate::VarianceMethod::Bootstrap { replicates: 50, seed: 3 });
+        let (d, kind, rs) = design(
+            &g,
+            crate::VarianceMethod::Bootstrap {
+                replicates: 50,
+                seed: 3,
+            },
+        );
         assert_eq!((kind, rs.len()), (ReplicateKind::Bootstrap, 50));
         for r in 0..50 {
             let mut f = Factors::new(&d, &g.stratum, r);
@@ -540,7 +567,9 @@ mod tests {
         let (d, _, rs) = design(&g, crate::VarianceMethod::Jackknife { groups: 3, seed: 9 });
         assert_eq!(rs.len(), 5);
         assert!((rs[0] - 2.0 / 3.0).abs() < 1e-15 && (rs[3] - 2.0 / 3.0).abs() < 1e-15);
-        let FactorDesign::Jackknife { unit, reps } = &d else { panic!() };
+        let FactorDesign::Jackknife { unit, reps } = &d else {
+            panic!()
+        };
         let mut sizes = [0; 3];
         for &i in &[0usize, 1, 2, 4, 5, 6, 8] {
             sizes[unit[i] as usize] += 1;

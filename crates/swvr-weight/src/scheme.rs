@@ -101,7 +101,10 @@ impl VarianceMethod {
 
     /// True for the replicate methods (jackknife, bootstrap).
     pub fn is_replicate(self) -> bool {
-        matches!(self, VarianceMethod::Jackknife { .. } | VarianceMethod::Bootstrap { .. })
+        matches!(
+            self,
+            VarianceMethod::Jackknife { .. } | VarianceMethod::Bootstrap { .. }
+        )
     }
 }
 

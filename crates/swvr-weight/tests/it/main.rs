@@ -11,4 +11,5 @@ mod margins;
 mod mutate;
 mod raking;
 mod reference;
+mod replicates;
 mod scheme;
