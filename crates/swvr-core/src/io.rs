@@ -293,6 +293,22 @@ impl ArrowFileWriter {
         })
     }
 
+    /// A second handle on the file being written. Calling
+    /// [`File::sync_data`] on it from another thread while batches are
+    /// still being written gets the bytes written so far onto the disk
+    /// early, so that the sync of [`ArrowFileWriter::finish`] has little
+    /// left to wait for (the kernel otherwise starts writing a large file
+    /// only when it is synced).
+    pub fn file_handle(&mut self) -> Result<File, IoError> {
+        let path = self.path.clone();
+        self.inner
+            .get_mut()
+            .writer()
+            .get_ref()
+            .try_clone()
+            .map_err(|source| IoError::Io { path, source })
+    }
+
     /// Writes the footer and renames the file into place.
     pub fn finish(mut self) -> Result<(), IoError> {
         self.inner.finish().map_err(|source| IoError::Arrow {
