@@ -1,8 +1,9 @@
 //! `swvr ingest`: validate a wave bundle against the questionnaire.
 //!
-//! Reads `DATA/respondents.csv` as a stream (a reader thread splits records
-//! and finds duplicate ids, the calling thread validates values from bytes
-//! and builds the output), checks every row against the questionnaire
+//! Reads `DATA/respondents.csv` as a stream (cut into units of whole
+//! records that worker threads validate and build in parallel; the calling
+//! thread takes them back in file order for duplicate ids, rejects and
+//! counts: `pipeline.rs`), checks every row against the questionnaire
 //! definition (codes, ranges, routing both ways, keys, duplicate ids, frames
 //! of design.csv) and writes, under `OUT/ingest/`:
 //! - `respondents.arrow`: the accepted rows, typed
