@@ -28,6 +28,8 @@ if [ "${1:-}" != "--r-only" ]; then
   python3 scripts/wave2025_bundle.py
 fi
 for s in scripts/r/*.R; do
+  # common.R is the setup the scripts source, not a script of its own.
+  [ "$s" = scripts/r/common.R ] && continue
   echo "reference: $s"
   Rscript "$s"
 done

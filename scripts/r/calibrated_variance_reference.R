@@ -35,47 +35,14 @@
 #
 # Usage: Rscript scripts/r/calibrated_variance_reference.R   (from the repository root)
 
-suppressPackageStartupMessages(library(survey))
-options(survey.lonely.psu = "adjust")
+source("scripts/r/common.R")
 
 outdir <- "fixtures/reference/variance"
-fmt <- function(x) ifelse(is.na(x) | !is.finite(x), "NA", sprintf("%.17g", x))
 
-# Multiplicity base weights with the blank-count rule (as
-# scripts/r/weight_reference.R; written independently of the Rust code).
-base_weights <- function(d, design, caps = c(adults = 4, landlines = 3, mobiles = 3)) {
-  out <- numeric(nrow(d))
-  for (key in unique(paste(d$country, d$wave))) {
-    rows <- which(paste(d$country, d$wave) == key)
-    x <- d[rows, ]
-    des <- design[paste(design$country, design$wave) == key, ]
-    fL <- if (any(des$frame == "L")) des$sample_size[des$frame == "L"] / des$frame_size[des$frame == "L"] else NA
-    fM <- if (any(des$frame == "M")) des$sample_size[des$frame == "M"] / des$frame_size[des$frame == "M"] else NA
-    fromL <- x$frame == "L"
-    nl <- x$n_landlines
-    nl[is.na(nl)] <- ifelse(fromL[is.na(nl)], 1, 0)
-    nl[fromL & nl < 1] <- 1
-    nm <- x$n_mobiles
-    nm[is.na(nm)] <- ifelse(!fromL[is.na(nm)], 1, 0)
-    nm[!fromL & nm < 1] <- 1
-    na <- x$n_adults
-    na[is.na(na) | na < 1] <- 1
-    pL <- if (is.na(fL)) rep(0, nrow(x)) else
-      ifelse(nl > 0, pmin(fL * pmin(nl, caps[["landlines"]]) / pmin(na, caps[["adults"]]), 1), 0)
-    pM <- if (is.na(fM)) rep(0, nrow(x)) else
-      ifelse(nm > 0, pmin(fM * pmin(nm, caps[["mobiles"]]), 1), 0)
-    out[rows] <- 1 / (pL + pM - pL * pM)
-  }
-  out
-}
-
-design <- read.csv("fixtures/design.csv", stringsAsFactors = FALSE)
-targets <- read.csv("fixtures/targets.csv", stringsAsFactors = FALSE,
-                    colClasses = c(category = "character"))
-inp <- read.csv("fixtures/reference/weight/inputs_multiplicity.csv", stringsAsFactors = FALSE,
-                colClasses = c(respondent_id = "character", stratum = "character"))
-resp <- read.csv("fixtures/respondents.csv", stringsAsFactors = FALSE,
-                 colClasses = c(respondent_id = "character"))
+design <- read_design()
+targets <- read_targets()
+inp <- read_weight_inputs("multiplicity")
+resp <- read_respondents()
 keep <- c("country", "respondent_id", "sex", "age", "education", "employment", "urbanicity",
           "Q1", "Q3A", "Q3B", "Q3C", "Q4B", "Q7")
 d <- merge(inp, resp[, keep], by = c("country", "respondent_id"), sort = FALSE)
@@ -103,7 +70,6 @@ for (it in names(items)) {
 }
 
 # Model variables (as scripts/r/model_reference.R).
-yn <- function(v) ifelse(v == 1, 1, ifelse(v == 2, 0, NA))
 d$Q7yes <- yn(d$Q7)
 for (q in c("Q1", "Q3A", "Q3B", "Q3C")) d[[paste0("m_", q)]] <- yn(d[[q]])
 d$`sex=female` <- as.numeric(d$sex == 2)
@@ -131,10 +97,8 @@ calibrated <- function(x, tg, kind) {
   pops <- list()
   for (v in c("sex", "age_group", "education")) {
     col <- paste0(v, "_weighting")
-    t <- tg[tg$variable == v, ]
-    x[[col]] <- factor(as.character(x[[col]]), levels = t$category)
-    pm <- data.frame(factor(t$category, levels = t$category), t$share / sum(t$share) * n)
-    names(pm) <- c(col, "Freq")
+    pm <- population_margin(tg, v, n, col)
+    x[[col]] <- factor(as.character(x[[col]]), levels = levels(pm[[col]]))
     pops[[length(pops) + 1]] <- pm
     forms[[length(forms) + 1]] <- as.formula(paste("~", col))
   }
@@ -149,9 +113,9 @@ calibrated <- function(x, tg, kind) {
 tables <- list()
 models <- list()
 for (kind in c("raking", "linear", "logit")) {
-  for (key in unique(paste(d$country, d$wave))) {
-    x <- d[paste(d$country, d$wave) == key, ]
-    des <- calibrated(x, targets[paste(targets$country, targets$wave) == key, ], kind)
+  for (key in unique(group_key(d))) {
+    x <- d[group_key(d) == key, ]
+    des <- calibrated(x, targets[group_key(targets) == key, ], kind)
     for (it in names(items)) {
       asked <- subset(des, !is.na(x[[it]]))
       for (dn in domains) {
@@ -164,8 +128,8 @@ for (kind in c("raking", "linear", "logit")) {
           ns <- length(row) / 3
           tables[[length(tables) + 1]] <- data.frame(
             design = kind, country = x$country[1], wave = x$wave[1], item = it, domain = dn,
-            domain_level = lev, category = items[[it]]$cats, estimate = fmt(row[1:ns]),
-            se = fmt(row[ns + 1:ns]), deff = fmt(row[2 * ns + 1:ns]))
+            domain_level = lev, category = items[[it]]$cats, estimate = fmt17(row[1:ns]),
+            se = fmt17(row[ns + 1:ns]), deff = fmt17(row[2 * ns + 1:ns]))
         }
       }
     }
@@ -176,14 +140,14 @@ for (kind in c("raking", "linear", "logit")) {
     b <- coef(fit)
     models[[length(models) + 1]] <- data.frame(
       design = kind, country = x$country[1], wave = x$wave[1], term = term_name(names(b)),
-      estimate = fmt(b), se = fmt(sqrt(diag(vcov(fit)))), df = fit$df.residual,
+      estimate = fmt17(b), se = fmt17(sqrt(diag(vcov(fit)))), df = fit$df.residual,
       n = sum(x$complete))
   }
   cat(sprintf("calibrated variance reference: %s done\n", kind))
 }
 tables <- do.call(rbind, tables)
 models <- do.call(rbind, models)
-write.csv(tables, file.path(outdir, "tables_ref.csv"), row.names = FALSE, quote = FALSE)
-write.csv(models, file.path(outdir, "svyglm_ref.csv"), row.names = FALSE, quote = FALSE)
+write_reference(tables, file.path(outdir, "tables_ref.csv"))
+write_reference(models, file.path(outdir, "svyglm_ref.csv"))
 cat(sprintf("calibrated variance reference: tables_ref.csv (%d rows), svyglm_ref.csv (%d rows)\n",
             nrow(tables), nrow(models)))

@@ -34,38 +34,9 @@
 #
 # Usage: Rscript scripts/r/calibration_reference.R   (from the repository root)
 
-suppressPackageStartupMessages(library(survey))
+source("scripts/r/common.R")
 
 outdir <- "fixtures/reference/calibration"
-fmt <- function(x) sprintf("%.17g", x)
-
-# Multiplicity base weights with the blank-count rule (as
-# scripts/r/weight_reference.R; written independently of the Rust code).
-base_weights <- function(d, design, caps = c(adults = 4, landlines = 3, mobiles = 3)) {
-  out <- numeric(nrow(d))
-  for (key in unique(paste(d$country, d$wave))) {
-    rows <- which(paste(d$country, d$wave) == key)
-    x <- d[rows, ]
-    des <- design[paste(design$country, design$wave) == key, ]
-    fL <- if (any(des$frame == "L")) des$sample_size[des$frame == "L"] / des$frame_size[des$frame == "L"] else NA
-    fM <- if (any(des$frame == "M")) des$sample_size[des$frame == "M"] / des$frame_size[des$frame == "M"] else NA
-    fromL <- x$frame == "L"
-    nl <- x$n_landlines
-    nl[is.na(nl)] <- ifelse(fromL[is.na(nl)], 1, 0)
-    nl[fromL & nl < 1] <- 1
-    nm <- x$n_mobiles
-    nm[is.na(nm)] <- ifelse(!fromL[is.na(nm)], 1, 0)
-    nm[!fromL & nm < 1] <- 1
-    na <- x$n_adults
-    na[is.na(na) | na < 1] <- 1
-    pL <- if (is.na(fL)) rep(0, nrow(x)) else
-      ifelse(nl > 0, pmin(fL * pmin(nl, caps[["landlines"]]) / pmin(na, caps[["adults"]]), 1), 0)
-    pM <- if (is.na(fM)) rep(0, nrow(x)) else
-      ifelse(nm > 0, pmin(fM * pmin(nm, caps[["mobiles"]]), 1), 0)
-    out[rows] <- 1 / (pL + pM - pL * pM)
-  }
-  out
-}
 
 # Calibrates one (country, wave): `vars` are columns of x holding each
 # margin's category (as text), `tg` its targets.
@@ -75,10 +46,8 @@ calibrate_group <- function(x, tg, vars, calfun, bounds) {
   pops <- list()
   forms <- list()
   for (v in names(vars)) {
-    t <- tg[tg$variable == vars[[v]], ]
-    x[[v]] <- factor(as.character(x[[v]]), levels = t$category)
-    pm <- data.frame(factor(t$category, levels = t$category), t$share / sum(t$share) * n)
-    names(pm) <- c(v, "Freq")
+    pm <- population_margin(tg, vars[[v]], n, v)
+    x[[v]] <- factor(as.character(x[[v]]), levels = levels(pm[[v]]))
     pops[[length(pops) + 1]] <- pm
     forms[[length(forms) + 1]] <- as.formula(paste("~", v))
   }
@@ -93,9 +62,9 @@ calibrate_group <- function(x, tg, vars, calfun, bounds) {
 run_case <- function(d, targets, vars, calfun, bounds) {
   d$weight <- NA_real_
   d$g <- NA_real_
-  for (key in unique(paste(d$country, d$wave))) {
-    rows <- which(paste(d$country, d$wave) == key)
-    tg <- targets[paste(targets$country, targets$wave) == key, ]
+  for (key in unique(group_key(d))) {
+    rows <- which(group_key(d) == key)
+    tg <- targets[group_key(targets) == key, ]
     r <- calibrate_group(d[rows, ], tg, vars, calfun, bounds)
     d$weight[rows] <- r$weight
     d$g[rows] <- r$g
@@ -106,17 +75,15 @@ run_case <- function(d, targets, vars, calfun, bounds) {
 
 write_case <- function(d, name) {
   out <- data.frame(country = d$country, wave = d$wave, respondent_id = d$respondent_id,
-                    base_weight = fmt(d$base_weight), weight = fmt(d$weight), g = fmt(d$g))
-  write.csv(out, file.path(outdir, paste0(name, "_ref.csv")), row.names = FALSE, quote = FALSE)
+                    base_weight = fmt17(d$base_weight), weight = fmt17(d$weight), g = fmt17(d$g))
+  write_reference(out, file.path(outdir, paste0(name, "_ref.csv")))
   cat(sprintf("calibration reference: %s_ref.csv (%d rows)\n", name, nrow(out)))
 }
 
 # 2021 fixture bundle.
-design <- read.csv("fixtures/design.csv", stringsAsFactors = FALSE)
-targets <- read.csv("fixtures/targets.csv", stringsAsFactors = FALSE,
-                    colClasses = c(category = "character"))
-d <- read.csv("fixtures/reference/weight/inputs_multiplicity.csv", stringsAsFactors = FALSE,
-              colClasses = c(respondent_id = "character", stratum = "character"))
+design <- read_design()
+targets <- read_targets()
+d <- read_weight_inputs("multiplicity")
 d$base_weight <- base_weights(d, design)
 vars <- c(sex_weighting = "sex", age_group_weighting = "age_group",
           education_weighting = "education")
@@ -134,12 +101,11 @@ cat("calibration reference: bounds c(0.2, 3.0) cannot be met, as expected\n")
 # margins' shares tilted by +/-12% on a gradient across the bands, so that
 # sex and age are associated; written to targets_interaction.csv, which is
 # targets.csv plus these rows) and education.
-design <- read.csv("fixtures/design.csv", stringsAsFactors = FALSE)
 bands <- c("15-29", "30-44", "45-59", "60+")
 tilt <- c(-0.12, -0.04, 0.04, 0.12)
 rows <- list()
-for (key in unique(paste(targets$country, targets$wave))) {
-  tg <- targets[paste(targets$country, targets$wave) == key, ]
+for (key in unique(group_key(targets))) {
+  tg <- targets[group_key(targets) == key, ]
   sx <- tg[tg$variable == "sex", ]
   ag <- tg[tg$variable == "age_group", ]
   cells <- expand.grid(a = seq_along(bands), s = 1:2)
@@ -154,9 +120,8 @@ for (key in unique(paste(targets$country, targets$wave))) {
 inter <- do.call(rbind, rows)
 all <- rbind(transform(targets, share = sprintf("%.6f", share)), inter)
 all <- all[order(all$country, all$wave), ]
-write.csv(all, file.path(outdir, "targets_interaction.csv"), row.names = FALSE, quote = FALSE)
-targets <- read.csv(file.path(outdir, "targets_interaction.csv"), stringsAsFactors = FALSE,
-                    colClasses = c(category = "character"))
+write_reference(all, file.path(outdir, "targets_interaction.csv"))
+targets <- read_targets(file.path(outdir, "targets_interaction.csv"))
 d$sexage <- paste(d$sex_weighting, d$age_group_weighting, sep = "*")
 vars <- c(sexage = "sex*age_group", education_weighting = "education")
 write_case(run_case(d, targets, vars, "logit", c(0.1, 5)), "logit_interaction")

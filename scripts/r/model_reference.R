@@ -24,15 +24,13 @@
 # Usage (from the repository root): Rscript scripts/r/model_reference.R
 # Writes fixtures/reference/model/{svyglm.csv,firth.csv,separated_glm.txt}.
 
-suppressPackageStartupMessages(library(survey))
-options(survey.lonely.psu = "adjust")
+source("scripts/r/common.R")
 
 inp <- read.csv("fixtures/reference/model/input.csv", stringsAsFactors = FALSE,
                 colClasses = c(stratum = "character", age_group = "character"))
 outdir <- "fixtures/reference/model"
 
 prep <- function(d) {
-  yn <- function(v) ifelse(v == 1, 1, ifelse(v == 2, 0, NA))
   d$Q7yes <- yn(d$Q7)
   for (q in c("Q1", "Q3A", "Q3B", "Q3C")) d[[q]] <- yn(d[[q]])
   d$sex_ok <- d$sex %in% c(1, 2)
@@ -104,7 +102,7 @@ for (cc in sort(unique(inp$country))) {
   }
 }
 res <- do.call(rbind, rows)
-write.csv(res, file.path(outdir, "svyglm.csv"), row.names = FALSE, quote = FALSE)
+write_reference(res, file.path(outdir, "svyglm.csv"))
 
 # Separated country: what svyglm does (for the record) and Firth.
 d <- prep(inp[inp$country == "SEP", ])
@@ -152,5 +150,5 @@ firth <- data.frame(country = "SEP", term = all_terms, estimate = fmt(beta), se 
                     ci_low = fmt(exp(beta - tq * se)), ci_high = fmt(exp(beta + tq * se)),
                     p_value = fmt(2 * pt(abs(beta / se), dfr, lower.tail = FALSE)),
                     df = dfr, n = nrow(dc), stringsAsFactors = FALSE)
-write.csv(firth, file.path(outdir, "firth.csv"), row.names = FALSE, quote = FALSE)
+write_reference(firth, file.path(outdir, "firth.csv"))
 message("wrote ", outdir, "/{svyglm.csv,firth.csv,separated_glm.txt}")

@@ -20,47 +20,9 @@
 #
 # Usage: Rscript scripts/r/tabulate_reference.R   (from the repository root)
 
-suppressMessages(library(survey))
-options(survey.lonely.psu = "adjust")
+source("scripts/r/common.R")
 
 dir <- "fixtures/reference/tabulate"
-yes_no <- list(codes = c(1, 2, 8, 9), cats = c("yes", "no", "dk", "refused"))
-change <- list(codes = c(1, 2, 3, 8, 9), cats = c("increased", "decreased", "same", "dk", "refused"))
-change4 <- list(codes = c(1, 2, 3, 4, 8, 9),
-                cats = c("increased", "decreased", "same", "did_not_volunteer", "dk", "refused"))
-likely <- list(codes = c(1, 2, 8, 9), cats = c("likely", "unlikely", "dk", "refused"))
-sets <- list(Q1 = yes_no, Q2 = yes_no, Q3A = yes_no, Q3B = yes_no, Q3C = yes_no, Q4A = yes_no,
-             Q4B = change, Q4B_1 = yes_no, Q5A = yes_no, Q6 = change4, Q6A = yes_no, Q7 = yes_no,
-             Q8A = likely, Q8B = likely, Q8C = likely, Q8D = likely, Q8E = likely,
-             volunteer_action = yes_no, formal = yes_no, informal = yes_no)
-derived <- list(volunteer_action = c("Q1", "Q2", "Q3A", "Q3B", "Q3C", "Q4A", "Q5A"),
-                formal = c("Q3A", "Q3B"), informal = c("Q3C"))
-
-# any_yes: yes if any listed item is yes; no if every asked one is no; else
-# dk if any is DK; else refused. NA when none was asked.
-any_yes <- function(d, cols) {
-  m <- as.matrix(d[, cols, drop = FALSE])
-  asked <- rowSums(!is.na(m)) > 0
-  yes <- rowSums(m == 1, na.rm = TRUE) > 0
-  all_no <- rowSums(m != 2, na.rm = TRUE) == 0
-  dk <- rowSums(m == 8, na.rm = TRUE) > 0
-  ifelse(!asked, NA, ifelse(yes, 1, ifelse(all_no, 2, ifelse(dk, 8, 9))))
-}
-
-domains <- function(d) {
-  list(
-    total = list(v = rep("total", nrow(d)), levels = "total"),
-    sex = list(v = c("male", "female")[match(d$sex, 1:2)], levels = c("male", "female")),
-    age_group = list(v = ifelse(d$age_group == "", NA, d$age_group),
-                     levels = c("15-29", "30-44", "45-59", "60+")),
-    urbanicity = list(v = c("rural", "rural", "urban", "urban")[match(d$urbanicity, 1:4)],
-                      levels = c("rural", "urban")),
-    employment = list(v = c("employed", "not_employed")[match(d$employment, 1:2)],
-                      levels = c("employed", "not_employed")),
-    education = list(v = c("primary", "secondary", "tertiary")[match(d$education, 1:3)],
-                     levels = c("primary", "secondary", "tertiary"))
-  )
-}
 
 # svyciprop(method = "logit") computed as svyciprop does (intercept-only
 # quasibinomial svyglm, Wald interval on degf(design) degrees of freedom,
@@ -76,23 +38,19 @@ logit_ci <- function(s) {
   as.numeric(plogis(coef(m)[1] + c(-1, 1) * t * sqrt(vcov(m)[1, 1])))
 }
 
-fmt <- function(x) ifelse(is.na(x) | !is.finite(x), "NA", sprintf("%.17g", x))
-
 reference <- function(d) {
   out <- list()
-  for (it in names(derived)) d[[it]] <- any_yes(d, derived[[it]])
-  doms <- domains(d)
-  for (dn in names(doms)) d[[paste0("dom_", dn)]] <- doms[[dn]]$v
-  d$net_Q4B <- ifelse(is.na(d$Q4B), NA, (d$Q4B == 1) - (d$Q4B == 2))
-  for (it in names(sets)) d[[paste0("f_", it)]] <- factor(d[[it]], levels = sets[[it]]$codes)
-  for (key in unique(paste(d$country, d$wave))) {
-    dc <- d[paste(d$country, d$wave) == key, ]
+  p <- prepare_tabulation(d)
+  d <- p$d
+  doms <- p$doms
+  for (key in unique(group_key(d))) {
+    dc <- d[group_key(d) == key, ]
     des <- svydesign(ids = ~1, strata = ~stratum, weights = ~weight, data = dc)
     emit <- function(item, dn, lev, cat, s, est, se, lo, hi, deff) {
       out[[length(out) + 1]] <<- data.frame(
         country = dc$country[1], wave = dc$wave[1], item = item, domain = dn, domain_level = lev,
-        category = cat, n = sum(weights(s) != 0), estimate = fmt(est), se = fmt(se),
-        ci_low = fmt(lo), ci_high = fmt(hi), deff = fmt(deff), df = degf(s))
+        category = cat, n = sum(weights(s) != 0), estimate = fmt17(est), se = fmt17(se),
+        ci_low = fmt17(lo), ci_high = fmt17(hi), deff = fmt17(deff), df = degf(s))
     }
     vars <- c(names(sets)[1:17], names(derived), "Q4B_net")
     for (it in vars) {
@@ -144,10 +102,7 @@ reference <- function(d) {
 cases <- c("input", "lonely")
 if (file.exists(file.path(dir, "fixture.csv"))) cases <- c(cases, "fixture")
 for (case in cases) {
-  d <- read.csv(file.path(dir, paste0(case, ".csv")), stringsAsFactors = FALSE, na.strings = "",
-                colClasses = c(age_group = "character", stratum = "character"))
-  d$age_group[is.na(d$age_group)] <- ""
-  ref <- reference(d)
-  write.csv(ref, file.path(dir, paste0(case, "_ref.csv")), row.names = FALSE, quote = FALSE)
+  ref <- reference(read_tabulation_input(file.path(dir, paste0(case, ".csv"))))
+  write_reference(ref, file.path(dir, paste0(case, "_ref.csv")))
   cat(case, ":", nrow(ref), "reference rows\n")
 }

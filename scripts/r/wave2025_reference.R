@@ -29,58 +29,31 @@
 #
 # Usage: Rscript scripts/r/wave2025_reference.R   (from the repository root)
 
-suppressPackageStartupMessages(library(survey))
-options(survey.lonely.psu = "adjust")
+source("scripts/r/common.R")
 
 bundle <- "fixtures/wave2025"
 outdir <- "fixtures/reference/wave2025"
-d <- read.csv(file.path(bundle, "respondents.csv"), stringsAsFactors = FALSE,
-              colClasses = c(respondent_id = "character", stratum = "character"))
-design <- read.csv(file.path(bundle, "design.csv"), stringsAsFactors = FALSE)
-targets <- read.csv(file.path(bundle, "targets.csv"), stringsAsFactors = FALSE,
-                    colClasses = c(category = "character"))
-caps <- c(adults = 4, landlines = 3, mobiles = 3)
-fmt <- function(x) ifelse(is.na(x) | !is.finite(x), "NA", sprintf("%.17g", x))
+d <- read_respondents(bundle)
+design <- read_design(bundle)
+targets <- read_targets(file.path(bundle, "targets.csv"))
 
 bands <- c("15-29", "30-44", "45-59", "60+")
 d$age_group <- as.character(cut(d$age, c(14, 29, 44, 59, Inf), labels = bands))
 d$sexage <- paste(d$sex, d$age_group, sep = "*")
 
 # 1. Base weights.
-d$base_weight <- NA_real_
-for (key in unique(paste(d$country, d$wave))) {
-  rows <- which(paste(d$country, d$wave) == key)
-  x <- d[rows, ]
-  des <- design[paste(design$country, design$wave) == key, ]
-  fL <- if (any(des$frame == "L")) des$sample_size[des$frame == "L"] / des$frame_size[des$frame == "L"] else NA
-  fM <- if (any(des$frame == "M")) des$sample_size[des$frame == "M"] / des$frame_size[des$frame == "M"] else NA
-  fromL <- x$frame == "L"
-  nl <- x$n_landlines
-  nl[is.na(nl)] <- ifelse(fromL[is.na(nl)], 1, 0)
-  nl[fromL & nl < 1] <- 1
-  nm <- x$n_mobiles
-  nm[is.na(nm)] <- ifelse(!fromL[is.na(nm)], 1, 0)
-  nm[!fromL & nm < 1] <- 1
-  na <- x$n_adults
-  na[is.na(na) | na < 1] <- 1
-  pL <- if (is.na(fL)) rep(0, nrow(x)) else
-    ifelse(nl > 0, pmin(fL * pmin(nl, caps[["landlines"]]) / pmin(na, caps[["adults"]]), 1), 0)
-  pM <- if (is.na(fM)) rep(0, nrow(x)) else ifelse(nm > 0, pmin(fM * pmin(nm, caps[["mobiles"]]), 1), 0)
-  d$base_weight[rows] <- 1 / (pL + pM - pL * pM)
-}
+d$base_weight <- base_weights(d, design)
 
 # 2. Raking with an interaction margin.
 d$weight <- NA_real_
-for (key in unique(paste(d$country, d$wave))) {
-  rows <- which(paste(d$country, d$wave) == key)
+for (key in unique(group_key(d))) {
+  rows <- which(group_key(d) == key)
   x <- d[rows, ]
   n <- nrow(x)
-  tg <- targets[paste(targets$country, targets$wave) == key, ]
+  tg <- targets[group_key(targets) == key, ]
   margin <- function(var, col) {
-    t <- tg[tg$variable == var, ]
-    x[[col]] <<- factor(as.character(x[[col]]), levels = t$category)
-    pm <- data.frame(factor(t$category, levels = t$category), t$share / sum(t$share) * n)
-    names(pm) <- c(col, "Freq")
+    pm <- population_margin(tg, var, n, col)
+    x[[col]] <<- factor(as.character(x[[col]]), levels = levels(pm[[col]]))
     pm
   }
   pop <- list(margin("sex*age_group", "sexage"), margin("education", "education"), margin("region", "region"))
@@ -91,20 +64,14 @@ for (key in unique(paste(d$country, d$wave))) {
   w <- weights(r)
   d$weight[rows] <- w * n / sum(w)
 }
-write.csv(data.frame(country = d$country, wave = d$wave, respondent_id = d$respondent_id,
-                     base_weight = fmt(d$base_weight), weight = fmt(d$weight)),
-          file.path(outdir, "weights_ref.csv"), row.names = FALSE, quote = FALSE)
+write_reference(data.frame(country = d$country, wave = d$wave, respondent_id = d$respondent_id,
+                           base_weight = fmt17(d$base_weight), weight = fmt17(d$weight)),
+                file.path(outdir, "weights_ref.csv"))
 cat(sprintf("wave2025 reference: weights_ref.csv (%d rows)\n", nrow(d)))
 
 # 3. Tables.
-yes_no <- list(codes = c(1, 2, 8, 9), cats = c("yes", "no", "dk", "refused"))
-change <- list(codes = c(1, 2, 3, 8, 9), cats = c("increased", "decreased", "same", "dk", "refused"))
-change4 <- list(codes = c(1, 2, 3, 4, 8, 9),
-                cats = c("increased", "decreased", "same", "did_not_volunteer", "dk", "refused"))
-likely <- list(codes = c(1, 2, 8, 9), cats = c("likely", "unlikely", "dk", "refused"))
-sets <- list(Q1 = yes_no, Q2 = yes_no, Q3A = yes_no, Q3B = yes_no, Q3C = yes_no, Q4A = yes_no,
-             Q4B = change, Q4B_1 = yes_no, Q5A = yes_no, Q6 = change4, Q6A = yes_no, Q7 = yes_no,
-             Q8A = likely, Q8B = likely, Q8C = likely, Q8D = likely, Q8E = likely, Q9 = yes_no)
+# The 2021 answer sets (common.R) and the new item Q9.
+sets <- c(sets[1:17], list(Q9 = yes_no))
 edu_levels <- c("none", "primary", "lower_secondary", "upper_secondary", "tertiary")
 region_levels <- c("capital", "north", "south", "east_west")
 doms <- list(
@@ -116,8 +83,8 @@ doms <- list(
 for (dn in names(doms)) d[[paste0("dom_", dn)]] <- doms[[dn]]$v
 for (it in names(sets)) d[[paste0("f_", it)]] <- factor(d[[it]], levels = sets[[it]]$codes)
 out <- list()
-for (key in unique(paste(d$country, d$wave))) {
-  dc <- d[paste(d$country, d$wave) == key, ]
+for (key in unique(group_key(d))) {
+  dc <- d[group_key(d) == key, ]
   des <- svydesign(ids = ~1, strata = ~stratum, weights = ~weight, data = dc)
   for (it in names(sets)) {
     asked <- subset(des, !is.na(dc[[it]]))
@@ -133,18 +100,17 @@ for (key in unique(paste(d$country, d$wave))) {
         for (k in seq_along(sets[[it]]$codes)) {
           out[[length(out) + 1]] <- data.frame(
             country = dc$country[1], wave = dc$wave[1], item = it, domain = dn, domain_level = lev,
-            category = sets[[it]]$cats[k], estimate = fmt(row[k]), se = fmt(row[ns + k]))
+            category = sets[[it]]$cats[k], estimate = fmt17(row[k]), se = fmt17(row[ns + k]))
         }
       }
     }
   }
 }
 tab <- do.call(rbind, out)
-write.csv(tab, file.path(outdir, "tables_ref.csv"), row.names = FALSE, quote = FALSE)
+write_reference(tab, file.path(outdir, "tables_ref.csv"))
 cat(sprintf("wave2025 reference: tables_ref.csv (%d rows)\n", nrow(tab)))
 
 # 4. Model.
-yn <- function(v) ifelse(v == 1, 1, ifelse(v == 2, 0, NA))
 d$Q7yes <- yn(d$Q7)
 preds <- c("Q1", "Q3A", "Q3C", "Q9")
 for (q in preds) d[[paste0("p_", q)]] <- yn(d[[q]])
@@ -173,10 +139,10 @@ for (cc in sort(unique(d$country))) {
   names(b) <- gsub("`", "", names(b))
   se <- sqrt(diag(vcov(fit)))
   for (i in seq_along(b)) {
-    rows[[length(rows) + 1]] <- data.frame(country = cc, term = names(b)[i], estimate = fmt(b[[i]]),
-                                           se = fmt(se[[i]]), df = fit$df.residual, n = sum(dd$complete))
+    rows[[length(rows) + 1]] <- data.frame(country = cc, term = names(b)[i], estimate = fmt17(b[[i]]),
+                                           se = fmt17(se[[i]]), df = fit$df.residual, n = sum(dd$complete))
   }
 }
 res <- do.call(rbind, rows)
-write.csv(res, file.path(outdir, "svyglm_ref.csv"), row.names = FALSE, quote = FALSE)
+write_reference(res, file.path(outdir, "svyglm_ref.csv"))
 cat(sprintf("wave2025 reference: svyglm_ref.csv (%d rows)\n", nrow(res)))

@@ -23,12 +23,11 @@
 #
 # Usage: Rscript scripts/r/weight_reference.R   (from the repository root)
 
-suppressMessages(library(survey))
+source("scripts/r/common.R")
 
 dir <- "fixtures/reference/weight"
-design <- read.csv("fixtures/design.csv", stringsAsFactors = FALSE)
-targets <- read.csv("fixtures/targets.csv", stringsAsFactors = FALSE,
-                    colClasses = c(category = "character"))
+design <- read_design()
+targets <- read_targets()
 
 cases <- list(
   multiplicity = list(method = "multiplicity", lambda = 0.5, cap_adults = 4,
@@ -57,58 +56,23 @@ clip <- function(w, lower, upper) {
   w
 }
 
-base_weights <- function(d, cs) {
-  out <- numeric(nrow(d))
-  for (key in unique(paste(d$country, d$wave))) {
-    rows <- which(paste(d$country, d$wave) == key)
-    x <- d[rows, ]
-    des <- design[paste(design$country, design$wave) == key, ]
-    fL <- if (any(des$frame == "L")) des$sample_size[des$frame == "L"] / des$frame_size[des$frame == "L"] else NA
-    fM <- if (any(des$frame == "M")) des$sample_size[des$frame == "M"] / des$frame_size[des$frame == "M"] else NA
-    fromL <- x$frame == "L"
-    nl <- x$n_landlines
-    nl[is.na(nl)] <- ifelse(fromL[is.na(nl)], 1, 0)
-    nl[fromL & nl < 1] <- 1
-    nm <- x$n_mobiles
-    nm[is.na(nm)] <- ifelse(!fromL[is.na(nm)], 1, 0)
-    nm[!fromL & nm < 1] <- 1
-    na <- x$n_adults
-    na[is.na(na) | na < 1] <- 1
-    pL <- if (is.na(fL)) rep(0, nrow(x)) else
-      ifelse(nl > 0, pmin(fL * pmin(nl, cs$cap_landlines) / pmin(na, cs$cap_adults), 1), 0)
-    pM <- if (is.na(fM)) rep(0, nrow(x)) else
-      ifelse(nm > 0, pmin(fM * pmin(nm, cs$cap_mobiles), 1), 0)
-    w <- if (cs$method == "multiplicity") {
-      1 / (pL + pM - pL * pM)
-    } else {
-      ifelse(pL > 0 & pM > 0,
-             ifelse(fromL, cs$lambda / pL, (1 - cs$lambda) / pM),
-             ifelse(pL > 0, 1 / pL, 1 / pM))
-    }
-    out[rows] <- w
-  }
-  out
-}
-
 for (name in names(cases)) {
   cs <- cases[[name]]
-  d <- read.csv(file.path(dir, paste0("inputs_", name, ".csv")), stringsAsFactors = FALSE,
-                colClasses = c(respondent_id = "character", stratum = "character"))
-  d$base_weight <- base_weights(d, cs)
+  d <- read_weight_inputs(name)
+  d$base_weight <- base_weights(d, design, cs$method, cs$lambda,
+                                c(adults = cs$cap_adults, landlines = cs$cap_landlines,
+                                  mobiles = cs$cap_mobiles))
   d$weight <- NA_real_
-  for (key in unique(paste(d$country, d$wave))) {
-    rows <- which(paste(d$country, d$wave) == key)
+  for (key in unique(group_key(d))) {
+    rows <- which(group_key(d) == key)
     x <- d[rows, ]
     n <- nrow(x)
-    tg <- targets[paste(targets$country, targets$wave) == key, ]
+    tg <- targets[group_key(targets) == key, ]
     sample_margins <- list()
     pop_margins <- list()
     for (v in cs$vars) {
-      col <- paste0(v, "_weighting")
-      t <- tg[tg$variable == v, ]
-      x[[v]] <- factor(as.character(x[[col]]), levels = t$category)
-      pm <- data.frame(factor(t$category, levels = t$category), t$share / sum(t$share) * n)
-      names(pm) <- c(v, "Freq")
+      pm <- population_margin(tg, v, n, v)
+      x[[v]] <- factor(as.character(x[[paste0(v, "_weighting")]]), levels = levels(pm[[v]]))
       sample_margins[[length(sample_margins) + 1]] <- as.formula(paste("~", v))
       pop_margins[[length(pop_margins) + 1]] <- pm
     }
@@ -139,6 +103,6 @@ for (name in names(cases)) {
   out <- data.frame(country = d$country, wave = d$wave, respondent_id = d$respondent_id,
                     base_weight = format(d$base_weight, digits = 17, trim = TRUE),
                     weight = format(d$weight, digits = 17, trim = TRUE))
-  write.csv(out, file.path(dir, paste0(name, "_ref.csv")), row.names = FALSE, quote = FALSE)
+  write_reference(out, file.path(dir, paste0(name, "_ref.csv")))
   cat(sprintf("weight reference: %s_ref.csv (%d rows)\n", name, nrow(out)))
 }
