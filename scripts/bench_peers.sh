@@ -8,11 +8,15 @@
 #   PEERS_R=0 scripts/bench_peers.sh 10000000          # skip R
 #   PEERS_SVY_JOBS=rake,model scripts/bench_peers.sh   # svy jobs subset
 #
-# swvr side: `swvr ingest` (untimed here), then the `weight`, `tabulate` and
-# `model` stages timed with /usr/bin/time (wall clock, whole process, Arrow
-# reading and writing included). Peers: scripts/peers/r_survey.R and
-# scripts/peers/svy_bench.py time their jobs in-process, CSV reading and
-# preparation excluded. See docs/benchmarks/peers.md for what each side does.
+# swvr side: every stage as a whole CLI command, timed with /usr/bin/time
+# (wall clock, whole process, file reading and writing included): ingest,
+# fieldwork (with the interview-quality checks), weight, tabulate, model,
+# report, and `swvr run` (all of them, with the manifest) on a fresh OUT.
+# Peers: scripts/peers/r_survey.R and scripts/peers/svy_bench.py time their
+# jobs in-process; the peer of ingest is reading respondents.csv (R's
+# read.csv, polars' read_csv: no validation, no output), data preparation
+# is excluded. Fieldwork and report have no peer job (printed "–").
+# See docs/benchmarks/peers.md for what each side does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SWVR=${SWVR:-target/release/swvr}
@@ -34,14 +38,7 @@ if [ "${PEERS_SVY:-1}" != 0 ] && python3 -c 'import svy, polars' >/dev/null 2>&1
   have_svy=1
 fi
 
-# wall LOG CMD... -> prints elapsed seconds of CMD (from /usr/bin/time -v)
-wall() {
-  local log=$1; shift
-  "$TIME" -v "$@" >/dev/null 2>"$log" || { echo "bench_peers: failed: $*" >&2; tail -5 "$log" >&2; exit 1; }
-  grep "Elapsed (wall clock)" "$log" | awk '{print $NF}' \
-    | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA"||a==""||b==""||b+0==0) print "–"; else printf "%.0f×", a/b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="NA"||a==""||b==""||b+0==0) print "–"; else printf "%.1f×", a/b }'; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -49,29 +46,49 @@ echo "swvr: $($SWVR --version)"
 [ $have_r = 1 ] && echo "R: $(Rscript -e 'cat(R.version.string, "survey", format(packageVersion("survey")))' 2>/dev/null)" || echo "R: skipped (PEERS_R=0, or Rscript/survey not installed)"
 [ $have_svy = 1 ] && echo "svy: $(python3 -c 'import svy; print(svy.__version__)' 2>/dev/null)" || echo "svy: skipped (PEERS_SVY=0, or svy/polars not installed)"
 
+# stat LOG CMD... -> "wall user+sys peakMiB" of CMD (from /usr/bin/time -v)
+stat() {
+  local log=$1; shift
+  "$TIME" -v "$@" >/dev/null 2>"$log" || { echo "bench_peers: failed: $*" >&2; tail -5 "$log" >&2; exit 1; }
+  awk '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); w = (n == 3) ? t[1]*3600 + t[2]*60 + t[3] : t[1]*60 + t[2] }
+       /User time/ { u = $NF } /System time/ { s = $NF } /Maximum resident/ { m = $NF }
+       END { printf "%.2f %.2f %.0f\n", w, u + s, m / 1024 }' "$log"
+}
+
 for n in "${SIZES[@]}"; do
   data="$DIR/data-$n"; out="$DIR/out-$n"; log="$DIR/time-$n.log"
   [ -s "$data/respondents.csv" ] || "$SWVR" --quiet synth --out "$data" --respondents "$n"
-  "$SWVR" --quiet ingest --data "$data" --out "$out"
-  s_w=$(wall "$log" "$SWVR" --quiet weight --data "$data" --out "$out")
-  s_t=$(wall "$log" "$SWVR" --quiet tabulate --out "$out")
-  s_m=$(wall "$log" "$SWVR" --quiet model --out "$out")
-  r_w=NA; r_t=NA; r_m=NA; p_w=NA; p_t=NA; p_m=NA
+  rm -rf "$out" "$out-run"
+  declare -A W C M
+  for st in ingest fieldwork weight tabulate model report run; do
+    case $st in
+      ingest|fieldwork|weight) cmd=("$SWVR" --quiet "$st" --data "$data" --out "$out") ;;
+      tabulate|model|report) cmd=("$SWVR" --quiet "$st" --out "$out") ;;
+      run) cmd=("$SWVR" --quiet run --data "$data" --out "$out-run") ;;
+    esac
+    read -r W[$st] C[$st] M[$st] < <(stat "$log" "${cmd[@]}")
+  done
+  r_w=NA; r_t=NA; r_m=NA; r_r=NA; p_w=NA; p_t=NA; p_m=NA; p_r=NA
   if [ $have_r = 1 ]; then
-    read -r r_w r_t r_m < <(Rscript scripts/peers/r_survey.R "$data" 2>"$DIR/r-$n.log" | tail -1) \
+    read -r r_w r_t r_m r_r < <(Rscript scripts/peers/r_survey.R "$data" 2>"$DIR/r-$n.log" | tail -1) \
       || echo "bench_peers: R failed, see $DIR/r-$n.log" >&2
   fi
   if [ $have_svy = 1 ]; then
-    read -r p_w p_t p_m < <(python3 scripts/peers/svy_bench.py "$data" "${PEERS_SVY_JOBS:-rake,tables,model}" 2>"$DIR/svy-$n.log" | tail -1) \
+    read -r p_w p_t p_m p_r < <(python3 scripts/peers/svy_bench.py "$data" "${PEERS_SVY_JOBS:-rake,tables,model}" 2>"$DIR/svy-$n.log" | tail -1) \
       || echo "bench_peers: svy failed, see $DIR/svy-$n.log" >&2
   fi
   echo
   echo "respondents: $n (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
   echo
-  echo "| job | swvr s | R s | svy s | R/swvr | svy/swvr |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  printf "| raking (swvr: weight stage) | %s | %s | %s | %s | %s |\n" "$s_w" "$r_w" "$p_w" "$(ratio "$r_w" "$s_w")" "$(ratio "$p_w" "$s_w")"
-  printf "| all items × domains (swvr: tabulate stage) | %s | %s | %s | %s | %s |\n" "$s_t" "$r_t" "$p_t" "$(ratio "$r_t" "$s_t")" "$(ratio "$p_t" "$s_t")"
-  printf "| logistic model (swvr: model stage) | %s | %s | %s | %s | %s |\n" "$s_m" "$r_m" "$p_m" "$(ratio "$r_m" "$s_m")" "$(ratio "$p_m" "$s_m")"
-  rm -rf "$out" "$log"
+  echo "| stage (swvr command) | swvr wall s | swvr user+sys s | swvr peak MiB | peer job | R s | svy s | R/swvr | svy/swvr |"
+  echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
+  row() { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$1" "${W[$1]}" "${C[$1]}" "${M[$1]}" "$2" "$3" "$4" "$(ratio "$3" "${W[$1]}")" "$(ratio "$4" "${W[$1]}")"; }
+  row ingest "read respondents.csv" "$r_r" "$p_r"
+  row fieldwork "–" NA NA
+  row weight "raking" "$r_w" "$p_w"
+  row tabulate "all items × domains" "$r_t" "$p_t"
+  row model "logistic model" "$r_m" "$p_m"
+  row report "–" NA NA
+  row run "–" NA NA
+  rm -rf "$out" "$out-run" "$log"
 done

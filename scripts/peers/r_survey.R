@@ -1,8 +1,10 @@
 # Peer timing with R's survey package on a swvr wave bundle (optional; not a test).
 #
 # usage: Rscript scripts/peers/r_survey.R BUNDLE_DIR
-# Prints one line: "rake_s tables_s model_s" (elapsed seconds; CSV reading and
-# data preparation excluded). Run by scripts/bench_peers.sh.
+# Prints one line: "rake_s tables_s model_s read_s" (elapsed seconds; data
+# preparation excluded; read_s is read.csv of respondents.csv alone, the
+# peer of `swvr ingest`, which also validates and writes Arrow). Run by
+# scripts/bench_peers.sh.
 #
 # The three jobs, per country (the bundle has one wave):
 #  (a) rake: svydesign(ids=~1, strata=~stratum, weights=~base_weight) then
@@ -29,7 +31,7 @@ options(survey.lonely.psu = "adjust")
 args <- commandArgs(TRUE)
 if (length(args) < 1) stop("usage: Rscript r_survey.R BUNDLE_DIR")
 dir <- args[1]
-d <- read.csv(file.path(dir, "respondents.csv"), stringsAsFactors = FALSE)
+t_read <- system.time(d <- read.csv(file.path(dir, "respondents.csv"), stringsAsFactors = FALSE))[["elapsed"]]
 tg <- read.csv(file.path(dir, "targets.csv"), colClasses = c(category = "character"))
 dz <- read.csv(file.path(dir, "design.csv"))
 
@@ -131,4 +133,4 @@ t_mod <- system.time(for (c in countries) {
   invisible(vcov(m))
 })[["elapsed"]]
 message(sprintf("r_survey: %d countries, %d table estimates", length(countries), n_est))
-cat(sprintf("%.3f %.3f %.3f\n", t_rake, t_tab, t_mod))
+cat(sprintf("%.3f %.3f %.3f %.3f\n", t_rake, t_tab, t_mod, t_read))

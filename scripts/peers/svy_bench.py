@@ -4,8 +4,10 @@
 usage: python3 scripts/peers/svy_bench.py BUNDLE_DIR [JOBS]
 JOBS: comma-separated subset of rake,tables,model (default all); a skipped
 job prints "NA".
-Prints one line: "rake_s tables_s model_s" (wall seconds; CSV reading and data
-preparation excluded). Run by scripts/bench_peers.sh.
+Prints one line: "rake_s tables_s model_s read_s" (wall seconds; data
+preparation excluded; read_s is polars' read_csv of respondents.csv alone, the
+peer of `swvr ingest`, which also validates and writes Arrow). Run by
+scripts/bench_peers.sh.
 
 The same three jobs as scripts/peers/r_survey.R, per country:
  (a) rake: Sample(Design(stratum="stratum", wgt="base_weight", wr=True)), then
@@ -41,11 +43,17 @@ DOMAINS = ["sex_d", "age_group", "urb_d", "emp_d", "edu_d"]
 BANDS = [(15, 29, "15-29"), (30, 44, "30-44"), (45, 59, "45-59"), (60, 120, "60+")]
 
 
+T_READ = float("nan")
+
+
 def prepare(bundle):
     """Reads the bundle and returns {country: polars frame} with base weights etc."""
     cols = {c: pl.Int64 for c in ["n_adults", "n_landlines", "n_mobiles", "sex", "age",
                                   "education", "employment", "urbanicity"] + ITEMS}
+    global T_READ
+    t0 = time.perf_counter()
     d = pl.read_csv(f"{bundle}/respondents.csv", schema_overrides=cols)
+    T_READ = time.perf_counter() - t0
     targets = pl.read_csv(f"{bundle}/targets.csv", schema_overrides={"category": pl.Utf8})
     design = pl.read_csv(f"{bundle}/design.csv")
     age_group = pl.lit(None, dtype=pl.Utf8)
@@ -142,7 +150,7 @@ def main():
     t_mod = time.perf_counter() - t0
     print(f"svy_bench: {len(fixed)} countries, {n_est} table estimates", file=sys.stderr)
     fmt = {"rake": f"{t_rake:.3f}", "tables": f"{t_tab:.3f}", "model": f"{t_mod:.3f}"}
-    print(" ".join(fmt[j] if j in jobs else "NA" for j in ["rake", "tables", "model"]))
+    print(" ".join([fmt[j] if j in jobs else "NA" for j in ["rake", "tables", "model"]] + [f"{T_READ:.3f}"]))
 
 
 if __name__ == "__main__":

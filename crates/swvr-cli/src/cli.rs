@@ -49,6 +49,27 @@ impl Select {
     }
 }
 
+/// What `swvr run` does in the fieldwork stage (docs/fieldwork.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FieldworkMode {
+    /// Response rates (with calls.csv) and the interview-quality checks (the default).
+    Full,
+    /// Response rates and reconciliation from DATA/calls.csv only; no quality checks.
+    Rates,
+    /// No fieldwork stage (a re-run of a bundle whose fieldwork was signed off).
+    Off,
+}
+
+impl From<FieldworkMode> for swvr_fieldwork::Mode {
+    fn from(m: FieldworkMode) -> Self {
+        match m {
+            FieldworkMode::Full => swvr_fieldwork::Mode::Full,
+            FieldworkMode::Rates => swvr_fieldwork::Mode::Rates,
+            FieldworkMode::Off => swvr_fieldwork::Mode::Off,
+        }
+    }
+}
+
 /// A built-in configuration file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DefaultName {
@@ -84,6 +105,10 @@ enum Command {
         /// Also export in this format into OUT/export/ (sav, dta, parquet, csv, xlsx); repeatable.
         #[arg(long = "export", value_name = "FORMAT")]
         export: Vec<swvr_export::Format>,
+        /// Fieldwork stage: `full` (response rates and interview-quality checks), `rates`
+        /// (response rates from calls.csv only) or `off`; recorded in manifest.json.
+        #[arg(long, value_enum, value_name = "MODE", default_value_t = FieldworkMode::Full)]
+        fieldwork: FieldworkMode,
         #[command(flatten)]
         select: Select,
     },
@@ -260,6 +285,7 @@ pub fn main() -> Result<()> {
             spec: spec_path,
             questionnaire: qpath,
             export,
+            fieldwork,
             select,
         } => crate::run::run(crate::run::RunArgs {
             data,
@@ -269,6 +295,7 @@ pub fn main() -> Result<()> {
             questionnaire: qpath,
             selection: select.selection()?,
             export,
+            fieldwork: fieldwork.into(),
             quiet: cli.quiet,
             bars: &bars,
         }),
@@ -307,7 +334,10 @@ pub fn main() -> Result<()> {
             let (s, removed) = in_generation(&out, &["fieldwork"], |o| {
                 crate::fieldwork::stage(&data, o, &q.value, &opts, &sel, &bars)
             })?;
-            crate::summary::print(cli.quiet, &crate::fieldwork::summary(&s, removed));
+            crate::summary::print(
+                cli.quiet,
+                &crate::fieldwork::summary(&s, removed, swvr_fieldwork::Mode::Full),
+            );
             Ok(())
         }
         Command::Weight {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use swvr_core::groups::Selection;
 use swvr_core::progress::Progress;
 use swvr_core::questionnaire::Questionnaire;
-use swvr_fieldwork::{FieldworkSummary, Options};
+use swvr_fieldwork::{FieldworkSummary, Mode, Options};
 
 /// `[fieldwork]` of `--scheme`, else of `DATA/scheme.toml` when present, else defaults.
 pub(crate) fn options(scheme: Option<&Path>, data: &Path) -> Result<Options> {
@@ -19,6 +19,35 @@ pub(crate) fn options(scheme: Option<&Path>, data: &Path) -> Result<Options> {
         None if local.is_file() => Options::from_path(&local)?,
         None => Options::default(),
     })
+}
+
+/// Refuses a `swvr run --fieldwork` mode that cannot do what the bundle and
+/// scheme ask, before any work: `rates` without `DATA/calls.csv`, and
+/// `rates` or `off` with a scheme whose `[fieldwork] exclude` needs the
+/// quality checks (skipping them would silently keep interviews the scheme
+/// removes).
+pub(crate) fn check_mode(mode: Mode, opts: &Options, scheme: Option<&Path>, data: &Path) -> Result<()> {
+    if mode != Mode::Full && !opts.exclude.is_empty() {
+        let file = match scheme {
+            Some(p) => p.to_path_buf(),
+            None => data.join("scheme.toml"),
+        };
+        let flags: Vec<String> = opts.exclude.iter().map(|f| format!("\"{}\"", f.name())).collect();
+        anyhow::bail!(
+            "{}: [fieldwork] exclude = [{}] removes flagged interviews before weighting, which needs the interview-quality checks; `--fieldwork {}` skips them: run with `--fieldwork full`, or remove `exclude` from the scheme",
+            file.display(),
+            flags.join(", "),
+            mode.name()
+        );
+    }
+    let calls = data.join("calls.csv");
+    if mode == Mode::Rates && !calls.is_file() {
+        anyhow::bail!(
+            "{}: not found; `--fieldwork rates` computes the response rates from it (use `--fieldwork off` to skip the fieldwork stage)",
+            calls.display()
+        );
+    }
+    Ok(())
 }
 
 /// Runs the stage on `out` (which holds ingest/) and removes excluded
@@ -31,6 +60,22 @@ pub(crate) fn stage(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<(FieldworkSummary, u64)> {
+    stage_mode(data, out, q, opts, sel, progress, Mode::Full)
+}
+
+/// [`stage`] computing what `mode` asks for (nothing for [`Mode::Off`]).
+pub(crate) fn stage_mode(
+    data: &Path,
+    out: &Path,
+    q: &Questionnaire,
+    opts: &Options,
+    sel: &Selection,
+    progress: &dyn Progress,
+    mode: Mode,
+) -> Result<(FieldworkSummary, u64)> {
+    if mode == Mode::Off {
+        return Ok((FieldworkSummary::default(), 0));
+    }
     // Exclusions change ingest's outputs: a second pass would check the reduced data.
     let validation = out.join("ingest").join("validation.json");
     if std::fs::read_to_string(&validation).is_ok_and(|t| t.contains("\"fieldwork_")) {
@@ -39,7 +84,7 @@ pub(crate) fn stage(
             validation.display()
         );
     }
-    let s = swvr_fieldwork::fieldwork(data, out, q, opts, sel, progress)?;
+    let s = swvr_fieldwork::fieldwork_mode(data, out, q, opts, sel, progress, mode)?;
     let removals: Vec<swvr_ingest::Removal> = s
         .exclusions
         .iter()
@@ -59,8 +104,12 @@ fn pct(v: Option<f64>) -> String {
 }
 
 /// Response rates per frame and flag counts: the lines of the run summary.
-pub(crate) fn summary(s: &FieldworkSummary, removed: u64) -> Vec<String> {
+pub(crate) fn summary(s: &FieldworkSummary, removed: u64, mode: Mode) -> Vec<String> {
     let mut lines = Vec::new();
+    if mode == Mode::Off {
+        lines.push("swvr: fieldwork: not run (--fieldwork off): no response rates, no interview-quality checks".into());
+        return lines;
+    }
     if s.has_calls {
         lines.push(format!(
             "swvr: fieldwork: {} numbers in calls.csv, {} rejected, {} reconciliation mismatches",
@@ -89,6 +138,10 @@ pub(crate) fn summary(s: &FieldworkSummary, removed: u64) -> Vec<String> {
                 get("e").map_or("-".into(), |e| format!("{e:.3}"))
             ));
         }
+    }
+    if !s.quality_checked {
+        lines.push("swvr: fieldwork quality: not run (--fieldwork rates)".into());
+        return lines;
     }
     lines.push(format!(
         "swvr: fieldwork quality (match rule {}): flagged / duplicates / high match / speeders / straight-lined / interviewer clusters",

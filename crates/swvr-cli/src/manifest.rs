@@ -79,6 +79,11 @@ pub struct Manifest {
     /// shape the outputs, with `DATA` and `OUT` for the folders and paths
     /// named as in [`Input::source`] (`--quiet` is left out).
     pub command: Vec<String>,
+    /// What the fieldwork stage ran: `full` (response rates and the
+    /// interview-quality checks), `rates` (response rates only) or `off`
+    /// (`swvr run --fieldwork`; `full` for manifests written before the option).
+    #[serde(default = "full")]
+    pub fieldwork: String,
     /// Selected countries (empty = all).
     pub countries: Vec<String>,
     /// Selected waves (empty = all).
@@ -87,6 +92,10 @@ pub struct Manifest {
     pub inputs: Vec<Input>,
     /// Outputs, sorted by path.
     pub outputs: Vec<Output>,
+}
+
+fn full() -> String {
+    "full".to_string()
 }
 
 /// Names paths the way the manifest does: relative to the data and output
@@ -284,6 +293,9 @@ pub fn compare(a: &Manifest, b: &Manifest) -> Vec<String> {
             a.command.join(" "),
             b.command.join(" ")
         ));
+    }
+    if a.fieldwork != b.fieldwork {
+        d.push(format!("option: fieldwork {} vs {}", a.fieldwork, b.fieldwork));
     }
     if a.countries != b.countries {
         d.push(format!("option: countries {:?} vs {:?}", a.countries, b.countries));

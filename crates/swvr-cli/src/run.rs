@@ -23,6 +23,8 @@ pub struct RunArgs<'a> {
     pub selection: Selection,
     /// Export formats written into OUT/export/ as part of the run.
     pub export: Vec<swvr_export::Format>,
+    /// What the fieldwork stage computes.
+    pub fieldwork: swvr_fieldwork::Mode,
     pub quiet: bool,
     pub bars: &'a Bars,
 }
@@ -60,7 +62,7 @@ pub fn run(args: RunArgs<'_>) -> Result<()> {
         ..
     } = done;
     let mut lines = summary::ingest(&ingest, &args.out.join("ingest").join("rejects.csv"));
-    lines.extend(crate::fieldwork::summary(&fieldwork, excluded));
+    lines.extend(crate::fieldwork::summary(&fieldwork, excluded, args.fieldwork));
     lines.extend(summary::weight(&diagnostics, &args.out.join("weight")));
     lines.extend(summary::tabulate(&tables, &args.out.join("tabulate")));
     lines.extend(summary::model(&model, &args.out.join("model")));
@@ -102,6 +104,7 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
     let s = config::scheme(args.scheme.as_deref(), &data)?;
     let m = config::spec(args.spec.as_deref())?;
     let fw = crate::fieldwork::options(args.scheme.as_deref(), &data)?;
+    crate::fieldwork::check_mode(args.fieldwork, &fw, args.scheme.as_deref(), &data)?;
 
     let sel = &args.selection;
     let ingest = match swvr_ingest::ingest(&data, &work, &q.value, sel, args.bars) {
@@ -131,7 +134,8 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
     }
     crate::out::step("ingest");
     // Fieldwork between ingest and weight: exclusions leave respondents.arrow first.
-    let (fieldwork, excluded) = crate::fieldwork::stage(&data, &work, &q.value, &fw, sel, args.bars)?;
+    let (fieldwork, excluded) =
+        crate::fieldwork::stage_mode(&data, &work, &q.value, &fw, sel, args.bars, args.fieldwork)?;
     let diagnostics = swvr_weight::weight(&data, &work, &s.value, &q.value, sel, args.bars)?;
     write_effective(&work.join("weight"), SCHEME_FILE, &s.effective)?;
     crate::out::step("weight");
@@ -195,6 +199,7 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
     let manifest = Manifest {
         swvr_version: env!("CARGO_PKG_VERSION").to_string(),
         command: command(args, &roots),
+        fieldwork: args.fieldwork.name().to_string(),
         countries: sel.countries().to_vec(),
         waves: sel.waves().to_vec(),
         inputs,
@@ -243,6 +248,9 @@ fn command(args: &RunArgs<'_>, roots: &Roots) -> Vec<String> {
         if let Some(p) = path {
             c.extend([flag.to_string(), roots.label(p)]);
         }
+    }
+    if args.fieldwork != swvr_fieldwork::Mode::Full {
+        c.extend(["--fieldwork".into(), args.fieldwork.name().into()]);
     }
     for country in args.selection.countries() {
         c.extend(["--country".into(), country.clone()]);

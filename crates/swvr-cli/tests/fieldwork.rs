@@ -289,3 +289,148 @@ fn fieldwork_command_and_its_errors() {
         "{err}"
     );
 }
+
+fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn output_sha(m: &serde_json::Value, path: &str) -> String {
+    m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["path"] == path)
+        .map(|o| o["sha256"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{path} not in the manifest"))
+}
+
+#[test]
+fn run_fieldwork_modes_are_recorded_and_refused_when_they_cannot_apply() {
+    let data = tempdir("modes");
+    copy_bundle(&data);
+    let d = data.to_str().unwrap();
+    let out = |name: &str| data.join(name);
+    let run = |o: &Path, extra: &[&str]| {
+        let mut a = vec!["run", "--data", d, "--out", o.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        swvr(&a)
+    };
+
+    // The fixture scheme excludes duplicates and speeders: skipping the checks is refused.
+    for mode in ["off", "rates"] {
+        let o = out(&format!("refused-{mode}"));
+        let res = run(&o, &["--fieldwork", mode]);
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert!(!res.status.success(), "{err}");
+        assert!(
+            err.contains(&format!(
+                "scheme.toml: [fieldwork] exclude = [\"duplicate\", \"speeder\"] removes flagged interviews before weighting, which needs the interview-quality checks; `--fieldwork {mode}` skips them: run with `--fieldwork full`, or remove `exclude` from the scheme"
+            )),
+            "{err}"
+        );
+        assert!(!o.join("manifest.json").exists() && !o.join("ingest").exists());
+    }
+    let res = run(&out("bad"), &["--fieldwork", "sometimes"]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success()
+            && err.contains("invalid value 'sometimes' for '--fieldwork <MODE>'")
+            && err.contains("[possible values: full, rates, off]"),
+        "{err}"
+    );
+
+    // Without exclusions every mode runs; the default is `full`.
+    std::fs::remove_file(data.join("scheme.toml")).unwrap();
+    let full = out("full");
+    let res = run(&full, &[]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let mf = manifest(&full);
+    assert_eq!(mf["fieldwork"], "full");
+    assert!(!mf["command"].as_array().unwrap().iter().any(|c| c == "--fieldwork"));
+    assert!(full.join("fieldwork/quality.arrow").is_file());
+
+    let rates = out("rates");
+    let res = run(&rates, &["--fieldwork", "rates"]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(
+        err.contains("swvr: fieldwork quality: not run (--fieldwork rates)"),
+        "{err}"
+    );
+    assert!(err.contains("numbers in calls.csv"), "{err}");
+    let mr = manifest(&rates);
+    assert_eq!(mr["fieldwork"], "rates");
+    let cmd: Vec<&str> = mr["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(cmd.windows(2).any(|w| w == ["--fieldwork", "rates"]), "{cmd:?}");
+    assert!(!rates.join("fieldwork/quality.arrow").exists());
+    assert!(!rates.join("fieldwork/interviewers.arrow").exists());
+    for f in [
+        "fieldwork/response_rates.arrow",
+        "fieldwork/reconciliation.csv",
+        "tabulate/tables.arrow",
+    ] {
+        assert_eq!(output_sha(&mr, f), output_sha(&mf, f), "{f}");
+    }
+    let summary = std::fs::read_to_string(rates.join("fieldwork/summary.json")).unwrap();
+    assert!(
+        summary.contains("\"quality_checks\": \"not run (swvr run --fieldwork rates)\""),
+        "{summary}"
+    );
+    assert!(
+        !std::fs::read_to_string(full.join("fieldwork/summary.json"))
+            .unwrap()
+            .contains("quality_checks")
+    );
+
+    // `off` into the folder of a full run: no fieldwork/ left, the same tables.
+    let res = run(&full, &["--fieldwork", "off"]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(
+        err.contains("swvr: fieldwork: not run (--fieldwork off): no response rates, no interview-quality checks"),
+        "{err}"
+    );
+    assert!(!full.join("fieldwork").exists());
+    let mo = manifest(&full);
+    assert_eq!(mo["fieldwork"], "off");
+    assert_eq!(
+        output_sha(&mo, "tabulate/tables.arrow"),
+        output_sha(&mf, "tabulate/tables.arrow")
+    );
+    assert!(
+        !mo["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["path"].as_str().unwrap().starts_with("fieldwork/"))
+    );
+    let res = swvr(&["verify", full.to_str().unwrap()]);
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let res = swvr(&[
+        "verify",
+        full.to_str().unwrap(),
+        "--against",
+        rates.join("manifest.json").to_str().unwrap(),
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&res.stdout),
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(text.contains("option: fieldwork off vs rates"), "{text}");
+
+    // `rates` needs calls.csv.
+    std::fs::remove_file(data.join("calls.csv")).unwrap();
+    let res = run(&out("nocalls"), &["--fieldwork", "rates"]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success()
+            && err.contains("calls.csv: not found; `--fieldwork rates` computes the response rates from it (use `--fieldwork off` to skip the fieldwork stage)"),
+        "{err}"
+    );
+}

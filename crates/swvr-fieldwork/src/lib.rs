@@ -53,6 +53,7 @@ use swvr_core::questionnaire::Questionnaire;
 pub use calls::{Mismatch, RateRow};
 pub use options::{EMethod, Flag, MatchRule, OnMismatch, Options};
 pub use quality::GroupFlags;
+pub use quality::GroupQuality;
 
 /// Errors of the fieldwork stage.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,30 @@ pub enum FieldworkError {
     Io(#[from] IoError),
 }
 
+/// What the fieldwork stage computes (`swvr run --fieldwork`; docs/fieldwork.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Response rates (when calls.csv is present) and the interview-quality checks.
+    #[default]
+    Full,
+    /// Response rates and reconciliation from calls.csv only: no quality checks
+    /// (no quality.arrow, no interviewers.arrow, no exclusions).
+    Rates,
+    /// No fieldwork stage at all (no `fieldwork/` folder).
+    Off,
+}
+
+impl Mode {
+    /// The name on the command line and in manifest.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Rates => "rates",
+            Mode::Off => "off",
+        }
+    }
+}
+
 /// An interview to remove before weighting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exclusion {
@@ -155,10 +180,15 @@ pub struct FieldworkSummary {
     pub missing_roles: Vec<(String, String)>,
     /// Interviews to remove before weighting, in respondents.arrow order.
     pub exclusions: Vec<Exclusion>,
+    /// Whether the interview-quality checks ran ([`Mode::Full`]).
+    pub quality_checked: bool,
 }
 
 #[derive(Serialize)]
 struct SummaryJson<'a> {
+    /// Present only when the quality checks did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quality_checks: Option<&'a str>,
     match_rule: &'a str,
     tail_probability: f64,
     interviewer_screen: f64,
@@ -191,7 +221,7 @@ struct FlagsJson<'a> {
 }
 
 /// Runs the stage: reads `out/ingest/respondents.arrow` and `data/calls.csv`
-/// (when present), writes `out/fieldwork/`.
+/// (when present), writes `out/fieldwork/` ([`Mode::Full`]).
 pub fn fieldwork(
     data: &Path,
     out: &Path,
@@ -200,6 +230,28 @@ pub fn fieldwork(
     sel: &Selection,
     progress: &dyn Progress,
 ) -> Result<FieldworkSummary, FieldworkError> {
+    fieldwork_mode(data, out, q, opts, sel, progress, Mode::Full)
+}
+
+/// [`fieldwork`] computing what `mode` asks for: with [`Mode::Rates`] only
+/// the response rates and reconciliation (quality.arrow and
+/// interviewers.arrow are not written; summary.json says so); with
+/// [`Mode::Off`] nothing (no file is written).
+pub fn fieldwork_mode(
+    data: &Path,
+    out: &Path,
+    q: &Questionnaire,
+    opts: &Options,
+    sel: &Selection,
+    progress: &dyn Progress,
+    mode: Mode,
+) -> Result<FieldworkSummary, FieldworkError> {
+    if mode == Mode::Off {
+        return Ok(FieldworkSummary {
+            rule: opts.match_threshold.label(opts.tail_probability),
+            ..FieldworkSummary::default()
+        });
+    }
     let dir = out.join("fieldwork");
     let resp_path = out.join("ingest").join("respondents.arrow");
     let mut summary = FieldworkSummary {
@@ -258,35 +310,39 @@ pub fn fieldwork(
     }
 
     // Interview quality, one country-wave at a time: checked, written, dropped.
-    let q_path = dir.join("quality.arrow");
-    let batteries: Vec<String> = q.batteries().iter().map(|b| b.name.clone()).collect();
-    let mut writer = output::QualityWriter::create(&q_path, &batteries, &summary.rule)?;
-    let mut interviewers = Vec::new();
-    let mut excl: Vec<(u32, Exclusion)> = Vec::new();
-    let meta = quality::check_file(&resp_path, q, opts, sel, progress, |g| {
-        writer.write(&g)?;
-        for r in g.rows.iter().filter(|r| !r.exclusion.is_empty()) {
-            excl.push((
-                r.row,
-                Exclusion {
-                    country: g.country.clone(),
-                    wave: g.wave,
-                    respondent_id: g.id_of(r.row).unwrap_or_default().to_string(),
-                    reasons: r.exclusion.clone(),
-                },
-            ));
-        }
-        interviewers.extend(g.interviewers);
-        summary.flags.push(g.flags);
-        Ok(())
-    })?;
-    writer.finish()?;
-    output::write_interviewers(&dir.join("interviewers.arrow"), &interviewers)?;
-    excl.sort_by_key(|(r, _)| *r);
-    summary.exclusions = excl.into_iter().map(|(_, e)| e).collect();
-    summary.missing_roles = meta.missing_roles;
+    if mode == Mode::Full {
+        let q_path = dir.join("quality.arrow");
+        let batteries: Vec<String> = q.batteries().iter().map(|b| b.name.clone()).collect();
+        let mut writer = output::QualityWriter::create(&q_path, &batteries, &summary.rule)?;
+        let mut interviewers = Vec::new();
+        let mut excl: Vec<(u32, Exclusion)> = Vec::new();
+        let meta = quality::check_file(&resp_path, q, opts, sel, progress, |g| {
+            writer.write(&g)?;
+            for (i, r) in g.rows.iter().enumerate().filter(|(_, r)| !r.exclusion.is_empty()) {
+                excl.push((
+                    r.row,
+                    Exclusion {
+                        country: g.country.clone(),
+                        wave: g.wave,
+                        respondent_id: g.ids.value(i).to_string(),
+                        reasons: r.exclusion.clone(),
+                    },
+                ));
+            }
+            interviewers.extend(g.interviewers);
+            summary.flags.push(g.flags);
+            Ok(())
+        })?;
+        writer.finish()?;
+        output::write_interviewers(&dir.join("interviewers.arrow"), &interviewers)?;
+        excl.sort_by_key(|(r, _)| *r);
+        summary.exclusions = excl.into_iter().map(|(_, e)| e).collect();
+        summary.missing_roles = meta.missing_roles;
+        summary.quality_checked = true;
+    }
 
     let json = SummaryJson {
+        quality_checks: (!summary.quality_checked).then_some("not run (swvr run --fieldwork rates)"),
         match_rule: &summary.rule,
         tail_probability: opts.tail_probability,
         interviewer_screen: opts.interviewer_screen,

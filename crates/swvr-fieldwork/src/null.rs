@@ -55,29 +55,57 @@ pub fn p_values(
     let positions: Vec<Vec<usize>> = (0..ngroups)
         .map(|g| (0..k).filter(|&j| group_of[j] == g).collect())
         .collect();
-    // Per group: support (sub-vectors) with probabilities, and for each
-    // support element its agreement-count distribution against a null draw.
+    // Per group: support (sub-vectors) with probabilities, for each support
+    // element its agreement-count distribution against a null draw, and
+    // each row's support element.
     struct Support {
-        index: HashMap<Vec<u8>, usize>,
         agree: Vec<Vec<f64>>,
+        of_row: Vec<u32>,
     }
     let supports: Vec<Support> = positions
         .par_iter()
         .map(|pos| {
-            let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
             let mut keys: Vec<Vec<u8>> = Vec::new();
             let mut counts: Vec<f64> = Vec::new();
-            let mut buf = Vec::with_capacity(pos.len());
-            for r in 0..n {
-                buf.clear();
-                buf.extend(pos.iter().map(|&j| codes[r * k + j]));
-                match index.get(&buf) {
-                    Some(&i) => counts[i] += 1.0,
-                    None => {
-                        index.insert(buf.clone(), keys.len());
+            let mut of_row: Vec<u32> = Vec::with_capacity(if pos.is_empty() { 0 } else { n });
+            if pos.is_empty() {
+                keys.push(Vec::new());
+                counts.push(n as f64);
+            } else {
+                // Support elements numbered in order of first appearance,
+                // found through a dense table of the answer combinations
+                // when it is small, else a hash map.
+                let radix: Vec<usize> = pos
+                    .iter()
+                    .map(|&j| (0..n).map(|r| usize::from(codes[r * k + j])).max().unwrap_or(0) + 1)
+                    .collect();
+                let cells = radix
+                    .iter()
+                    .try_fold(1usize, |a, &b| a.checked_mul(b).filter(|&c| c <= 1 << 20));
+                let mut dense: Vec<u32> = vec![u32::MAX; cells.unwrap_or(0)];
+                let mut index: HashMap<Vec<u8>, u32> = HashMap::new();
+                let mut buf = Vec::with_capacity(pos.len());
+                for r in 0..n {
+                    buf.clear();
+                    buf.extend(pos.iter().map(|&j| codes[r * k + j]));
+                    let slot = match cells {
+                        Some(_) => {
+                            let cell = buf
+                                .iter()
+                                .zip(&radix)
+                                .fold(0usize, |a, (&c, &m)| a * m + usize::from(c));
+                            &mut dense[cell]
+                        }
+                        None => index.entry(buf.clone()).or_insert(u32::MAX),
+                    };
+                    if *slot == u32::MAX {
+                        *slot = keys.len() as u32;
                         keys.push(buf.clone());
-                        counts.push(1.0);
+                        counts.push(0.0);
                     }
+                    let i = *slot;
+                    counts[i as usize] += 1.0;
+                    of_row.push(i);
                 }
             }
             let total = n as f64;
@@ -92,32 +120,47 @@ pub fn p_values(
                     a
                 })
                 .collect();
-            Support { index, agree }
+            Support { agree, of_row }
         })
         .collect();
+    // Positions in the groups after each group.
+    let mut after = vec![0usize; positions.len()];
+    for g in (0..positions.len().saturating_sub(1)).rev() {
+        after[g] = after[g + 1] + positions[g + 1].len();
+    }
     let others = (n - 1) as f64;
     (0..n)
         .into_par_iter()
         .map(|r| {
             let (m, c) = nearest[r]?;
+            let m = m as usize;
+            // The agreement distribution, convolved group by group. Only
+            // q_m and q_{m+1} are needed, so only the entries that can still
+            // reach m are kept: `dist[t - lo]` is entry `t`. Every kept entry
+            // is the same sum of the same products, in the same order, as in
+            // the full convolution (the dropped entries never enter it).
             let mut dist = vec![1.0f64];
-            let mut buf = Vec::new();
-            for (g, pos) in positions.iter().enumerate() {
-                buf.clear();
-                buf.extend(pos.iter().map(|&j| codes[r * k + j]));
-                let s = &supports[g];
-                let a = &s.agree[*s.index.get(&buf)?];
-                let mut next = vec![0.0; dist.len() + a.len() - 1];
+            let mut lo = 0usize;
+            let mut next = Vec::new();
+            for (g, s) in supports.iter().enumerate() {
+                let a = &s.agree[s.of_row.get(r).map_or(0, |&i| i as usize)];
+                let len = lo + dist.len() + a.len() - 1;
+                let new_lo = m.saturating_sub(after[g]).max(lo).min(len);
+                next.clear();
+                next.resize(len - new_lo, 0.0);
                 for (i, x) in dist.iter().enumerate() {
+                    let t0 = lo + i;
                     for (j, y) in a.iter().enumerate() {
-                        next[i + j] += x * y;
+                        if t0 + j >= new_lo {
+                            next[t0 + j - new_lo] += x * y;
+                        }
                     }
                 }
-                dist = next;
+                std::mem::swap(&mut dist, &mut next);
+                lo = new_lo;
             }
             // q_j = P(agreement ≥ j), summed from the top (small terms first).
-            let ge = |j: usize| -> f64 { dist.iter().skip(j).rev().sum::<f64>().min(1.0) };
-            let m = m as usize;
+            let ge = |j: usize| -> f64 { dist.iter().skip(j.saturating_sub(lo)).rev().sum::<f64>().min(1.0) };
             let q1 = ge(m + 1);
             let q0 = ge(m);
             Some(p_value(others, q0, q1, f64::from(c)))
@@ -184,6 +227,99 @@ mod tests {
         // Mid-p: P(B >= 2) - P(B = 2)/2 with B ~ Bin(2, 5/7).
         let want = 1.0 - none + none * 0.5 * (5.0f64 / 7.0).powi(2);
         assert!((p[0].unwrap() - want).abs() < 1e-12, "{:?} {want}", p[0]);
+    }
+
+    /// The full convolution over every routing group, as first written:
+    /// the truncated one must give the same bits.
+    fn full_convolution(
+        codes: &[u8],
+        n: usize,
+        k: usize,
+        group_of: &[usize],
+        near: &[Option<(u32, u32)>],
+    ) -> Vec<Option<f64>> {
+        let ngroups = group_of.iter().copied().max().map_or(0, |g| g + 1);
+        let positions: Vec<Vec<usize>> = (0..ngroups)
+            .map(|g| (0..k).filter(|&j| group_of[j] == g).collect())
+            .collect();
+        let supports: Vec<(HashMap<Vec<u8>, usize>, Vec<Vec<f64>>)> = positions
+            .iter()
+            .map(|pos| {
+                let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+                let mut keys: Vec<Vec<u8>> = Vec::new();
+                let mut counts: Vec<f64> = Vec::new();
+                for r in 0..n {
+                    let buf: Vec<u8> = pos.iter().map(|&j| codes[r * k + j]).collect();
+                    match index.get(&buf) {
+                        Some(&i) => counts[i] += 1.0,
+                        None => {
+                            index.insert(buf.clone(), keys.len());
+                            keys.push(buf);
+                            counts.push(1.0);
+                        }
+                    }
+                }
+                let agree = keys
+                    .iter()
+                    .map(|s| {
+                        let mut a = vec![0.0; pos.len() + 1];
+                        for (t, c) in keys.iter().zip(&counts) {
+                            a[s.iter().zip(t).filter(|(x, y)| x == y).count()] += c / n as f64;
+                        }
+                        a
+                    })
+                    .collect();
+                (index, agree)
+            })
+            .collect();
+        (0..n)
+            .map(|r| {
+                let (m, c) = near[r]?;
+                let mut dist = vec![1.0f64];
+                for (g, pos) in positions.iter().enumerate() {
+                    let buf: Vec<u8> = pos.iter().map(|&j| codes[r * k + j]).collect();
+                    let a = &supports[g].1[supports[g].0[&buf]];
+                    let mut next = vec![0.0; dist.len() + a.len() - 1];
+                    for (i, x) in dist.iter().enumerate() {
+                        for (j, y) in a.iter().enumerate() {
+                            next[i + j] += x * y;
+                        }
+                    }
+                    dist = next;
+                }
+                let ge = |j: usize| -> f64 { dist.iter().skip(j).rev().sum::<f64>().min(1.0) };
+                let m = m as usize;
+                Some(p_value((n - 1) as f64, ge(m), ge(m + 1), f64::from(c)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn truncated_convolution_gives_the_same_bits_as_the_full_one() {
+        let mut x = 5u64;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        // 9 positions: a wide one, routing groups of 1–3 positions, an empty group id.
+        let (n, k) = (400, 9);
+        let group_of = [0, 1, 3, 3, 4, 4, 4, 5, 6];
+        let codes: Vec<u8> = (0..n * k)
+            .map(|i| {
+                let j = i % k;
+                let v = if j == 0 { next() % 40 } else { next() % 3 };
+                v as u8
+            })
+            .collect();
+        let near: Vec<Option<(u32, u32)>> = (0..n)
+            .map(|r| (r % 17 != 0).then(|| ((next() % (k as u64 + 1)) as u32, 1 + (next() % 4) as u32)))
+            .collect();
+        let got = p_values(&codes, n, k, &group_of, &near);
+        let want = full_convolution(&codes, n, k, &group_of, &near);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.map(f64::to_bits), w.map(f64::to_bits));
+        }
+        assert!(got.iter().flatten().any(|&p| p > 0.0 && p < 1.0));
     }
 
     #[test]

@@ -213,7 +213,7 @@ fn quality_batch(path: &Path, sref: &SchemaRef, g: &GroupQuality, rule: &str) ->
         pos.append_value(r.positions as i32);
         mm.append_option(r.max_matching.map(|m| m as i32));
         pm.append_option(r.max_matching.map(|m| f64::from(m) / f64::from(r.positions)));
-        cid.append_option(r.closest.and_then(|c| g.id_of(c)));
+        cid.append_option(r.closest_index.map(|c| g.ids.value(c as usize)));
         nc.append_option(r.n_closest.map(|c| c as i32));
         mp.append_option(r.match_p);
         du.append_option(r.duration);

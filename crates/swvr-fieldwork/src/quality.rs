@@ -40,6 +40,8 @@ pub struct RowQuality {
     pub max_matching: Option<u32>,
     /// Row (of respondents.arrow) of the earliest closest other interview.
     pub closest: Option<u32>,
+    /// The same interview as an index into its group's rows.
+    pub closest_index: Option<u32>,
     /// Other interviews at that match.
     pub n_closest: Option<u32>,
     /// Null p-value of (max_matching, n_closest).
@@ -762,6 +764,7 @@ fn check_group(plan: &Plan, opts: &Options, mut input: GroupInput) -> GroupQuali
                 positions: k as u32,
                 max_matching: matching,
                 closest: b.map(|b| g.rows[b.closest as usize]),
+                closest_index: b.map(|b| b.closest),
                 n_closest: b.map(|b| b.count),
                 match_p: pv[i],
                 duration,
