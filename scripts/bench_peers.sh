@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Optional peer comparison (issue 6): the same three jobs in swvr, R's survey
+# Optional peer comparison (issues 6, 15): every swvr stage, and the same three jobs in swvr, R's survey
 # package and the Python svy package, on a synthetic bundle of N respondents.
 # Not a test; nothing here is read by the test suite.
 #
