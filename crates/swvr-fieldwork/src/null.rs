@@ -242,7 +242,8 @@ mod tests {
         let positions: Vec<Vec<usize>> = (0..ngroups)
             .map(|g| (0..k).filter(|&j| group_of[j] == g).collect())
             .collect();
-        let supports: Vec<(HashMap<Vec<u8>, usize>, Vec<Vec<f64>>)> = positions
+        type Support = (HashMap<Vec<u8>, usize>, Vec<Vec<f64>>);
+        let supports: Vec<Support> = positions
             .iter()
             .map(|pos| {
                 let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
