@@ -596,6 +596,10 @@ pub fn check(
     Ok(out)
 }
 
+/// Country-waves checked side by side by [`check_file`] (memory: about this
+/// many groups' rows).
+const GROUPS_AT_ONCE: usize = 2;
+
 /// Runs the checks on the Arrow file `path` one country-wave at a time
 /// (sorted by country, then wave; only `sel`), calling `each` with every
 /// group's results before the next group is read.
@@ -660,10 +664,12 @@ pub fn check_file(
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
     let cols = plan.group_columns();
     progress.start("fieldwork: interview quality", Some(order.len() as u64), Unit::Groups);
-    for g in order {
+    // One country-wave's rows are read and checked at a time per worker;
+    // `GROUPS_AT_ONCE` groups run side by side (the match leaves a core idle
+    // in its sequential parts) and are handed to `each` in sorted order, so
+    // the output does not depend on the thread count.
+    let load = |g: usize, group_rows: Vec<u32>, wanted: Vec<usize>| -> Result<GroupQuality, FieldworkError> {
         let (country, wave) = &keys[g];
-        let group_rows = std::mem::take(&mut rows[g]);
-        let wanted = std::mem::take(&mut blocks[g]);
         let mut input = GroupInput::new(&plan, country, *wave, Vec::new());
         let mut at = 0usize;
         for_each_batch_of(
@@ -686,8 +692,25 @@ pub fn check_file(
             },
         )?;
         input.rows = group_rows;
-        each(check_group(&plan, opts, input))?;
-        progress.advance(1);
+        Ok(check_group(&plan, opts, input))
+    };
+    let mut work = order
+        .into_iter()
+        .map(|g| (g, std::mem::take(&mut rows[g]), std::mem::take(&mut blocks[g])))
+        .collect::<Vec<_>>()
+        .into_iter();
+    let at_once = rayon::current_num_threads().clamp(1, GROUPS_AT_ONCE);
+    loop {
+        let chunk: Vec<_> = work.by_ref().take(at_once).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let done: Vec<Result<GroupQuality, FieldworkError>> =
+            chunk.into_par_iter().map(|(g, r, w)| load(g, r, w)).collect();
+        for r in done {
+            each(r?)?;
+            progress.advance(1);
+        }
     }
     progress.finish();
     Ok(plan.meta())
