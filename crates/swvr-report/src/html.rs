@@ -591,7 +591,7 @@ fn extra_table(h: &mut String, t: &ExtraTable, only: Option<(&str, i32)>) {
         .collect();
     let hdr: Vec<(&str, bool)> = headers.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     table_open(h, &hdr);
-    for r in rows.into_iter().take(200) {
+    for r in rows.into_iter().take(crate::load::EXTRA_ROWS_SHOWN) {
         h.push_str("<tr>");
         for &i in &shown {
             let numeric = schema.field(i).data_type().is_numeric();

@@ -742,7 +742,15 @@ fn weight_values<'a>(b: &'a RecordBatch, name: &str, path: &Path) -> Result<std:
     ))
 }
 
-/// Every `*.arrow` directly under `dir`, sorted by name; none when `dir` is absent.
+/// Rows of an extra table the page shows per (country, wave), or in all
+/// for a table without those columns (`html::extra_table`).
+pub const EXTRA_ROWS_SHOWN: usize = 200;
+
+/// Every `*.arrow` directly under `dir`, sorted by name; none when `dir` is
+/// absent. Only what the page can show is kept: the first
+/// [`EXTRA_ROWS_SHOWN`] rows of each (country, wave) in file order (a
+/// superset of the first rows of any one country-wave and of the table),
+/// read batch by batch, so a 10⁷-row quality.arrow is never held whole.
 fn read_extra(dir: &Path, prefix: &str) -> Result<Vec<ExtraTable>, ReportError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(Vec::new());
@@ -762,16 +770,93 @@ fn read_extra(dir: &Path, prefix: &str) -> Result<Vec<ExtraTable>, ReportError> 
                     .unwrap_or_default()
             );
             Ok(ExtraTable {
-                batch: swvr_core::io::read_arrow(&p)?,
+                batch: read_shown_rows(&p)?,
                 name,
             })
         })
         .collect()
 }
 
+/// The first [`EXTRA_ROWS_SHOWN`] rows of each (country, wave) of `path`.
+fn read_shown_rows(path: &Path) -> Result<RecordBatch, ReportError> {
+    let arrow = |e: arrow_schema::ArrowError| ReportError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut seen: std::collections::HashMap<(Option<String>, Option<String>), usize> = std::collections::HashMap::new();
+    let mut kept: Vec<RecordBatch> = Vec::new();
+    let schema = swvr_core::io::for_each_batch(path, None, |b: RecordBatch| -> Result<(), ReportError> {
+        let country = b.column_by_name("country");
+        let wave = b.column_by_name("wave");
+        let mut rows: Vec<u32> = Vec::new();
+        for r in 0..b.num_rows() {
+            let key = (
+                country.and_then(|c| cell_text(c, r)),
+                wave.and_then(|c| cell_text(c, r)),
+            );
+            let n = seen.entry(key).or_insert(0);
+            if *n < EXTRA_ROWS_SHOWN {
+                *n += 1;
+                rows.push(r as u32);
+            }
+        }
+        if rows.len() == b.num_rows() {
+            kept.push(b);
+        } else if !rows.is_empty() {
+            let idx = arrow_array::UInt32Array::from(rows);
+            kept.push(arrow_select::take::take_record_batch(&b, &idx).map_err(arrow)?);
+        }
+        Ok(())
+    })?;
+    arrow_select::concat::concat_batches(&schema, &kept).map_err(arrow)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_tables_keep_the_rows_the_page_shows_per_country_wave() {
+        use arrow_array::{Int32Array, StringArray};
+        use arrow_schema::{Field, Schema};
+        use std::sync::Arc;
+        let dir = std::env::temp_dir().join(format!("swvr-report-extra-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let schema = Schema::new(vec![
+            Field::new("country", DataType::Utf8, false),
+            Field::new("wave", DataType::Int32, false),
+            Field::new("row", DataType::Int32, false),
+        ]);
+        // Two batches: AAA has 300 rows, BBB 150, interleaved.
+        let batch = |from: i32, to: i32| {
+            let rows: Vec<i32> = (from..to).collect();
+            let c: Vec<&str> = rows.iter().map(|r| if r % 3 == 0 { "BBB" } else { "AAA" }).collect();
+            RecordBatch::try_new(
+                Arc::new(schema.clone()),
+                vec![
+                    Arc::new(StringArray::from(c)),
+                    Arc::new(Int32Array::from(vec![2021; rows.len()])),
+                    Arc::new(Int32Array::from(rows)),
+                ],
+            )
+            .unwrap()
+        };
+        let path = dir.join("quality.arrow");
+        swvr_core::io::write_arrow(&path, &schema, &[batch(0, 250), batch(250, 450)]).unwrap();
+        let b = read_shown_rows(&path).unwrap();
+        let rows = b.column(2).as_primitive::<arrow_array::types::Int32Type>();
+        let country = b.column(0).as_string::<i32>();
+        let count = |c: &str| (0..b.num_rows()).filter(|&i| country.value(i) == c).count();
+        assert_eq!((count("AAA"), count("BBB")), (EXTRA_ROWS_SHOWN, 150));
+        // File order kept; AAA's first 200 rows end at row 299.
+        assert!(rows.values().windows(2).all(|w| w[0] < w[1]));
+        let last_a = (0..b.num_rows())
+            .filter(|&i| country.value(i) == "AAA")
+            .map(|i| rows.value(i))
+            .max();
+        assert_eq!(last_a, Some(299));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn histogram_bins_cover_min_to_max() {
