@@ -128,6 +128,44 @@ struct Side {
     n_h: Vec<u64>,
 }
 
+/// The level contrast `a − b` of one item category, its SE not yet set
+/// ([`finish`]); `df` is the two levels' respondents minus the strata
+/// holding either.
+#[allow(clippy::too_many_arguments)]
+fn level_contrast(
+    group: &Group,
+    d: &DomainRows,
+    (a, b): (usize, usize),
+    (item, cat): (&str, &str),
+    (n_a, estimate_a): (u64, f64),
+    (n_b, estimate_b): (u64, f64),
+    strata: i64,
+    variance_method: &'static str,
+) -> Contrast {
+    Contrast {
+        country: group.country.clone(),
+        kind: ContrastKind::Level,
+        wave_a: group.wave,
+        wave_b: group.wave,
+        item: item.to_string(),
+        domain: d.name.clone(),
+        level_a: d.labels[a].clone(),
+        level_b: d.labels[b].clone(),
+        category: cat.to_string(),
+        n_a,
+        n_b,
+        estimate_a,
+        estimate_b,
+        difference: estimate_a - estimate_b,
+        se: 0.0,
+        ci_low: None,
+        ci_high: None,
+        df: (n_a + n_b) as i64 - strata,
+        p_value: None,
+        variance_method,
+    }
+}
+
 fn side(stats: &LevelStats, level: usize, y: &[f64], n_h: &[u64]) -> Side {
     let inf = stats.infer(level, y, n_h);
     let (hh, kk) = (stats.h, stats.k);
@@ -300,28 +338,16 @@ fn pair(
         }
         strata += i64::from(sa.n_h[h] + sb.n_h[h] > 0);
     }
-    let c = Contrast {
-        country: group.country.clone(),
-        kind: ContrastKind::Level,
-        wave_a: group.wave,
-        wave_b: group.wave,
-        item: item.to_string(),
-        domain: d.name.clone(),
-        level_a: d.labels[a].clone(),
-        level_b: d.labels[b].clone(),
-        category: cat.to_string(),
-        n_a: sa.n,
-        n_b: sb.n,
-        estimate_a: sa.estimate,
-        estimate_b: sb.estimate,
-        difference: sa.estimate - sb.estimate,
-        se: 0.0,
-        ci_low: None,
-        ci_high: None,
-        df: (sa.n + sb.n) as i64 - strata,
-        p_value: None,
-        variance_method: "fixed",
-    };
+    let c = level_contrast(
+        group,
+        d,
+        (a, b),
+        (item, cat),
+        (sa.n, sa.estimate),
+        (sb.n, sb.estimate),
+        strata,
+        "fixed",
+    );
     if let Some((design, rs, dropped)) = rep {
         // Replicate variance of the difference: the difference per replicate.
         let ta = rs.thetas(off + a, y);
@@ -385,28 +411,16 @@ fn calibrated_pair(
         let present = |l: usize| (0..cc * st.k).any(|i| st.n[((l * st.h + h) * cc) * st.k + i] > 0);
         strata += i64::from(present(off + a) || present(off + b));
     }
-    let c = Contrast {
-        country: group.country.clone(),
-        kind: ContrastKind::Level,
-        wave_a: group.wave,
-        wave_b: group.wave,
-        item: item.to_string(),
-        domain: d.name.clone(),
-        level_a: d.labels[a].clone(),
-        level_b: d.labels[b].clone(),
-        category: cat.to_string(),
-        n_a: ia.n,
-        n_b: ib.n,
-        estimate_a: ia.estimate,
-        estimate_b: ib.estimate,
-        difference: ia.estimate - ib.estimate,
-        se: 0.0,
-        ci_low: None,
-        ci_high: None,
-        df: (ia.n + ib.n) as i64 - strata,
-        p_value: None,
-        variance_method: "calibrated",
-    };
+    let c = level_contrast(
+        group,
+        d,
+        (a, b),
+        (item, cat),
+        (ia.n, ia.estimate),
+        (ib.n, ib.estimate),
+        strata,
+        "calibrated",
+    );
     finish(c, ia.variance + ib.variance - 2.0 * cov.total())
 }
 
