@@ -128,41 +128,54 @@ struct Side {
     n_h: Vec<u64>,
 }
 
-/// The level contrast `a − b` of one item category, its SE not yet set
-/// ([`finish`]); `df` is the two levels' respondents minus the strata
-/// holding either.
-#[allow(clippy::too_many_arguments)]
-fn level_contrast(
-    group: &Group,
-    d: &DomainRows,
-    (a, b): (usize, usize),
-    (item, cat): (&str, &str),
-    (n_a, estimate_a): (u64, f64),
-    (n_b, estimate_b): (u64, f64),
-    strata: i64,
-    variance_method: &'static str,
-) -> Contrast {
-    Contrast {
-        country: group.country.clone(),
-        kind: ContrastKind::Level,
-        wave_a: group.wave,
-        wave_b: group.wave,
-        item: item.to_string(),
-        domain: d.name.clone(),
-        level_a: d.labels[a].clone(),
-        level_b: d.labels[b].clone(),
-        category: cat.to_string(),
-        n_a,
-        n_b,
-        estimate_a,
-        estimate_b,
-        difference: estimate_a - estimate_b,
-        se: 0.0,
-        ci_low: None,
-        ci_high: None,
-        df: (n_a + n_b) as i64 - strata,
-        p_value: None,
-        variance_method,
+/// Which level contrast: a country-wave, a domain (`off`: the flat index
+/// of its first level in [`LevelStats`]), two of its levels and one item
+/// category with its outcome values.
+#[derive(Clone, Copy)]
+struct Which<'a> {
+    group: &'a Group,
+    domain: &'a DomainRows,
+    off: usize,
+    a: usize,
+    b: usize,
+    item: &'a str,
+    category: &'a str,
+    y: &'a [f64],
+}
+
+impl Which<'_> {
+    /// The contrast `a − b` from each level's (respondents, estimate), its
+    /// SE not yet set ([`finish`]); `df` is the two levels' respondents
+    /// minus `strata`, the strata holding either.
+    fn contrast(
+        &self,
+        (n_a, estimate_a): (u64, f64),
+        (n_b, estimate_b): (u64, f64),
+        strata: i64,
+        variance_method: &'static str,
+    ) -> Contrast {
+        Contrast {
+            country: self.group.country.clone(),
+            kind: ContrastKind::Level,
+            wave_a: self.group.wave,
+            wave_b: self.group.wave,
+            item: self.item.to_string(),
+            domain: self.domain.name.clone(),
+            level_a: self.domain.labels[self.a].clone(),
+            level_b: self.domain.labels[self.b].clone(),
+            category: self.category.to_string(),
+            n_a,
+            n_b,
+            estimate_a,
+            estimate_b,
+            difference: estimate_a - estimate_b,
+            se: 0.0,
+            ci_low: None,
+            ci_high: None,
+            df: (n_a + n_b) as i64 - strata,
+            p_value: None,
+            variance_method,
+        }
     }
 }
 
@@ -244,18 +257,7 @@ fn outcomes(q: &Questionnaire, cats: &[Vec<String>]) -> Vec<(usize, Outcomes)> {
             } => {
                 // A missing item is reported by tabulation itself.
                 if let Some(v) = q.item_index(item) {
-                    let y = cats[v]
-                        .iter()
-                        .map(|c| {
-                            if c == plus {
-                                1.0
-                            } else if c == minus {
-                                -1.0
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
+                    let y = crate::net_outcome(&cats[v], plus, minus);
                     out.push((v, (id.clone(), vec![("net".to_string(), y)])));
                 }
             }
@@ -303,13 +305,20 @@ pub(crate) fn level_contrasts(
                 for (ia, &a) in present.iter().enumerate() {
                     for &b in &present[ia + 1..] {
                         for (cat, y) in cs {
-                            let c = match (rv, &p.cal) {
-                                (None, Some(cal)) => {
-                                    calibrated_pair(p.group, &p.n_h, st, cal, (d, off), (a, b), (name, cat, y))
-                                }
-                                _ => pair(p.group, &p.n_h, st, rv, (d, off), (a, b), (name, cat, y)),
+                            let which = Which {
+                                group: p.group,
+                                domain: d,
+                                off,
+                                a,
+                                b,
+                                item: name,
+                                category: cat,
+                                y,
                             };
-                            out.push(c);
+                            out.push(match (rv, &p.cal) {
+                                (None, Some(cal)) => calibrated_pair(which, &p.n_h, st, cal),
+                                _ => pair(which, &p.n_h, st, rv),
+                            });
                         }
                     }
                 }
@@ -319,17 +328,10 @@ pub(crate) fn level_contrasts(
     out
 }
 
-fn pair(
-    group: &Group,
-    n_h: &[u64],
-    st: &LevelStats,
-    rep: Option<(&RepDesign, &RepStats, &[bool])>,
-    (d, off): (&DomainRows, usize),
-    (a, b): (usize, usize),
-    (item, cat, y): (&str, &str, &[f64]),
-) -> Contrast {
-    let sa = side(st, off + a, y, n_h);
-    let sb = side(st, off + b, y, n_h);
+fn pair(which: Which<'_>, n_h: &[u64], st: &LevelStats, rep: Option<(&RepDesign, &RepStats, &[bool])>) -> Contrast {
+    let (la, lb, y) = (which.off + which.a, which.off + which.b, which.y);
+    let sa = side(st, la, y, n_h);
+    let sb = side(st, lb, y, n_h);
     let mut cov = Neumaier::new();
     let mut strata = 0i64;
     for (h, &size) in n_h.iter().enumerate() {
@@ -338,20 +340,11 @@ fn pair(
         }
         strata += i64::from(sa.n_h[h] + sb.n_h[h] > 0);
     }
-    let c = level_contrast(
-        group,
-        d,
-        (a, b),
-        (item, cat),
-        (sa.n, sa.estimate),
-        (sb.n, sb.estimate),
-        strata,
-        "fixed",
-    );
+    let c = which.contrast((sa.n, sa.estimate), (sb.n, sb.estimate), strata, "fixed");
     if let Some((design, rs, dropped)) = rep {
         // Replicate variance of the difference: the difference per replicate.
-        let ta = rs.thetas(off + a, y);
-        let tb = rs.thetas(off + b, y);
+        let ta = rs.thetas(la, y);
+        let tb = rs.thetas(lb, y);
         let diff: Vec<f64> = ta
             .iter()
             .zip(&tb)
@@ -377,19 +370,12 @@ fn pair(
 /// `Σ_{h,c} z̃_a z̃_b = −h_b,c Σ z_a w − h_a,c Σ z_b w + h_a,c h_b,c Σ w²`;
 /// per stratum `cov_h = n_h/(n_h−1) [Σ_h z̃_a z̃_b − (Σ_h z̃_a)(Σ_h z̃_b)/n_h]`,
 /// a lonely stratum uncentred.
-fn calibrated_pair(
-    group: &Group,
-    n_h: &[u64],
-    st: &LevelStats,
-    cal: &crate::engine::PreparedCal,
-    (d, off): (&DomainRows, usize),
-    (a, b): (usize, usize),
-    (item, cat, y): (&str, &str, &[f64]),
-) -> Contrast {
-    let ia = st.infer_calibrated(off + a, y, n_h, cal);
-    let ib = st.infer_calibrated(off + b, y, n_h, cal);
-    let sa = st.calibrated_scores(off + a, y, ia.estimate, cal);
-    let sb = st.calibrated_scores(off + b, y, ib.estimate, cal);
+fn calibrated_pair(which: Which<'_>, n_h: &[u64], st: &LevelStats, cal: &crate::engine::PreparedCal) -> Contrast {
+    let (la, lb, y) = (which.off + which.a, which.off + which.b, which.y);
+    let ia = st.infer_calibrated(la, y, n_h, cal);
+    let ib = st.infer_calibrated(lb, y, n_h, cal);
+    let sa = st.calibrated_scores(la, y, ia.estimate, cal);
+    let sb = st.calibrated_scores(lb, y, ib.estimate, cal);
     let cc = st.c;
     let mut cov = Neumaier::new();
     let mut strata = 0i64;
@@ -409,18 +395,9 @@ fn calibrated_pair(
             cov.add(x);
         }
         let present = |l: usize| (0..cc * st.k).any(|i| st.n[((l * st.h + h) * cc) * st.k + i] > 0);
-        strata += i64::from(present(off + a) || present(off + b));
+        strata += i64::from(present(la) || present(lb));
     }
-    let c = level_contrast(
-        group,
-        d,
-        (a, b),
-        (item, cat),
-        (ia.n, ia.estimate),
-        (ib.n, ib.estimate),
-        strata,
-        "calibrated",
-    );
+    let c = which.contrast((ia.n, ia.estimate), (ib.n, ib.estimate), strata, "calibrated");
     finish(c, ia.variance + ib.variance - 2.0 * cov.total())
 }
 

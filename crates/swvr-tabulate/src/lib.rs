@@ -608,20 +608,7 @@ fn tabulate_batch_from(
                     let Some(v) = q.item_index(item) else {
                         return Err(column_err(&path, item, "an item of the questionnaire"));
                     };
-                    let cats = &vars[v].1;
-                    let y: Vec<f64> = cats
-                        .iter()
-                        .map(|c| {
-                            if c == plus {
-                                1.0
-                            } else if c == minus {
-                                -1.0
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    ctx.emit_net(id, &y, stat(v), v, &mut out);
+                    ctx.emit_net(id, &net_outcome(&vars[v].1, plus, minus), stat(v), v, &mut out);
                 }
             }
         }
@@ -817,6 +804,22 @@ impl Ctx<'_> {
             out.push(e);
         }
     }
+}
+
+/// The outcome of a net indicator on its item's categories: 1 for `plus`,
+/// −1 for `minus`, 0 for every other category (tables and contrasts).
+pub(crate) fn net_outcome(cats: &[String], plus: &str, minus: &str) -> Vec<f64> {
+    cats.iter()
+        .map(|c| {
+            if c == plus {
+                1.0
+            } else if c == minus {
+                -1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 fn deff(inf: &engine::Inference) -> Option<f64> {

@@ -3,11 +3,65 @@
 
 use std::collections::HashMap;
 
+use swvr_core::calibration::BatchCalibration;
 use swvr_core::questionnaire::Questionnaire;
 use swvr_core::variance::stratified_total_variance;
 use swvr_tabulate::tabulate_batch;
 
 use crate::common::{batch_from_csv, read_csv};
+
+/// The rows of one country in a reference CSV, with their strata coded
+/// in order of first appearance.
+struct CountryRows {
+    rows: Vec<usize>,
+    stratum: Vec<u32>,
+    strata: usize,
+}
+
+impl CountryRows {
+    fn of(csv: &[Vec<String>], at: impl Fn(&str) -> usize, country: &str) -> Self {
+        let (c, s) = (at("country"), at("stratum"));
+        let rows: Vec<usize> = (0..csv.len()).filter(|&i| csv[i][c] == country).collect();
+        let mut codes: HashMap<&str, u32> = HashMap::new();
+        let stratum = rows
+            .iter()
+            .map(|&i| {
+                let k = codes.len() as u32;
+                *codes.entry(csv[i][s].as_str()).or_insert(k)
+            })
+            .collect();
+        Self {
+            rows,
+            stratum,
+            strata: codes.len(),
+        }
+    }
+
+    /// The stratified with-replacement variance of the total of the scores `z`.
+    fn variance(&self, z: &[f64]) -> f64 {
+        stratified_total_variance(z, &self.stratum, self.strata)
+    }
+
+    /// The scores `z` (one per row) replaced by their residuals on the
+    /// calibration variables (weights `w`).
+    fn residualise(&self, calib: &BatchCalibration, w: &[f64], z: &mut [f64]) {
+        let idx: Vec<u32> = self.rows.iter().map(|&i| i as u32).collect();
+        let cell: Vec<u32> = idx.iter().map(|&i| calib.cell[i as usize]).collect();
+        let start: Vec<f64> = idx.iter().map(|&i| calib.start[i as usize]).collect();
+        calib.calibrator(&idx).residualise(z, 1, &cell, w, &start);
+    }
+}
+
+/// The weighted mean `p` of `y` over the rows in the domain `a`, and the
+/// linearisation scores of the mean: `w (y − p) / Σ_a w` in the domain, 0 outside.
+fn mean_scores(w: &[f64], y: &[f64], a: &[bool]) -> (f64, Vec<f64>) {
+    let wd: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i]).sum();
+    let p: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i] * y[i]).sum::<f64>() / wd;
+    let z = (0..w.len())
+        .map(|i| if a[i] { w[i] * (y[i] - p) / wd } else { 0.0 })
+        .collect();
+    (p, z)
+}
 
 #[test]
 fn sufficient_statistics_match_direct_scores() {
@@ -23,12 +77,8 @@ fn sufficient_statistics_match_direct_scores() {
         {
             let item = q.item(&e.item).unwrap();
             let code = q.answer_set(item).code_of(&e.category).unwrap().to_string();
-            let group: Vec<&Vec<String>> = rows.iter().filter(|r| r[at("country")] == e.country).collect();
-            let mut strata: HashMap<&str, u32> = HashMap::new();
-            for r in &group {
-                let k = strata.len() as u32;
-                strata.entry(r[at("stratum")].as_str()).or_insert(k);
-            }
+            let g = CountryRows::of(&rows, at, &e.country);
+            let group: Vec<&Vec<String>> = g.rows.iter().map(|&i| &rows[i]).collect();
             let in_domain = |r: &Vec<String>| match (e.domain.as_str(), e.domain_level.as_str()) {
                 ("total", _) => true,
                 ("sex", "male") => r[at("sex")] == "1",
@@ -52,13 +102,8 @@ fn sufficient_statistics_match_direct_scores() {
                 .iter()
                 .map(|r| f64::from(u8::from(r[at(&e.item)] == code)))
                 .collect();
-            let wd: f64 = (0..group.len()).filter(|&i| a[i]).map(|i| w[i]).sum();
-            let p: f64 = (0..group.len()).filter(|&i| a[i]).map(|i| w[i] * y[i]).sum::<f64>() / wd;
-            let z: Vec<f64> = (0..group.len())
-                .map(|i| if a[i] { w[i] * (y[i] - p) / wd } else { 0.0 })
-                .collect();
-            let s: Vec<u32> = group.iter().map(|r| strata[r[at("stratum")].as_str()]).collect();
-            let v = stratified_total_variance(&z, &s, strata.len());
+            let (p, z) = mean_scores(&w, &y, &a);
+            let v = g.variance(&z);
             assert!((e.estimate - p).abs() < 1e-12, "{e:?}");
             assert!(
                 (e.se * e.se - v).abs() <= 1e-12 * v.max(1e-300) || (v < 1e-30 && e.se < 1e-15),
@@ -115,7 +160,7 @@ fn calibrated(batch: &arrow_array::RecordBatch, function: &str) -> arrow_array::
 /// residualisations (rake's backfitting, calibrate's regression).
 #[test]
 fn calibrated_statistics_match_direct_residuals() {
-    use swvr_core::calibration::{BatchCalibration, Residualise};
+    use swvr_core::calibration::Residualise;
     let q = Questionnaire::default_2021();
     for function in ["raking", "logit"] {
         let batch = calibrated(&batch_from_csv("lonely.csv", &q), function);
@@ -146,14 +191,8 @@ fn calibrated_statistics_match_direct_residuals() {
             );
             let item = q.item(&e.item).unwrap();
             let code = q.answer_set(item).code_of(&e.category).unwrap().to_string();
-            let rows_g: Vec<usize> = (0..rows.len())
-                .filter(|&i| rows[i][at("country")] == e.country)
-                .collect();
-            let mut strata: HashMap<&str, u32> = HashMap::new();
-            for &i in &rows_g {
-                let k = strata.len() as u32;
-                strata.entry(rows[i][at("stratum")].as_str()).or_insert(k);
-            }
+            let g = CountryRows::of(&rows, at, &e.country);
+            let rows_g = &g.rows;
             let in_domain = |r: &Vec<String>| match e.domain_level.as_str() {
                 "total" => true,
                 "male" => r[at("sex")] == "1",
@@ -169,21 +208,9 @@ fn calibrated_statistics_match_direct_residuals() {
                 .iter()
                 .map(|&i| f64::from(u8::from(rows[i][at(&e.item)] == code)))
                 .collect();
-            let wd: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i]).sum();
-            let p: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i] * y[i]).sum::<f64>() / wd;
-            let mut z: Vec<f64> = (0..w.len())
-                .map(|i| if a[i] { w[i] * (y[i] - p) / wd } else { 0.0 })
-                .collect();
-            let idx: Vec<u32> = rows_g.iter().map(|&i| i as u32).collect();
-            let cal = calib.calibrator(&idx);
-            let cell: Vec<u32> = idx.iter().map(|&i| calib.cell[i as usize]).collect();
-            let start: Vec<f64> = idx.iter().map(|&i| calib.start[i as usize]).collect();
-            cal.residualise(&mut z, 1, &cell, &w, &start);
-            let s: Vec<u32> = rows_g
-                .iter()
-                .map(|&i| strata[rows[i][at("stratum")].as_str()])
-                .collect();
-            let v = stratified_total_variance(&z, &s, strata.len());
+            let (_, mut z) = mean_scores(&w, &y, &a);
+            g.residualise(&calib, &w, &mut z);
+            let v = g.variance(&z);
             assert!((e.estimate - f.estimate).abs() < 1e-15, "{e:?}");
             assert!(
                 (e.se * e.se - v).abs() <= 1e-10 * v.max(1e-300) || (v < 1e-30 && e.se < 1e-14),
@@ -205,7 +232,6 @@ fn calibrated_statistics_match_direct_residuals() {
 /// calibrated residuals, with a lonely stratum, for both residualisations.
 #[test]
 fn calibrated_level_contrasts_match_direct_residuals() {
-    use swvr_core::calibration::BatchCalibration;
     let q = Questionnaire::default_2021();
     for function in ["raking", "logit"] {
         let batch = calibrated(&batch_from_csv("lonely.csv", &q), function);
@@ -221,18 +247,8 @@ fn calibrated_level_contrasts_match_direct_residuals() {
             assert_eq!(c.variance_method, "calibrated");
             let item = q.item(&c.item).unwrap();
             let code = q.answer_set(item).code_of(&c.category).unwrap().to_string();
-            let rows_g: Vec<usize> = (0..rows.len())
-                .filter(|&i| rows[i][at("country")] == c.country)
-                .collect();
-            let mut strata: HashMap<&str, u32> = HashMap::new();
-            for &i in &rows_g {
-                let k = strata.len() as u32;
-                strata.entry(rows[i][at("stratum")].as_str()).or_insert(k);
-            }
-            let idx: Vec<u32> = rows_g.iter().map(|&i| i as u32).collect();
-            let cal = calib.calibrator(&idx);
-            let cell: Vec<u32> = idx.iter().map(|&i| calib.cell[i as usize]).collect();
-            let start: Vec<f64> = idx.iter().map(|&i| calib.start[i as usize]).collect();
+            let g = CountryRows::of(&rows, at, &c.country);
+            let rows_g = &g.rows;
             let w: Vec<f64> = rows_g.iter().map(|&i| rows[i][at("weight")].parse().unwrap()).collect();
             let y: Vec<f64> = rows_g
                 .iter()
@@ -243,21 +259,13 @@ fn calibrated_level_contrasts_match_direct_residuals() {
                     .iter()
                     .map(|&i| !rows[i][at(&c.item)].is_empty() && rows[i][at("sex")] == sex)
                     .collect();
-                let wd: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i]).sum();
-                let p: f64 = (0..w.len()).filter(|&i| a[i]).map(|i| w[i] * y[i]).sum::<f64>() / wd;
-                let mut z: Vec<f64> = (0..w.len())
-                    .map(|i| if a[i] { w[i] * (y[i] - p) / wd } else { 0.0 })
-                    .collect();
-                cal.residualise(&mut z, 1, &cell, &w, &start);
+                let (_, mut z) = mean_scores(&w, &y, &a);
+                g.residualise(&calib, &w, &mut z);
                 z
             };
             let (za, zb) = (resid("1"), resid("2"));
             let d: Vec<f64> = za.iter().zip(&zb).map(|(a, b)| a - b).collect();
-            let s: Vec<u32> = rows_g
-                .iter()
-                .map(|&i| strata[rows[i][at("stratum")].as_str()])
-                .collect();
-            let v = stratified_total_variance(&d, &s, strata.len());
+            let v = g.variance(&d);
             assert!(
                 (c.se * c.se - v).abs() <= 1e-10 * v.max(1e-300) || (v < 1e-30 && c.se < 1e-14),
                 "{c:?}: direct variance {v}"
