@@ -8,14 +8,16 @@ use std::sync::Arc;
 
 use std::io::{Read, Seek, SeekFrom};
 
-use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, make_array};
+use arrow_array::{
+    Array, ArrayRef, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, RecordBatchOptions, make_array,
+};
 use arrow_buffer::Buffer;
 use arrow_data::transform::MutableArrayData;
 use arrow_ipc::convert::try_fb_to_schema;
 use arrow_ipc::reader::{FileDecoder, read_footer_length};
 use arrow_ipc::writer::FileWriter;
 use arrow_ipc::{root_as_footer, root_as_message};
-use arrow_schema::{ArrowError, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 
 use crate::{SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 
@@ -749,6 +751,57 @@ pub fn column<'a, A: Array + 'static>(batch: &'a RecordBatch, name: &str, path: 
     })
 }
 
+/// An integer column of any signed width: the codes of a coded variable
+/// whatever width a file stores them in (respondents.arrow uses Int8;
+/// Int16/32/64 come from other writers).
+#[derive(Debug, Clone, Copy)]
+pub enum IntColumn<'a> {
+    /// Int8 codes.
+    I8(&'a Int8Array),
+    /// Int16 codes.
+    I16(&'a Int16Array),
+    /// Int32 codes.
+    I32(&'a Int32Array),
+    /// Int64 codes.
+    I64(&'a Int64Array),
+}
+
+impl<'a> IntColumn<'a> {
+    /// `array` as an integer column; `None` when it holds another type.
+    pub fn of(array: &'a dyn Array) -> Option<Self> {
+        let any = array.as_any();
+        match array.data_type() {
+            DataType::Int8 => any.downcast_ref().map(IntColumn::I8),
+            DataType::Int16 => any.downcast_ref().map(IntColumn::I16),
+            DataType::Int32 => any.downcast_ref().map(IntColumn::I32),
+            DataType::Int64 => any.downcast_ref().map(IntColumn::I64),
+            _ => None,
+        }
+    }
+
+    /// The value of row `r`; `None` when it is null.
+    #[inline]
+    pub fn get(&self, r: usize) -> Option<i64> {
+        match self {
+            IntColumn::I8(a) => a.is_valid(r).then(|| i64::from(a.value(r))),
+            IntColumn::I16(a) => a.is_valid(r).then(|| i64::from(a.value(r))),
+            IntColumn::I32(a) => a.is_valid(r).then(|| i64::from(a.value(r))),
+            IntColumn::I64(a) => a.is_valid(r).then(|| a.value(r)),
+        }
+    }
+
+    /// Every value in row order, `None` for nulls.
+    pub fn values(&self) -> Vec<Option<i64>> {
+        let len = match self {
+            IntColumn::I8(a) => a.len(),
+            IntColumn::I16(a) => a.len(),
+            IntColumn::I32(a) => a.len(),
+            IntColumn::I64(a) => a.len(),
+        };
+        (0..len).map(|r| self.get(r)).collect()
+    }
+}
+
 /// A schema shared by reference.
 pub fn shared(schema: Schema) -> SchemaRef {
     Arc::new(schema)
@@ -759,6 +812,25 @@ mod tests {
     use super::*;
     use arrow_array::Int32Array;
     use arrow_schema::{DataType, Field};
+
+    #[test]
+    fn int_column_reads_every_integer_width_and_nothing_else() {
+        let arrays: [ArrayRef; 4] = [
+            Arc::new(Int8Array::from(vec![Some(-1), None, Some(9)])),
+            Arc::new(Int16Array::from(vec![Some(-1), None, Some(9)])),
+            Arc::new(Int32Array::from(vec![Some(-1), None, Some(9)])),
+            Arc::new(Int64Array::from(vec![Some(-1), None, Some(9)])),
+        ];
+        for a in &arrays {
+            let c = IntColumn::of(a.as_ref()).unwrap();
+            assert_eq!(c.values(), vec![Some(-1), None, Some(9)], "{}", a.data_type());
+            assert_eq!(c.get(2), Some(9));
+        }
+        let text = arrow_array::StringArray::from(vec!["1"]);
+        assert!(IntColumn::of(&text).is_none());
+        let unsigned = arrow_array::UInt8Array::from(vec![1u8]);
+        assert!(IntColumn::of(&unsigned).is_none());
+    }
 
     #[test]
     fn arrow_round_trip_and_no_temp_left() {

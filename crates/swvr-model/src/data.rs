@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use arrow_array::{Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
 use swvr_core::groups::Group;
+use swvr_core::io::IntColumn;
 use swvr_core::sum::Neumaier;
 
 use crate::ModelError;
@@ -16,10 +17,7 @@ use crate::spec::{Levels, ModelSpec};
 /// An integer-coded column of any integer width, or a text column.
 #[derive(Debug, Clone, Copy)]
 enum Col<'a> {
-    I8(&'a Int8Array),
-    I16(&'a Int16Array),
-    I32(&'a Int32Array),
-    I64(&'a Int64Array),
+    Int(IntColumn<'a>),
     Str(&'a StringArray),
 }
 
@@ -30,20 +28,10 @@ impl<'a> Col<'a> {
             column: name.to_string(),
             expected: "a column of this name (named in the model specification)".into(),
         })?;
-        let any = col.as_any();
-        if let Some(a) = any.downcast_ref::<Int8Array>() {
-            return Ok(Col::I8(a));
+        if let Some(c) = IntColumn::of(col.as_ref()) {
+            return Ok(Col::Int(c));
         }
-        if let Some(a) = any.downcast_ref::<Int16Array>() {
-            return Ok(Col::I16(a));
-        }
-        if let Some(a) = any.downcast_ref::<Int32Array>() {
-            return Ok(Col::I32(a));
-        }
-        if let Some(a) = any.downcast_ref::<Int64Array>() {
-            return Ok(Col::I64(a));
-        }
-        if let Some(a) = any.downcast_ref::<StringArray>() {
+        if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
             return Ok(Col::Str(a));
         }
         Err(ModelError::Column {
@@ -55,20 +43,8 @@ impl<'a> Col<'a> {
 
     #[inline]
     fn code(&self, r: usize) -> Option<i64> {
-        macro_rules! int {
-            ($a:expr) => {
-                if $a.is_null(r) {
-                    None
-                } else {
-                    Some(i64::from($a.value(r)))
-                }
-            };
-        }
         match self {
-            Col::I8(a) => int!(a),
-            Col::I16(a) => int!(a),
-            Col::I32(a) => int!(a),
-            Col::I64(a) => int!(a),
+            Col::Int(c) => c.get(r),
             Col::Str(_) => None,
         }
     }
@@ -82,7 +58,7 @@ const NONE: u8 = u8::MAX;
 type Lut = Option<Box<[u8; 256]>>;
 
 fn lut(col: Col<'_>, value: impl Fn(i64) -> Option<u8>) -> Lut {
-    let Col::I8(_) = col else { return None };
+    let Col::Int(IntColumn::I8(_)) = col else { return None };
     let mut t = Box::new([NONE; 256]);
     for c in i8::MIN..=i8::MAX {
         if let Some(v) = value(i64::from(c)) {
@@ -125,7 +101,7 @@ impl<'a> Binary<'a> {
 
     #[inline]
     fn value(&self, r: usize) -> Option<u8> {
-        if let (Some(t), Col::I8(a)) = (&self.lut, self.col) {
+        if let (Some(t), Col::Int(IntColumn::I8(a))) = (&self.lut, self.col) {
             if a.is_null(r) {
                 return None;
             }
@@ -167,7 +143,7 @@ impl<'a> Categorical<'a> {
                 let v = a.value(r);
                 self.labels.iter().position(|l| l == v).map(|i| i as u64)
             }
-            Col::I8(a) if self.lut.is_some() => {
+            Col::Int(IntColumn::I8(a)) if self.lut.is_some() => {
                 if a.is_null(r) {
                     return None;
                 }

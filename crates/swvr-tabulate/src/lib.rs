@@ -62,7 +62,7 @@ pub mod report;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use arrow_array::{Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Float64Array, Int8Array, RecordBatch, StringArray};
 use rayon::prelude::*;
 use swvr_core::groups::{Group, Selection};
 use swvr_core::io::IoError;
@@ -241,23 +241,9 @@ fn int_values(batch: &RecordBatch, name: &str, path: &str) -> Result<Vec<Option<
     let col = batch
         .column_by_name(name)
         .ok_or_else(|| column_err(path, name, "a domain column of this name"))?;
-    let any = col.as_any();
-    macro_rules! try_ty {
-        ($t:ty) => {
-            if let Some(a) = any.downcast_ref::<$t>() {
-                return Ok(a.iter().map(|v| v.map(i64::from)).collect());
-            }
-        };
-    }
-    try_ty!(Int8Array);
-    try_ty!(Int16Array);
-    try_ty!(Int32Array);
-    try_ty!(Int64Array);
-    Err(column_err(
-        path,
-        name,
-        &format!("integer codes, found {}", col.data_type()),
-    ))
+    swvr_core::io::IntColumn::of(col.as_ref())
+        .map(|c| c.values())
+        .ok_or_else(|| column_err(path, name, &format!("integer codes, found {}", col.data_type())))
 }
 
 /// Per-row levels of every domain of the questionnaire (domains in parallel).
