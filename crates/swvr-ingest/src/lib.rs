@@ -25,6 +25,7 @@
 //! ```
 
 mod bundle;
+mod columnar;
 mod error;
 mod exclude;
 mod ids;
@@ -116,7 +117,31 @@ pub fn ingest_with_units(
     unit_bytes: usize,
     workers: usize,
 ) -> Result<IngestSummary, IngestError> {
-    let tuning = pipeline::Tuning { unit_bytes, workers };
+    let tuning = pipeline::Tuning {
+        unit_bytes,
+        unit_records: usize::MAX,
+        workers,
+    };
+    ingest_tuned(data, out, q, sel, &swvr_core::progress::NoProgress, tuning)
+}
+
+/// [`ingest`] with the input cut into units of `unit_records` records
+/// (at most 8 MiB) validated by `workers` threads: for tests that cut
+/// units at every record count. The outputs do not depend on either.
+#[doc(hidden)]
+pub fn ingest_with_record_units(
+    data: &Path,
+    out: &Path,
+    q: &Questionnaire,
+    sel: &Selection,
+    unit_records: usize,
+    workers: usize,
+) -> Result<IngestSummary, IngestError> {
+    let tuning = pipeline::Tuning {
+        unit_records,
+        workers,
+        ..pipeline::Tuning::default()
+    };
     ingest_tuned(data, out, q, sel, &swvr_core::progress::NoProgress, tuning)
 }
 

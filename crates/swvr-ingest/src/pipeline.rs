@@ -34,6 +34,7 @@ use swvr_core::groups::Selection;
 use swvr_core::io::ArrowFileWriter;
 use swvr_core::progress::Progress;
 
+use crate::columnar::{Scratch, Split};
 use crate::reader::{Fields, LimitError, RecordReader};
 use crate::report::{RejectsWriter, Report};
 use crate::source::{Feed, FeedError, Input};
@@ -41,8 +42,13 @@ use crate::text::trim;
 use crate::validate::{Builders, Plan, Reason, Row};
 use crate::{BATCH_ROWS, CountryWave, IngestError, Outside, arrow_err, country_bucket, ids, readable_id, selected};
 
-/// Bytes of CSV per unit.
-pub(crate) const UNIT_BYTES: usize = 1 << 20;
+/// Bytes of CSV per unit at most (a unit ends earlier after
+/// [`UNIT_RECORDS`] records).
+pub(crate) const UNIT_BYTES: usize = 8 << 20;
+
+/// Records per unit: a unit without rejects is one whole Arrow batch of
+/// [`BATCH_ROWS`] rows, written as the worker built it (no regrouping copy).
+pub(crate) const UNIT_RECORDS: usize = BATCH_ROWS;
 
 /// How the input is cut and how many workers validate it (tests cut tiny
 /// units to split records everywhere; the outputs never depend on either).
@@ -50,6 +56,8 @@ pub(crate) const UNIT_BYTES: usize = 1 << 20;
 pub(crate) struct Tuning {
     /// Target bytes per unit.
     pub unit_bytes: usize,
+    /// Records per unit (`usize::MAX`: cut by bytes only).
+    pub unit_records: usize,
     /// Worker threads.
     pub workers: usize,
 }
@@ -58,6 +66,7 @@ impl Default for Tuning {
     fn default() -> Self {
         Self {
             unit_bytes: UNIT_BYTES,
+            unit_records: UNIT_RECORDS,
             workers: rayon::current_num_threads().max(1),
         }
     }
@@ -202,6 +211,7 @@ pub(crate) fn run(
                 read_units(
                     feed,
                     tuning.unit_bytes,
+                    tuning.unit_records,
                     max_units,
                     ctx.path,
                     &work_tx,
@@ -276,9 +286,11 @@ pub(crate) fn run(
 /// The reader thread: numbered units to the workers, or its failure in
 /// the unit's place. At most `max_units` buffers exist at once (they come
 /// back through `pool`), so memory does not follow the file.
+#[allow(clippy::too_many_arguments)]
 fn read_units(
     mut feed: Feed,
     unit_bytes: usize,
+    unit_records: usize,
     max_units: usize,
     path: &Path,
     work: &SyncSender<(u64, u64, Slot)>,
@@ -301,7 +313,7 @@ fn read_units(
                 Err(_) => return,
             },
         };
-        match feed.next(&mut slot.input, unit_bytes, path) {
+        match feed.next(&mut slot.input, unit_bytes, unit_records, path) {
             Ok(Some(bytes_parsed)) => {
                 if work.send((seq, bytes_parsed, slot)).is_err() {
                     return;
@@ -332,6 +344,9 @@ fn work(ctx: &Ctx, units: &Mutex<Receiver<(u64, u64, Slot)>>, done: &SyncSender<
         builders: Builders::new(ctx.plan, ctx.schema.clone()),
         row: ctx.plan.new_row(),
         last: None,
+        split: Split::default(),
+        scratch: Scratch::default(),
+        keep: Vec::new(),
     };
     loop {
         let next = match units.lock() {
@@ -361,6 +376,10 @@ struct Worker<'a> {
     row: Row,
     /// The last (country, wave) looked up in design.csv, and its frames.
     last: Option<(CountryWave, [bool; 2])>,
+    /// The fast path's split records, column values and accepted records.
+    split: Split,
+    scratch: Scratch,
+    keep: Vec<bool>,
 }
 
 impl Worker<'_> {
@@ -368,6 +387,9 @@ impl Worker<'_> {
     fn unit(&mut self, slot: &mut Slot) -> Result<(), Fail> {
         let out = &mut slot.out;
         match &mut slot.input {
+            Input::Csv(buf) if self.ctx.sel.is_all() && memchr::memchr(b'"', buf).is_none() => {
+                self.fast_unit(out, buf)?;
+            }
             Input::Csv(buf) => {
                 let mut rdr = RecordReader::unit(std::mem::take(buf));
                 let mut i = 0;
@@ -405,6 +427,68 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// The fast path of a unit without quotes (and no `--country` or
+    /// `--wave`): records split in one pass, checked column by column; a
+    /// record the columns do not accept goes through [`Plan::check`].
+    fn fast_unit(&mut self, out: &mut UnitOut, buf: &[u8]) -> Result<(), Fail> {
+        let Worker {
+            ctx,
+            builders,
+            row,
+            last,
+            split,
+            scratch,
+            keep,
+        } = self;
+        let plan = ctx.plan;
+        split.split(buf);
+        scratch.check(plan, split, buf);
+        let n = split.recs.len();
+        keep.clear();
+        keep.resize(n, false);
+        let mut kept = 0;
+        for (r, k) in keep.iter_mut().enumerate() {
+            let rec = split.rec(buf, r);
+            out.records += 1;
+            if scratch.ok[r] {
+                row.reasons.clear();
+                let c = trim(rec.field(plan.country_col()));
+                row.key = Some(([c[0], c[1], c[2]], scratch.wave[r]));
+                row.frame = Some(usize::from(scratch.frame[r]));
+                row.id_ok = true;
+            } else {
+                plan.check(&rec, row);
+            }
+            let (s, e) = rec.raw_range();
+            let raw = RawRef::Bytes(s, e);
+            if settle(
+                ctx,
+                last,
+                out,
+                &rec,
+                r,
+                rec.line(),
+                raw,
+                || buf[s..e].to_vec(),
+                row,
+                kept,
+            )? {
+                if !scratch.ok[r] {
+                    scratch.set_row(r, row);
+                }
+                builders.push_text(plan, &rec).map_err(Fail::Arrow)?;
+                *k = true;
+                kept += 1;
+            }
+        }
+        builders.extend_columns(scratch, keep, kept);
+        if let Some(l) = split.fail.take() {
+            return Err(Fail::Limit(l));
+        }
+        out.line_breaks = split.line_breaks;
+        Ok(())
+    }
+
     /// Validates one record (record `i` of its unit).
     #[inline]
     fn record<F: Fields>(
@@ -418,82 +502,117 @@ impl Worker<'_> {
     ) -> Result<(), Fail> {
         let ctx = self.ctx;
         let plan = ctx.plan;
-        let row = &mut self.row;
         out.records += 1;
         if !ctx.sel.is_all() && !selected(ctx.sel, rec, plan) {
             out.outside += 1;
             out.outside_keys.note(rec, plan);
             return Ok(());
         }
-        plan.check(rec, row);
-        let mut keyed = None;
-        if let Some(key) = row.key {
-            let frames = match self.last {
-                Some((k, f)) if k == key => f,
-                _ => {
-                    let Some(&f) = ctx.design_frames.get(&key) else {
-                        return Err(Fail::Unknown {
-                            line,
-                            key,
-                            missing_in_targets: false,
-                        });
-                    };
-                    if !ctx.target_keys.contains(&key) {
-                        return Err(Fail::Unknown {
-                            line,
-                            key,
-                            missing_in_targets: true,
-                        });
-                    }
-                    self.last = Some((key, f));
-                    f
-                }
-            };
-            if let Some(fr) = row.frame
-                && !frames[fr]
-            {
-                row.reasons.push(Reason::bare("frame_not_in_design"));
-            }
-            if row.id_ok {
-                keyed = Some(key);
-            }
-        }
-        let country = trim(rec.field(plan.country_col()));
-        let accepted = row.reasons.is_empty();
-        match out.tally.last_mut() {
-            Some((c, a, r)) if c.as_slice() == country => {
-                *a += u64::from(accepted);
-                *r += u64::from(!accepted);
-            }
-            _ => out
-                .tally
-                .push((country.to_vec(), u64::from(accepted), u64::from(!accepted))),
-        }
-        let index = if accepted {
-            self.builders.push(plan, rec, row).map_err(Fail::Arrow)?;
-            self.builders.len() - 1
-        } else {
-            out.rejects.push(Rejected {
-                rec: i,
-                line,
-                id: readable_id(trim(rec.field(plan.id_col()))).to_string(),
-                reasons: std::mem::take(&mut row.reasons),
-                raw: raw_bytes(),
-            });
-            out.rejects.len() - 1
-        };
-        if let Some(key) = keyed {
-            out.ids.push(key_code(key), trim(rec.field(plan.id_col())));
-            out.keyed.push(Keyed {
-                rec: i,
-                line,
-                raw,
-                accepted,
-                index,
-            });
+        plan.check(rec, &mut self.row);
+        let index = self.builders.len();
+        if settle(
+            ctx,
+            &mut self.last,
+            out,
+            rec,
+            i,
+            line,
+            raw,
+            raw_bytes,
+            &mut self.row,
+            index,
+        )? {
+            self.builders.push(plan, rec, &self.row).map_err(Fail::Arrow)?;
         }
         Ok(())
     }
+}
+
+/// What follows the checks of a record (`row`, from [`Plan::check`]):
+/// its (country, wave) looked up in design.csv and targets.csv, its frame
+/// in design.csv, the country tally, the reject or the accepted row's
+/// `index` in the unit's batch, its duplicate key. True when accepted.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn settle<F: Fields>(
+    ctx: &Ctx,
+    last: &mut Option<(CountryWave, [bool; 2])>,
+    out: &mut UnitOut,
+    rec: &F,
+    i: usize,
+    line: u64,
+    raw: RawRef,
+    raw_bytes: impl FnOnce() -> Vec<u8>,
+    row: &mut Row,
+    index: usize,
+) -> Result<bool, Fail> {
+    let plan = ctx.plan;
+    let mut keyed = None;
+    if let Some(key) = row.key {
+        let frames = match *last {
+            Some((k, f)) if k == key => f,
+            _ => {
+                let Some(&f) = ctx.design_frames.get(&key) else {
+                    return Err(Fail::Unknown {
+                        line,
+                        key,
+                        missing_in_targets: false,
+                    });
+                };
+                if !ctx.target_keys.contains(&key) {
+                    return Err(Fail::Unknown {
+                        line,
+                        key,
+                        missing_in_targets: true,
+                    });
+                }
+                *last = Some((key, f));
+                f
+            }
+        };
+        if let Some(fr) = row.frame
+            && !frames[fr]
+        {
+            row.reasons.push(Reason::bare("frame_not_in_design"));
+        }
+        if row.id_ok {
+            keyed = Some(key);
+        }
+    }
+    let country = trim(rec.field(plan.country_col()));
+    let accepted = row.reasons.is_empty();
+    match out.tally.last_mut() {
+        Some((c, a, r)) if c.as_slice() == country => {
+            *a += u64::from(accepted);
+            *r += u64::from(!accepted);
+        }
+        _ => out
+            .tally
+            .push((country.to_vec(), u64::from(accepted), u64::from(!accepted))),
+    }
+    let index = if accepted {
+        index
+    } else {
+        out.rejects.push(Rejected {
+            rec: i,
+            line,
+            id: readable_id(trim(rec.field(plan.id_col()))).to_string(),
+            reasons: std::mem::take(&mut row.reasons),
+            raw: raw_bytes(),
+        });
+        out.rejects.len() - 1
+    };
+    if let Some(key) = keyed {
+        out.ids.push(key_code(key), trim(rec.field(plan.id_col())));
+        out.keyed.push(Keyed {
+            rec: i,
+            line,
+            raw,
+            accepted,
+            index,
+        });
+    }
+    Ok(accepted)
 }
 
 /// A (country, wave) as one number (the duplicate set's group).

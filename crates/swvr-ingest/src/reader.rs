@@ -297,6 +297,9 @@ impl<R: Read> RecordReader<R> {
     /// [`MAX_COLUMNS`] or a field longer than [`MAX_FIELD_BYTES`] (checked
     /// field by field only for a record longer than that).
     fn check_limits(&self) -> std::io::Result<()> {
+        if self.raw_end - self.raw_start > MAX_RECORD_BYTES {
+            return Err(limit(self.line, too_long()));
+        }
         if self.nfields > MAX_COLUMNS {
             return Err(limit(
                 self.line,
@@ -351,13 +354,20 @@ impl<R: Read> RecordReader<R> {
             self.start = 0;
         }
         if self.end == self.buf.len() {
-            if self.end >= MAX_RECORD_BYTES {
-                // One record fills the buffer: stop before it grows further.
-                let lead = &self.buf[..self.end];
-                let skip = lead.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
-                return Err(limit(self.newlines + line_breaks(&lead[..skip]) + 1, too_long()));
+            // The buffer starts with the previous record's terminator and
+            // any blank lines (`lead`), then the record being read, which
+            // is cut by the buffer's end: it is over the limit once it
+            // holds more than MAX_RECORD_BYTES bytes (the record's own
+            // bytes, counted exactly; a record of at most that many is
+            // read whole and checked by `check_limits`).
+            let lead = self.buf[..self.end]
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            if self.end - lead > MAX_RECORD_BYTES {
+                return Err(limit(self.newlines + line_breaks(&self.buf[..lead]) + 1, too_long()));
             }
-            let n = (self.buf.len() * 2).min(MAX_RECORD_BYTES.max(self.buf.len()));
+            let n = (self.buf.len() * 2).min(lead + MAX_RECORD_BYTES + 2).max(self.end + 1);
             self.buf.resize(n, 0);
         }
         loop {
@@ -433,7 +443,7 @@ impl RecordReader<std::io::Empty> {
 }
 
 /// The message of a record longer than [`MAX_RECORD_BYTES`].
-fn too_long() -> String {
+pub(crate) fn too_long() -> String {
     format!(
         "a record longer than {}; expected at most that much (swvr's limit on record length; is the file CSV with line breaks?)",
         show_bytes(MAX_RECORD_BYTES as u64)
@@ -490,6 +500,8 @@ pub(crate) struct Units<R> {
     eof: bool,
     /// Bytes of the input before `carry`.
     consumed: u64,
+    /// Bytes of the last unit cut by its record count.
+    last_len: usize,
 }
 
 /// Outcome of [`Units::next`].
@@ -512,6 +524,7 @@ impl<R: Read> Units<R> {
             carry: rest,
             eof: false,
             consumed,
+            last_len: 0,
         }
     }
 
@@ -520,12 +533,24 @@ impl<R: Read> Units<R> {
         self.consumed
     }
 
-    /// Fills `buf` with the next unit: whole records of about `size` bytes
-    /// (more when one record is longer, at most [`MAX_RECORD_BYTES`]).
-    pub(crate) fn next(&mut self, buf: &mut Vec<u8>, size: usize) -> std::io::Result<Cut> {
+    /// Fills `buf` with the next unit: whole records, ending after the
+    /// `records`-th record or at the last record boundary in about `size`
+    /// bytes, whichever comes first (more bytes when one record is longer;
+    /// a record is read whole up to [`MAX_RECORD_BYTES`], beyond which
+    /// it is [`Cut::TooLong`]).
+    pub(crate) fn next(&mut self, buf: &mut Vec<u8>, size: usize, records: usize) -> std::io::Result<Cut> {
         buf.clear();
         buf.append(&mut self.carry);
-        let mut want = size.max(1);
+        let size = size.max(1);
+        // Counting records: read about as much as the last unit held
+        // first, more when that is not enough.
+        let mut want = if records < usize::MAX && self.last_len > 0 {
+            (self.last_len + self.last_len / 16 + 4096).min(size)
+        } else {
+            size
+        };
+        // Bytes of `buf` scanned for records, and the records found there.
+        let mut scan = Scan::default();
         loop {
             if buf.len() < want && !self.eof {
                 let need = want - buf.len();
@@ -534,6 +559,15 @@ impl<R: Read> Units<R> {
                 if got < need {
                     self.eof = true;
                 }
+            }
+            if records < usize::MAX
+                && let Some(p) = scan.nth_record_end(buf, records)
+            {
+                self.carry.extend_from_slice(&buf[p..]);
+                buf.truncate(p);
+                self.consumed += p as u64;
+                self.last_len = p;
+                return Ok(Cut::Unit);
             }
             if self.eof {
                 if buf.is_empty() {
@@ -545,21 +579,108 @@ impl<R: Read> Units<R> {
             if buf.len() < want {
                 continue;
             }
+            if want < size {
+                want = (want * 2).min(size);
+                continue;
+            }
             if let Some(p) = last_boundary(buf) {
                 self.carry.extend_from_slice(&buf[p..]);
                 buf.truncate(p);
                 self.consumed += p as u64;
                 return Ok(Cut::Unit);
             }
-            if buf.len() >= MAX_RECORD_BYTES {
-                let lead = buf.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+            // No record ends in `buf`: it starts with one record (and
+            // blank lines before it, `lead`), at least `buf.len() - lead`
+            // bytes long. With MAX_RECORD_BYTES + 2 of its bytes read, a
+            // terminator at or before the limit (a `\r\n` included) would
+            // have given a boundary.
+            let lead = buf.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+            if buf.len() - lead >= MAX_RECORD_BYTES + 2 {
                 return Ok(Cut::TooLong(LimitError {
                     line: line_breaks(&buf[..lead]) + 1,
                     what: too_long(),
                 }));
             }
-            want = (want * 2).min(MAX_RECORD_BYTES);
+            want = (want * 2).min(lead + MAX_RECORD_BYTES + 2);
         }
+    }
+}
+
+/// Records counted from a unit's start, resumable as the unit grows.
+#[derive(Default)]
+struct Scan {
+    /// Bytes examined.
+    pos: usize,
+    /// Records ended so far.
+    count: usize,
+    /// Parser state at `pos` (as in [`last_boundary`]).
+    state: u8,
+}
+
+impl Scan {
+    /// Where `buf` can be cut just after the line break that ends its
+    /// `n`-th record (a cut as [`last_boundary`] makes: never inside
+    /// quotes nor between `\r` and `\n`); `None` when `buf` holds fewer
+    /// records (or the break's next byte is still to be read).
+    fn nth_record_end(&mut self, buf: &[u8], n: usize) -> Option<usize> {
+        if n == 0 {
+            return None;
+        }
+        let quoted = self.state >= 3 || memchr::memchr(b'"', &buf[self.pos..]).is_some();
+        if !quoted {
+            // No quote: a record is a run of bytes other than `\r`, `\n`.
+            for i in memchr::memchr2_iter(b'\n', b'\r', &buf[self.pos..]) {
+                let i = self.pos + i;
+                if i > 0 && buf[i - 1] != b'\n' && buf[i - 1] != b'\r' {
+                    self.count += 1;
+                    if self.count == n {
+                        return self.cut_after(buf, i);
+                    }
+                }
+            }
+            self.state = match buf.last() {
+                Some(b'\n' | b'\r') | None => 0,
+                Some(_) => 2,
+            };
+            self.pos = buf.len();
+        } else {
+            for (i, &b) in buf.iter().enumerate().skip(self.pos) {
+                let prev = self.state;
+                self.state = match (prev, b) {
+                    (3, b'"') => 4,
+                    (3, _) => 3,
+                    (0 | 1, b'"') | (4, b'"') => 3,
+                    (_, b',') => 1,
+                    (_, b'\n' | b'\r') => 0,
+                    _ => 2,
+                };
+                if self.state == 0 && prev != 0 {
+                    self.count += 1;
+                    if self.count == n {
+                        return self.cut_after(buf, i);
+                    }
+                }
+            }
+            self.pos = buf.len();
+        }
+        None
+    }
+
+    /// The cut after the record-ending line break at `i` (`\r\n` kept
+    /// together); `None` when the byte after a `\r` is not read yet.
+    fn cut_after(&mut self, buf: &[u8], i: usize) -> Option<usize> {
+        let cut = match (buf[i], buf.get(i + 1)) {
+            (b'\r', Some(b'\n')) => i + 2,
+            (b'\r', None) => {
+                // Undo: the record is counted again once the next byte is read.
+                self.count -= 1;
+                self.pos = i;
+                self.state = 2;
+                return None;
+            }
+            _ => i + 1,
+        };
+        Some(cut)
     }
 }
 
@@ -775,7 +896,7 @@ mod tests {
         let mut base = 0;
         let mut v = Vec::new();
         loop {
-            match units.next(&mut buf, size).unwrap() {
+            match units.next(&mut buf, size, usize::MAX).unwrap() {
                 Cut::Unit => {}
                 Cut::End => return Ok(v),
                 Cut::TooLong(l) => return Err(format!("line {}: {}", base + l.line, l.what)),

@@ -173,9 +173,15 @@ impl Source {
 }
 
 impl Feed {
-    /// Fills `input` with the next unit of about `size` bytes; `false` at
-    /// the end. Returns the bytes of the file consumed so far.
-    pub(crate) fn next(&mut self, input: &mut Input, size: usize, path: &Path) -> Result<Option<u64>, FeedError> {
+    /// Fills `input` with the next unit of about `size` bytes (CSV: at most
+    /// `records` records); `false` at the end. Returns the bytes of the file consumed so far.
+    pub(crate) fn next(
+        &mut self,
+        input: &mut Input,
+        size: usize,
+        records: usize,
+        path: &Path,
+    ) -> Result<Option<u64>, FeedError> {
         match self {
             Feed::Csv(units) => {
                 if !matches!(input, Input::Csv(_)) {
@@ -184,7 +190,7 @@ impl Feed {
                 let Input::Csv(buf) = input else {
                     return Ok(None);
                 };
-                match units.next(buf, size) {
+                match units.next(buf, size, records) {
                     Ok(Cut::Unit) => Ok(Some(units.consumed())),
                     Ok(Cut::End) => Ok(None),
                     Ok(Cut::TooLong(l)) => Err(FeedError::Limit(l)),

@@ -12,7 +12,7 @@ use crate::reader::Fields;
 use crate::text::{Int, is_iso3, is_utf8, parse_int, show, trim};
 
 /// Membership table of the codes 0..=127 an answer set allows.
-type CodeSet = [bool; 128];
+pub(crate) type CodeSet = [bool; 128];
 
 fn code_set(codes: impl IntoIterator<Item = i8>) -> CodeSet {
     let mut s = [false; 128];
@@ -60,34 +60,45 @@ impl Reason {
     }
 }
 
-struct CountCol {
-    src: usize,
+pub(crate) struct CountCol {
+    pub src: usize,
     name: &'static str,
-    min: i64,
+    pub min: i64,
 }
 
-enum DemoKind {
+pub(crate) enum DemoKind {
     Coded(CodeSet),
     Numeric { min: i64, max: i64, missing: Vec<i64> },
 }
 
-struct DemoCol {
-    src: usize,
+pub(crate) struct DemoCol {
+    pub src: usize,
     name: String,
-    kind: DemoKind,
+    pub kind: DemoKind,
 }
 
-struct ItemCol {
-    src: usize,
+impl DemoCol {
+    /// True when the integer `x` is a value the demographic allows.
+    #[inline]
+    pub(crate) fn allows(&self, x: i64) -> bool {
+        match &self.kind {
+            DemoKind::Coded(set) => in_set(set, x).is_some(),
+            DemoKind::Numeric { min, max, missing } => (*min..=*max).contains(&x) || missing.contains(&x),
+        }
+    }
+}
+
+pub(crate) struct ItemCol {
+    pub src: usize,
     name: String,
-    valid: CodeSet,
-    /// (controlling item index, codes that route here, its name).
-    routing: Option<(usize, CodeSet)>,
+    pub valid: CodeSet,
+    /// (controlling item index, codes that route here).
+    pub routing: Option<(usize, CodeSet)>,
 }
 
 /// An item's value in the current row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
+pub(crate) enum Status {
     Blank,
     Valid(i8),
     Invalid,
@@ -95,12 +106,13 @@ enum Status {
 
 /// The validation plan: where each required column is, and its rule.
 pub(crate) struct Plan {
-    ncols: usize,
-    key: [usize; 5],
-    counts: Vec<CountCol>,
-    demos: Vec<DemoCol>,
-    items: Vec<ItemCol>,
-    extras: Vec<(usize, String)>,
+    pub ncols: usize,
+    /// Positions of country, wave, respondent_id, frame, stratum.
+    pub key: [usize; 5],
+    pub counts: Vec<CountCol>,
+    pub demos: Vec<DemoCol>,
+    pub items: Vec<ItemCol>,
+    pub extras: Vec<(usize, String)>,
 }
 
 /// The values of a row that passed, and the reasons of one that did not.
@@ -112,10 +124,10 @@ pub(crate) struct Row {
     pub frame: Option<usize>,
     /// The respondent id is non-blank UTF-8.
     pub id_ok: bool,
-    wave: i32,
-    counts: Vec<Option<i32>>,
-    demos: Vec<i16>,
-    items: Vec<Status>,
+    pub wave: i32,
+    pub counts: Vec<Option<i32>>,
+    pub demos: Vec<i16>,
+    pub items: Vec<Status>,
     asked: Vec<Option<bool>>,
 }
 
@@ -297,11 +309,7 @@ impl Plan {
                 Int::Blank => row.reasons.push(Reason::blank(&d.name)),
                 Int::Invalid => row.reasons.push(Reason::valued("not_integer", &d.name, v)),
                 Int::Value(x) => {
-                    let ok = match &d.kind {
-                        DemoKind::Coded(set) => in_set(set, x).is_some(),
-                        DemoKind::Numeric { min, max, missing } => (*min..=*max).contains(&x) || missing.contains(&x),
-                    };
-                    if ok {
+                    if d.allows(x) {
                         row.demos[k] = x as i16;
                     } else {
                         row.reasons.push(Reason::valued("out_of_range", &d.name, v));
@@ -557,6 +565,56 @@ impl Builders {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// Appends the text columns (keys and extras) of an accepted row; its
+    /// other columns come from [`Builders::extend_columns`].
+    #[inline]
+    pub(crate) fn push_text(&mut self, plan: &Plan, rec: &impl Fields) -> Result<(), ArrowError> {
+        let text = |i: usize| trim(rec.field(i));
+        self.keys[0].push(text(plan.key[0]))?;
+        self.keys[1].push(text(plan.key[2]))?;
+        self.keys[2].push(text(plan.key[3]))?;
+        self.keys[3].push(text(plan.key[4]))?;
+        for (b, (e, _)) in self.extras.iter_mut().zip(&plan.extras) {
+            let v = rec.field(*e);
+            if v.is_empty() {
+                b.push_null();
+            } else {
+                b.push(v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the wave, counts, demographics and items of the records
+    /// of `cols` whose `keep` is true (`kept` of them; their text columns
+    /// were pushed by [`Builders::push_text`]).
+    pub(crate) fn extend_columns(&mut self, cols: &crate::columnar::Scratch, keep: &[bool], kept: usize) {
+        let all = kept == keep.len();
+        fn ext<T: Copy>(dst: &mut Vec<T>, src: &[T], keep: &[bool], all: bool) {
+            if all {
+                dst.extend_from_slice(src);
+            } else {
+                dst.extend(src.iter().zip(keep).filter(|p| *p.1).map(|p| *p.0));
+            }
+        }
+        ext(&mut self.wave, &cols.wave, keep, all);
+        for (b, c) in self.counts.iter_mut().zip(&cols.counts) {
+            ext(&mut b.values, c, keep, all);
+        }
+        for (b, c) in self.demos.iter_mut().zip(&cols.demos) {
+            match b {
+                DemoBuilder::I8(v) => {
+                    v.extend(c.iter().zip(keep).filter(|p| all || *p.1).map(|p| *p.0 as i8));
+                }
+                DemoBuilder::I16(v) => ext(v, c, keep, all),
+            }
+        }
+        for (b, c) in self.items.iter_mut().zip(&cols.items) {
+            ext(&mut b.values, c, keep, all);
+        }
+        self.rows += kept;
     }
 
     /// The buffered rows as a batch; the builders are emptied.
