@@ -5,42 +5,20 @@
 
 mod support;
 use std::path::Path;
-use std::process::{Command, Output};
-use support::TempDir;
+use std::process::Command;
+use support::{TempDir, ok, root, run_on, stderr, stdout, swvr, tempdir};
 
 use arrow_array::{Array, RecordBatch, StringArray};
-
-#[path = "cli/reliability.rs"]
-mod reliability;
-#[path = "cli/wave2025.rs"]
-mod wave2025;
+use swvr_core::io::read_arrow;
 
 #[path = "cli/calibrated.rs"]
 mod calibrated;
-use swvr_core::io::read_arrow;
-
+#[path = "cli/reliability.rs"]
+mod reliability;
 #[path = "cli/report.rs"]
 mod report;
-
-fn swvr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_swvr"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("swvr runs")
-}
-
-fn tempdir(name: &str) -> TempDir {
-    TempDir::new("cli", name)
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "swvr failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+#[path = "cli/wave2025.rs"]
+mod wave2025;
 
 /// A run of the fixtures into `DIR/out` (the guard removes `DIR` when dropped).
 fn fixture_run(name: &str, extra: &[&str]) -> TempDir {
@@ -63,12 +41,7 @@ fn leftovers(out: &Path) -> Vec<String> {
 }
 
 fn rows_of_country(batch: &RecordBatch, country: &str) -> Vec<String> {
-    let c = batch
-        .column_by_name("country")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
+    let c = support::col::<StringArray>(batch, "country");
     let keep: Vec<u32> = (0..batch.num_rows())
         .filter(|&i| c.value(i) == country)
         .map(|i| i as u32)
@@ -170,10 +143,11 @@ fn a_country_run_reproduces_that_country_of_the_full_run() {
 }
 
 fn copy_fixtures(dir: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-    for f in ["respondents.csv", "design.csv", "targets.csv"] {
-        std::fs::copy(root.join(f), dir.join(f)).unwrap();
-    }
+    support::copy_files(
+        &root().join("fixtures"),
+        &["respondents.csv", "design.csv", "targets.csv"],
+        dir,
+    );
 }
 
 #[test]
@@ -183,16 +157,9 @@ fn a_failed_run_leaves_previous_outputs_untouched() {
     let data = tempdir("atomic-data");
     copy_fixtures(&data);
     std::fs::write(data.join("targets.csv"), "country,wave,variable,category,share\n").unwrap();
-    let res = swvr(&[
-        "run",
-        "--quiet",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let res = run_on(&data, &out, &["--quiet"]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(err.contains("targets.csv"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one-line cause expected: {err}");
     assert_eq!(std::fs::read(out.join("tabulate/tables.arrow")).unwrap(), before);
@@ -214,7 +181,7 @@ fn bad_scheme_is_named_with_its_file() {
         scheme.to_str().unwrap(),
     ]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(err.contains("bad.toml") && err.contains("colour"), "{err}");
 }
 
@@ -229,7 +196,7 @@ fn missing_bundle_file_is_an_error_naming_it() {
         dir.join("out").to_str().unwrap(),
     ]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(err.contains(".csv") && err.contains("No such file"), "{err}");
     assert_eq!(err.matches("No such file").count(), 1, "cause repeated: {err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -241,8 +208,7 @@ fn missing_bundle_file_is_an_error_naming_it() {
 fn fixture_run_matches_the_committed_expected_manifest() {
     let out = fixture_run("expected", &[]);
     let got = std::fs::read_to_string(out.join("manifest.json")).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/expected_manifest.json");
-    let want = std::fs::read_to_string(root).unwrap();
+    let want = std::fs::read_to_string(root().join("fixtures/expected_manifest.json")).unwrap();
     assert!(
         got == want,
         "manifest differs from fixtures/expected_manifest.json; run `make expected` and review"
@@ -261,7 +227,7 @@ fn a_selection_with_no_rows_is_a_clear_error() {
         "ZZZ",
     ]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert_eq!(
         err.trim_end(),
         "swvr: error: respondents.csv (embedded fixtures): no rows for country ZZZ; the file holds BOL 2021, \
@@ -269,20 +235,6 @@ fn a_selection_with_no_rows_is_a_clear_error() {
          name at least one of these"
     );
     assert!(!err.contains("staging"), "{err}");
-}
-
-fn run_on(data: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    swvr(&args)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Issue 9: two copies of a bundle run into two folders give byte-equal
@@ -506,7 +458,6 @@ fn verify_without_a_manifest_says_so() {
 
 #[test]
 fn defaults_prints_the_built_in_files_byte_for_byte() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for (name, file) in [
         ("questionnaire", "questionnaire/unv_gallup_2021.toml"),
         ("spec", "questionnaire/model_appendix_e.toml"),
@@ -514,7 +465,7 @@ fn defaults_prints_the_built_in_files_byte_for_byte() {
         let res = swvr(&["defaults", name]);
         ok(&res);
         assert!(
-            res.stdout == std::fs::read(root.join(file)).unwrap(),
+            res.stdout == std::fs::read(root().join(file)).unwrap(),
             "{name} differs from {file}"
         );
     }

@@ -8,33 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use support::TempDir;
-
-fn swvr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_swvr"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("swvr runs")
-}
-
-fn tempdir(name: &str) -> TempDir {
-    TempDir::new("export", name)
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "swvr failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::process::Command;
+use support::{copy_files, ok, root, run_on, stderr, stdout, swvr, tempdir};
 
 const ALL: [&str; 10] = [
     "--export", "sav", "--export", "dta", "--export", "parquet", "--export", "csv", "--export", "xlsx",
@@ -86,12 +61,8 @@ fn run_export_writes_every_format_and_independent_readers_agree() {
         .arg(root().join("questionnaire/unv_gallup_2021.toml"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&res.stdout);
-    assert!(
-        res.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let stdout = stdout(&res);
+    assert!(res.status.success(), "{stdout}\n{}", stderr(&res));
     if !stdout.contains("ok: sav: pspp reads the file") {
         println!("SKIPPED: pspp not found (the .sav was read by pyreadstat and pandas only)");
     }
@@ -131,13 +102,13 @@ fn export_before_the_stages_names_the_command_to_run() {
     let dir = tempdir("missing");
     let res = swvr(&["export", "--out", dir.to_str().unwrap(), "--format", "parquet"]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         err.contains("weight/weighted.arrow: not found; run `swvr weight --data DIR --out OUT` first"),
         "{err}"
     );
     let res = swvr(&["export", "--out", dir.to_str().unwrap(), "--format", "spss"]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         !res.status.success()
             && err.contains("unknown export format `spss`; expected one of sav, dta, parquet, csv, xlsx"),
@@ -183,8 +154,8 @@ fn readme_parquet_combine_example_runs() {
         ])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&res.stdout);
-    assert!(res.status.success(), "{sql}\n{}", String::from_utf8_lossy(&res.stderr));
+    let stdout = stdout(&res);
+    assert!(res.status.success(), "{sql}\n{}", stderr(&res));
     assert!(stdout.contains("'SEN'") && stdout.contains("'KEN'"), "{stdout}");
 }
 
@@ -283,9 +254,7 @@ fn exported_sav_and_dta_ingest_back_to_the_same_respondents() {
             data.join(format!("respondents.{ext}")),
         )
         .unwrap();
-        for f in ["design.csv", "targets.csv"] {
-            std::fs::copy(root().join("fixtures").join(f), data.join(f)).unwrap();
-        }
+        copy_files(&root().join("fixtures"), &["design.csv", "targets.csv"], &data);
         let again = dir.join(format!("again-{ext}"));
         ok(&swvr(&[
             "ingest",
@@ -321,18 +290,9 @@ fn run_on_a_zsav_bundle_gives_the_csv_bundle_s_outputs() {
         data.join("respondents.zsav"),
     )
     .unwrap();
-    for f in ["design.csv", "targets.csv"] {
-        std::fs::copy(root().join("fixtures").join(f), data.join(f)).unwrap();
-    }
+    copy_files(&root().join("fixtures"), &["design.csv", "targets.csv"], &data);
     let (a, b) = (dir.join("a"), dir.join("b"));
-    ok(&swvr(&[
-        "run",
-        "--quiet",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        a.to_str().unwrap(),
-    ]));
+    ok(&run_on(&data, &a, &["--quiet"]));
     ok(&swvr(&["run", "--quiet", "--out", b.to_str().unwrap()]));
     for f in [
         "ingest/respondents.arrow",

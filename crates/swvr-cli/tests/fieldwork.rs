@@ -8,53 +8,32 @@
 mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use support::TempDir;
+use std::process::Output;
+use support::{TempDir, col, root, run_on, stderr, stdout, swvr, tempdir};
 
-use arrow_array::{Array, BooleanArray, Float64Array, StringArray};
+use arrow_array::{BooleanArray, Float64Array, StringArray};
 use swvr_core::io::read_arrow;
 
-fn swvr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_swvr"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("swvr runs")
-}
-
-fn tempdir(name: &str) -> TempDir {
-    TempDir::new("fw", name)
-}
-
 fn bundle() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/fieldwork")
+    root().join("fixtures/fieldwork")
 }
 
 fn copy_bundle(dir: &Path) {
-    for f in [
+    let files = [
         "respondents.csv",
         "design.csv",
         "targets.csv",
         "calls.csv",
         "scheme.toml",
-    ] {
-        std::fs::copy(bundle().join(f), dir.join(f)).unwrap();
-    }
+    ];
+    support::copy_files(&bundle(), &files, dir);
 }
 
 fn run_bundle(name: &str, data: &Path) -> (TempDir, Output) {
     let out = tempdir(name).into_sub("out");
-    let res = swvr(&["run", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let res = run_on(data, &out, &[]);
+    assert!(res.status.success(), "{}", stderr(&res));
     (out, res)
-}
-
-fn strings<'a>(b: &'a arrow_array::RecordBatch, c: &str) -> &'a StringArray {
-    b.column_by_name(c)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap()
 }
 
 /// Counts by AAPOR class of one (country, frame) of calls.csv, classified
@@ -87,13 +66,12 @@ fn counts(country: &str, frame: &str) -> BTreeMap<&'static str, f64> {
 fn response_rates_per_frame_and_combined_agree_with_a_hand_computation() {
     let (out, res) = run_bundle("rates", &bundle());
     let b = read_arrow(&out.join("fieldwork/response_rates.arrow")).unwrap();
-    let (c, f, m) = (strings(&b, "country"), strings(&b, "frame"), strings(&b, "measure"));
-    let v = b
-        .column_by_name("value")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap();
+    let (c, f, m) = (
+        col::<StringArray>(&b, "country"),
+        col::<StringArray>(&b, "frame"),
+        col::<StringArray>(&b, "measure"),
+    );
+    let v = col::<Float64Array>(&b, "value");
     let get = |country: &str, frame: &str, measure: &str| -> f64 {
         (0..b.num_rows())
             .find(|&i| c.value(i) == country && f.value(i) == frame && m.value(i) == measure)
@@ -124,7 +102,7 @@ fn response_rates_per_frame_and_combined_agree_with_a_hand_computation() {
     assert_eq!(get("BOL", "all", "RR4"), get("BOL", "M", "RR4"));
     // 16 rates + 8 counts + e per (country, frame): SEN L, M, all; BOL M, all.
     assert_eq!(b.num_rows(), 25 * 5);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(err.contains("SEN 2021   L: RR3 "), "{err}");
     assert!(
         err.contains("swvr: fieldwork: 5 interviews excluded before weighting"),
@@ -188,25 +166,19 @@ fn reconciliation_rejects_and_exclusions_reconcile() {
     );
     let w = read_arrow(&out.join("weight/weighted.arrow")).unwrap();
     assert_eq!(w.num_rows(), 1295);
-    assert!(!strings(&w, "respondent_id").iter().any(|x| x == Some("SEN-000500")));
+    assert!(
+        !col::<StringArray>(&w, "respondent_id")
+            .iter()
+            .any(|x| x == Some("SEN-000500"))
+    );
     let q = read_arrow(&out.join("fieldwork/quality.arrow")).unwrap();
     assert_eq!(q.num_rows(), 1300);
-    let ex = q
-        .column_by_name("excluded")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
+    let ex = col::<BooleanArray>(&q, "excluded");
     assert_eq!(ex.true_count(), 5);
     // The fabricating interviewer stands out.
     let iv = read_arrow(&out.join("fieldwork/interviewers.arrow")).unwrap();
-    let names = strings(&iv, "interviewer");
-    let cl = iv
-        .column_by_name("flag_cluster")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap();
+    let names = col::<StringArray>(&iv, "interviewer");
+    let cl = col::<BooleanArray>(&iv, "flag_cluster");
     let flagged: Vec<&str> = (0..iv.num_rows())
         .filter(|&i| cl.value(i))
         .map(|i| names.value(i))
@@ -220,16 +192,9 @@ fn reconciliation_as_an_error() {
     copy_bundle(&data);
     std::fs::write(data.join("scheme.toml"), "[fieldwork]\nreconciliation = \"error\"\n").unwrap();
     let out = data.join("out");
-    let res = swvr(&[
-        "run",
-        "--quiet",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let res = run_on(&data, &out, &["--quiet"]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         err.contains("calls.csv: 2 interviews do not reconcile with the accepted respondents (first: BOL 2021 BOL-000300 respondent_not_in_calls"),
         "{err}"
@@ -245,7 +210,7 @@ fn fieldwork_command_and_its_errors() {
     let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
     let res = swvr(&["fieldwork", "--data", d, "--out", o]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         err.contains("ingest/respondents.arrow: not found; run `swvr ingest"),
         "{err}"
@@ -258,7 +223,7 @@ fn fieldwork_command_and_its_errors() {
     .unwrap();
     let s = data.join("s.toml");
     let res = swvr(&["fieldwork", "--data", d, "--out", o, "--scheme", s.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         !res.status.success() && err.contains("s.toml: line 3") && err.contains("speeders"),
         "{err}"
@@ -269,7 +234,7 @@ fn fieldwork_command_and_its_errors() {
         .replacen("disposition", "outcome", 1);
     std::fs::write(data.join("calls.csv"), calls).unwrap();
     let res = swvr(&["fieldwork", "--data", d, "--out", o]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         err.contains("calls.csv: line 1: missing required column `disposition`"),
         "{err}"
@@ -277,13 +242,13 @@ fn fieldwork_command_and_its_errors() {
     // Without calls.csv: quality only; exclusions applied once.
     std::fs::remove_file(data.join("calls.csv")).unwrap();
     let res = swvr(&["fieldwork", "--data", d, "--out", o]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(res.status.success(), "{}", stderr(&res));
     assert!(!out.join("fieldwork/response_rates.arrow").exists());
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("ingest/validation.json")).unwrap()).unwrap();
     assert_eq!(v["rows_rejected"], 5);
     let res = swvr(&["fieldwork", "--data", d, "--out", o]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         !res.status.success() && err.contains("validation.json: fieldwork exclusions were already applied"),
         "{err}"
@@ -320,7 +285,7 @@ fn run_fieldwork_modes_are_recorded_and_refused_when_they_cannot_apply() {
     for mode in ["off", "rates"] {
         let o = out(&format!("refused-{mode}"));
         let res = run(&o, &["--fieldwork", mode]);
-        let err = String::from_utf8_lossy(&res.stderr);
+        let err = stderr(&res);
         assert!(!res.status.success(), "{err}");
         assert!(
             err.contains(&format!(
@@ -331,7 +296,7 @@ fn run_fieldwork_modes_are_recorded_and_refused_when_they_cannot_apply() {
         assert!(!o.join("manifest.json").exists() && !o.join("ingest").exists());
     }
     let res = run(&out("bad"), &["--fieldwork", "sometimes"]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         !res.status.success()
             && err.contains("invalid value 'sometimes' for '--fieldwork <MODE>'")
@@ -343,7 +308,7 @@ fn run_fieldwork_modes_are_recorded_and_refused_when_they_cannot_apply() {
     std::fs::remove_file(data.join("scheme.toml")).unwrap();
     let full = out("full");
     let res = run(&full, &[]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(res.status.success(), "{}", stderr(&res));
     let mf = manifest(&full);
     assert_eq!(mf["fieldwork"], "full");
     assert!(!mf["command"].as_array().unwrap().iter().any(|c| c == "--fieldwork"));
@@ -351,7 +316,7 @@ fn run_fieldwork_modes_are_recorded_and_refused_when_they_cannot_apply() {
 
     let rates = out("rates");
     let res = run(&rates, &["--fieldwork", "rates"]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(res.status.success(), "{err}");
     assert!(
         err.contains("swvr: fieldwork quality: not run (--fieldwork rates)"),
@@ -389,7 +354,7 @@ fn run_fieldwork_modes_are_recorded_and_refused_when_they_cannot_apply() {
 
     // `off` into the folder of a full run: no fieldwork/ left, the same tables.
     let res = run(&full, &["--fieldwork", "off"]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(res.status.success(), "{err}");
     assert!(
         err.contains("swvr: fieldwork: not run (--fieldwork off): no response rates, no interview-quality checks"),
@@ -410,24 +375,20 @@ fn run_fieldwork_modes_are_recorded_and_refused_when_they_cannot_apply() {
             .any(|o| o["path"].as_str().unwrap().starts_with("fieldwork/"))
     );
     let res = swvr(&["verify", full.to_str().unwrap()]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(res.status.success(), "{}", stderr(&res));
     let res = swvr(&[
         "verify",
         full.to_str().unwrap(),
         "--against",
         rates.join("manifest.json").to_str().unwrap(),
     ]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let text = format!("{}{}", stdout(&res), stderr(&res));
     assert!(text.contains("option: fieldwork off vs rates"), "{text}");
 
     // `rates` needs calls.csv.
     std::fs::remove_file(data.join("calls.csv")).unwrap();
     let res = run(&out("nocalls"), &["--fieldwork", "rates"]);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         !res.status.success()
             && err.contains("calls.csv: not found; `--fieldwork rates` computes the response rates from it (use `--fieldwork off` to skip the fieldwork stage)"),

@@ -9,46 +9,24 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, Float64Array, Int64Array, StringArray};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .zip(l.split(','))
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
+use crate::support::{TempDir, col, csv, ok, root, swvr, tempdir};
 
 /// The run folder, inside a temporary folder removed when the guard drops.
-fn run(scheme: &Path, tag: &str) -> (crate::support::TempDir, PathBuf) {
-    let dir = crate::support::TempDir::new("cli-calibrated", tag);
+fn run(scheme: &Path, tag: &str) -> (TempDir, PathBuf) {
+    let dir = tempdir(&format!("calibrated-{tag}"));
     let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_swvr"))
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg("--scheme")
-        .arg(scheme)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&swvr(&[
+        "run",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--scheme",
+        scheme.to_str().unwrap(),
+    ]));
     (dir, out)
-}
-
-fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
-    b.column_by_name(name).unwrap().as_any().downcast_ref::<T>().unwrap()
 }
 
 /// Table rows by (country, item, domain, level, category): (estimate, se, deff, variance_method).

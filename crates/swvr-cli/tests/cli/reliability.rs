@@ -6,18 +6,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use super::{copy_fixtures, fixture_run, leftovers, ok, stdout, swvr, tempdir};
+use super::{copy_fixtures, fixture_run, leftovers};
+use crate::support::{ok, stderr, stdout, swvr, tempdir};
 
 /// The one-line error of a failed command (no panic).
 fn err_of(out: &Output) -> String {
     assert!(!out.status.success(), "expected a failure");
-    assert_ne!(
-        out.status.code(),
-        Some(101),
-        "panic: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let e = String::from_utf8_lossy(&out.stderr).into_owned();
+    let e = stderr(out);
+    assert_ne!(out.status.code(), Some(101), "panic: {e}");
     assert_eq!(e.trim_end().lines().count(), 1, "one line expected: {e}");
     e.trim_end().to_string()
 }
@@ -365,12 +361,7 @@ fn a_kill_at_any_instant_leaves_the_old_run_or_the_new_one() {
             "{what}: OUT/manifest.json is neither run's"
         );
         let res = swvr(&["verify", out.to_str().unwrap()]);
-        assert!(
-            res.status.success(),
-            "{what}: {}{}",
-            stdout(&res),
-            String::from_utf8_lossy(&res.stderr)
-        );
+        assert!(res.status.success(), "{what}: {}{}", stdout(&res), stderr(&res));
     };
     let command = |args: &[&str], kill_at: Option<&str>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_swvr"));

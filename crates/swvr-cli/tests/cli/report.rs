@@ -4,10 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use arrow_array::{Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+
 use swvr_core::io::read_arrow;
 use swvr_core::questionnaire::Questionnaire;
 
-use super::{fixture_run, ok, swvr, tempdir};
+use super::fixture_run;
+use crate::support::{col, ok, run_on, stderr, stdout, swvr, tempdir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -21,7 +24,7 @@ fn run_writes_the_report_and_report_rewrites_the_same_bytes() {
     let first = std::fs::read(out.join("report/index.html")).unwrap();
     let res = swvr(&["report", "--out", out.to_str().unwrap()]);
     ok(&res);
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         err.contains("report/index.html") && err.contains("8 country-waves") && err.contains("published figures"),
         "{err}"
@@ -83,14 +86,7 @@ fn a_country_the_report_did_not_publish_gets_no_published_figures() {
         "FRA",
     ]));
     let out = dir.join("out");
-    ok(&swvr(&[
-        "run",
-        "--quiet",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    ok(&run_on(&data, &out, &["--quiet"]));
     let html = page(&out);
     assert!(html.contains("id=\"cw-FRA-2021\""));
     assert!(
@@ -108,7 +104,7 @@ fn report_without_a_run_names_the_missing_file() {
     let dir = tempdir("report-none");
     let res = swvr(&["report", "--out", dir.to_str().unwrap()]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(
         err.contains("tabulate/tables.arrow: not found; run `swvr run (or swvr tabulate)` first"),
         "{err}"
@@ -140,7 +136,7 @@ fn chromium(harness: &Path, profile: &Path) -> (serde_json::Value, Vec<String>) 
         .arg(&url)
         .output()
         .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = stdout(&out);
     let start = dom.find("<pre id=\"result\">").expect("result element") + "<pre id=\"result\">".len();
     let end = start + dom[start..].find("</pre>").unwrap();
     let json = dom[start..end]
@@ -150,7 +146,7 @@ fn chromium(harness: &Path, profile: &Path) -> (serde_json::Value, Vec<String>) 
         .replace("&amp;", "&");
     let value: serde_json::Value =
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("harness result not JSON ({e}): {json:.300}"));
-    let console = String::from_utf8_lossy(&out.stderr)
+    let console = stderr(&out)
         .lines()
         .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
         .map(str::to_string)
@@ -167,6 +163,56 @@ fn harness_for(dir: &Path, page: &str) -> PathBuf {
 
 fn pct(x: f64) -> String {
     format!("{:.1}", 100.0 * x)
+}
+
+/// The key the pages give each table row: `country|wave|item|domain|domain_level|category`.
+fn row_keys(b: &RecordBatch) -> Vec<String> {
+    let text = |name| col::<StringArray>(b, name);
+    let (country, item, domain, level, category) = (
+        text("country"),
+        text("item"),
+        text("domain"),
+        text("domain_level"),
+        text("category"),
+    );
+    let wave = col::<Int32Array>(b, "wave");
+    (0..b.num_rows())
+        .map(|r| {
+            format!(
+                "{}|{}|{}|{}|{}|{}",
+                country.value(r),
+                wave.value(r),
+                item.value(r),
+                domain.value(r),
+                level.value(r),
+                category.value(r)
+            )
+        })
+        .collect()
+}
+
+/// What the harness saw of a page: no error, no console message, nothing
+/// fetched but the page's own file, no horizontal overflow at 1280 and 390 px.
+fn assert_clean_page(v: &serde_json::Value, console: &[String]) {
+    assert!(v.get("error").is_none(), "{}", v["error"]);
+    assert!(console.is_empty(), "console messages: {console:?}");
+    assert!(
+        v["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.as_str().is_some_and(|r| r.starts_with("file:"))),
+        "{}",
+        v["resources"]
+    );
+    for id in ["w1280", "w390"] {
+        let w = &v["widths"][id];
+        let (scroll, client) = (w["scroll"].as_u64().unwrap(), w["client"].as_u64().unwrap());
+        assert!(
+            scroll <= client,
+            "{id}: page {scroll} px wide in a {client} px viewport"
+        );
+    }
 }
 
 #[test]
@@ -195,26 +241,8 @@ fn the_report_in_a_real_browser() {
 
     // The report.
     let (v, console) = chromium(&harness_for(&dir, "index.html"), &profile);
-    assert!(v.get("error").is_none(), "{}", v["error"]);
-    assert!(console.is_empty(), "console messages: {console:?}");
-    // No request leaves the file.
-    let resources: Vec<&str> = v["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r.as_str())
-        .collect();
-    assert!(resources.iter().all(|r| r.starts_with("file:")), "{resources:?}");
+    assert_clean_page(&v, &console);
     assert!(v["links"].as_array().unwrap().is_empty(), "{}", v["links"]);
-    // No horizontal overflow at 1280 and 390 px.
-    for id in ["w1280", "w390"] {
-        let w = &v["widths"][id];
-        let (scroll, client) = (w["scroll"].as_u64().unwrap(), w["client"].as_u64().unwrap());
-        assert!(
-            scroll <= client,
-            "{id}: page {scroll} px wide in a {client} px viewport"
-        );
-    }
     // Every chart has as many marks as its table has rows.
     let charts = v["charts"].as_array().unwrap();
     // 4 views; per country-wave 21 items and indicators, 2 histograms, margins, forest plot.
@@ -236,33 +264,13 @@ fn the_report_in_a_real_browser() {
             )
         })
         .collect();
-    let col = |name: &str| b.column_by_name(name).unwrap().clone();
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int32Type, Int64Type};
-    let text = |name: &str| col(name).as_string::<i32>().clone();
-    let (country, item, domain, level, category) = (
-        text("country"),
-        text("item"),
-        text("domain"),
-        text("domain_level"),
-        text("category"),
+    let n = col::<Int64Array>(&b, "n");
+    let (est, lo, hi) = (
+        col::<Float64Array>(&b, "estimate"),
+        col::<Float64Array>(&b, "ci_low"),
+        col::<Float64Array>(&b, "ci_high"),
     );
-    let wave = col("wave").as_primitive::<Int32Type>().clone();
-    let n = col("n").as_primitive::<Int64Type>().clone();
-    let est = col("estimate").as_primitive::<Float64Type>().clone();
-    let lo = col("ci_low").as_primitive::<Float64Type>().clone();
-    let hi = col("ci_high").as_primitive::<Float64Type>().clone();
-    for r in 0..b.num_rows() {
-        let key = format!(
-            "{}|{}|{}|{}|{}|{}",
-            country.value(r),
-            wave.value(r),
-            item.value(r),
-            domain.value(r),
-            level.value(r),
-            category.value(r)
-        );
+    for (r, key) in row_keys(&b).into_iter().enumerate() {
         let (sn, se, sci) = shown.get(&key).unwrap_or_else(|| panic!("{key} not shown"));
         assert_eq!(sn, &n.value(r).to_string(), "{key} n");
         let dagger = if n.value(r) < 50 { " †" } else { "" };
@@ -301,7 +309,7 @@ fn compare_two_schemes_on_the_same_sample() {
         dest.to_str().unwrap(),
     ]);
     ok(&res);
-    let stdout = String::from_utf8_lossy(&res.stdout);
+    let stdout = stdout(&res);
     assert!(
         stdout.contains("same sample: shifts in standard errors of A"),
         "{stdout}"
@@ -315,35 +323,10 @@ fn compare_two_schemes_on_the_same_sample() {
 
     let t = read_arrow(&dest.join("comparison.arrow")).unwrap();
     assert_eq!(t.num_rows(), 9408);
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Float64Type;
-    let shift = t
-        .column_by_name("shift_points")
-        .unwrap()
-        .as_primitive::<Float64Type>()
-        .clone();
-    let se_diff = t
-        .column_by_name("se_diff_points")
-        .unwrap()
-        .as_primitive::<Float64Type>()
-        .clone();
-    let in_se = t
-        .column_by_name("shift_se")
-        .unwrap()
-        .as_primitive::<Float64Type>()
-        .clone();
-    let ea = t
-        .column_by_name("estimate_a")
-        .unwrap()
-        .as_primitive::<Float64Type>()
-        .clone();
-    let eb = t
-        .column_by_name("estimate_b")
-        .unwrap()
-        .as_primitive::<Float64Type>()
-        .clone();
-    let sa = t.column_by_name("se_a").unwrap().as_primitive::<Float64Type>().clone();
-    let basis = t.column_by_name("se_basis").unwrap().as_string::<i32>().clone();
+    let num = |name| col::<Float64Array>(&t, name);
+    let (shift, se_diff, in_se) = (num("shift_points"), num("se_diff_points"), num("shift_se"));
+    let (ea, eb, sa) = (num("estimate_a"), num("estimate_b"), num("se_a"));
+    let basis = col::<StringArray>(&t, "se_basis");
     assert!(shift.value(0).abs() > 0.5, "hartley moved nothing? {}", shift.value(0));
     for r in 0..t.num_rows() {
         if r > 0 {
@@ -372,7 +355,7 @@ fn compare_two_schemes_on_the_same_sample() {
         &format!("{}", largest / 2.0),
     ]);
     assert!(!fail.status.success());
-    let err = String::from_utf8_lossy(&fail.stderr);
+    let err = stderr(&fail);
     assert!(
         err.contains(&format!("largest shift {largest:.2} points exceeds --fail-above")),
         "{err}"
@@ -408,14 +391,7 @@ fn compare_independent_samples_uses_the_se_of_the_difference() {
             seed,
         ]));
         let out = dir.join(format!("out{seed}"));
-        ok(&swvr(&[
-            "run",
-            "--quiet",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]));
+        ok(&run_on(&data, &out, &["--quiet"]));
         outs.push(out);
     }
     let dest = dir.join("cmp");
@@ -427,16 +403,14 @@ fn compare_independent_samples_uses_the_se_of_the_difference() {
         dest.to_str().unwrap(),
     ]);
     ok(&res);
-    let stdout = String::from_utf8_lossy(&res.stdout);
+    let stdout = stdout(&res);
     assert!(stdout.contains("independent samples"), "{stdout}");
     assert!(
         stdout.contains("respondents.csv"),
         "differing input not reported: {stdout}"
     );
     let t = read_arrow(&dest.join("comparison.arrow")).unwrap();
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Float64Type;
-    let g = |c: &str| t.column_by_name(c).unwrap().as_primitive::<Float64Type>().clone();
+    let g = |c| col::<Float64Array>(&t, c);
     let (sa, sb, sd) = (g("se_a"), g("se_b"), g("se_diff_points"));
     for r in 0..t.num_rows() {
         if sa.is_valid(r) && sb.is_valid(r) {
@@ -444,11 +418,7 @@ fn compare_independent_samples_uses_the_se_of_the_difference() {
             assert!((sd.value(r) - want).abs() < 1e-9, "row {r}");
         }
     }
-    use arrow_array::Array;
-    assert_eq!(
-        t.column_by_name("se_basis").unwrap().as_string::<i32>().value(0),
-        "independent"
-    );
+    assert_eq!(col::<StringArray>(&t, "se_basis").value(0), "independent");
 }
 
 #[test]
@@ -463,7 +433,7 @@ fn compare_of_a_folder_without_a_run_names_the_file() {
         dir.to_str().unwrap(),
     ]);
     assert!(!res.status.success());
-    let err = String::from_utf8_lossy(&res.stderr);
+    let err = stderr(&res);
     assert!(err.contains("tabulate/tables.arrow: not found"), "{err}");
 }
 
@@ -471,50 +441,21 @@ fn compare_of_a_folder_without_a_run_names_the_file() {
 /// fetched, no horizontal overflow at 1280 and 390 px, the chart's marks
 /// match its table, and every row shown equals comparison.arrow at the
 /// printed precision.
-fn comparison_in_a_real_browser(dest: &Path, t: &arrow_array::RecordBatch) {
+fn comparison_in_a_real_browser(dest: &Path, t: &RecordBatch) {
     if !Path::new(CHROMIUM).exists() {
         eprintln!("SKIPPED: {CHROMIUM} not found (browser checks of comparison.html)");
         return;
     }
     let profile = tempdir("cmp-browser-profile");
     let (v, console) = chromium(&harness_for(dest, "comparison.html"), &profile);
-    assert!(v.get("error").is_none(), "{}", v["error"]);
-    assert!(console.is_empty(), "console messages: {console:?}");
-    assert!(
-        v["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r.as_str().is_some_and(|r| r.starts_with("file:"))),
-        "{}",
-        v["resources"]
-    );
-    for id in ["w1280", "w390"] {
-        let w = &v["widths"][id];
-        let (scroll, client) = (w["scroll"].as_u64().unwrap(), w["client"].as_u64().unwrap());
-        assert!(
-            scroll <= client,
-            "{id}: page {scroll} px wide in a {client} px viewport"
-        );
-    }
+    assert_clean_page(&v, &console);
     let charts = v["charts"].as_array().unwrap();
     assert_eq!(charts.len(), 1, "{charts:?}");
     assert!(
         charts[0][1] == charts[0][2] && charts[0][1].as_u64().unwrap() > 0,
         "{charts:?}"
     );
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int32Type};
-    let text = |name: &str| t.column_by_name(name).unwrap().as_string::<i32>().clone();
-    let num = |name: &str| t.column_by_name(name).unwrap().as_primitive::<Float64Type>().clone();
-    let (country, item, domain, level, category) = (
-        text("country"),
-        text("item"),
-        text("domain"),
-        text("domain_level"),
-        text("category"),
-    );
-    let wave = t.column_by_name("wave").unwrap().as_primitive::<Int32Type>().clone();
+    let num = |name| col::<Float64Array>(t, name);
     let (ea, eb, shift, z) = (
         num("estimate_a"),
         num("estimate_b"),
@@ -528,29 +469,19 @@ fn comparison_in_a_real_browser(dest: &Path, t: &arrow_array::RecordBatch) {
         .map(|r| (r[0].as_str().unwrap().to_string(), r[1].clone()))
         .collect();
     assert_eq!(shown.len(), t.num_rows(), "rows shown");
-    use arrow_array::Array;
-    let fmt = |a: &arrow_array::Float64Array, r: usize, f: &dyn Fn(f64) -> String| {
+    let fmt = |a: &Float64Array, r: usize, f: &dyn Fn(f64) -> String| {
         if a.is_valid(r) {
             f(a.value(r))
         } else {
             "–".to_string()
         }
     };
-    for r in 0..t.num_rows() {
-        let key = format!(
-            "{}|{}|{}|{}|{}|{}",
-            country.value(r),
-            wave.value(r),
-            item.value(r),
-            domain.value(r),
-            level.value(r),
-            category.value(r)
-        );
+    for (r, key) in row_keys(t).into_iter().enumerate() {
         let row = shown.get(&key).unwrap_or_else(|| panic!("{key} not shown"));
         let cell = |c: &str| row[c].as_str().unwrap_or("").to_string();
-        assert_eq!(cell("c-a"), fmt(&ea, r, &pct), "{key} A");
-        assert_eq!(cell("c-b"), fmt(&eb, r, &pct), "{key} B");
-        assert_eq!(cell("c-shift"), fmt(&shift, r, &|p| format!("{p:+.1}")), "{key} shift");
-        assert_eq!(cell("c-z"), fmt(&z, r, &|x| format!("{x:+.2}")), "{key} shift in SEs");
+        assert_eq!(cell("c-a"), fmt(ea, r, &pct), "{key} A");
+        assert_eq!(cell("c-b"), fmt(eb, r, &pct), "{key} B");
+        assert_eq!(cell("c-shift"), fmt(shift, r, &|p| format!("{p:+.1}")), "{key} shift");
+        assert_eq!(cell("c-z"), fmt(z, r, &|x| format!("{x:+.2}")), "{key} shift in SEs");
     }
 }

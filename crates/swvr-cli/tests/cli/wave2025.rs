@@ -9,30 +9,11 @@
 //! model's coefficients and SEs, each to 1e-8.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use arrow_array::{Array, Float64Array, StringArray};
+use arrow_array::{Float64Array, StringArray};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Rows of a plain CSV file (no quoted fields) as maps from the header.
-fn csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .zip(l.split(','))
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
+use crate::support::{TempDir, col, csv, ok, root, swvr, tempdir};
 
 fn num(v: &str) -> f64 {
     v.parse().unwrap_or(f64::NAN)
@@ -60,39 +41,23 @@ impl Diff {
 }
 
 /// The run folder, inside a temporary folder removed when the guard drops.
-fn run() -> (crate::support::TempDir, PathBuf) {
-    let dir = crate::support::TempDir::new("cli", "wave2025");
+fn run() -> (TempDir, PathBuf) {
+    let dir = tempdir("wave2025");
     let out = dir.join("out");
-    let r = root();
-    let status = Command::new(env!("CARGO_BIN_EXE_swvr"))
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg("--data")
-        .arg(r.join("fixtures/wave2025"))
-        .arg("--questionnaire")
-        .arg(r.join("questionnaire/example_2025.toml"))
-        .arg("--spec")
-        .arg(r.join("fixtures/wave2025/spec.toml"))
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let path = |p: &str| root().join(p).to_str().unwrap().to_string();
+    ok(&swvr(&[
+        "run",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--data",
+        &path("fixtures/wave2025"),
+        "--questionnaire",
+        &path("questionnaire/example_2025.toml"),
+        "--spec",
+        &path("fixtures/wave2025/spec.toml"),
+    ]));
     (dir, out)
-}
-
-fn strings<'a>(b: &'a arrow_array::RecordBatch, name: &str) -> &'a StringArray {
-    b.column_by_name(name)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap()
-}
-
-fn floats<'a>(b: &'a arrow_array::RecordBatch, name: &str) -> &'a Float64Array {
-    b.column_by_name(name)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap()
 }
 
 #[test]
@@ -103,9 +68,9 @@ fn wave2025_with_interaction_margin_agrees_with_r_survey() {
     // Weights.
     let w = swvr_core::io::read_arrow(&out.join("weight/weighted.arrow")).unwrap();
     let (id, base, weight) = (
-        strings(&w, "respondent_id"),
-        floats(&w, "base_weight"),
-        floats(&w, "weight"),
+        col::<StringArray>(&w, "respondent_id"),
+        col::<Float64Array>(&w, "base_weight"),
+        col::<Float64Array>(&w, "weight"),
     );
     let mine: HashMap<&str, (f64, f64)> = (0..w.num_rows())
         .map(|i| (id.value(i), (base.value(i), weight.value(i))))
@@ -152,10 +117,10 @@ fn wave2025_with_interaction_margin_agrees_with_r_survey() {
     // Model.
     let m = swvr_core::io::read_arrow(&out.join("model/odds_ratios.arrow")).unwrap();
     let (country, term, est, se) = (
-        strings(&m, "country"),
-        strings(&m, "term"),
-        floats(&m, "estimate"),
-        floats(&m, "se"),
+        col::<StringArray>(&m, "country"),
+        col::<StringArray>(&m, "term"),
+        col::<Float64Array>(&m, "estimate"),
+        col::<Float64Array>(&m, "se"),
     );
     let mine: HashMap<(String, String), (f64, f64)> = (0..m.num_rows())
         .map(|i| {
