@@ -319,69 +319,115 @@ pub struct Mismatch {
     pub detail: String,
 }
 
-/// Interviews of calls.csv against accepted respondents (by country-wave).
-pub fn reconcile(calls: &Calls, respondents: &BTreeMap<(String, i32), BTreeSet<String>>) -> Vec<Mismatch> {
-    let mut out = Vec::new();
-    let empty = BTreeSet::new();
-    let mut cws: BTreeSet<(String, i32)> = calls.counts.keys().map(|(c, w, _)| (c.clone(), *w)).collect();
-    cws.extend(respondents.keys().cloned());
-    for cw in &cws {
-        let (country, wave) = (cw.0.clone(), cw.1);
-        let resp = respondents.get(cw).unwrap_or(&empty);
-        let has_calls = calls.counts.keys().any(|(c, w, _)| c == &country && *w == wave);
-        if !has_calls {
-            out.push(Mismatch {
-                country,
-                wave,
-                respondent_id: String::new(),
-                issue: "no_calls_for_country_wave".into(),
-                detail: format!("{} accepted respondents", resp.len()),
-            });
-            continue;
-        }
-        let default = Interviews::default();
-        let iv = calls.interviews.get(cw).unwrap_or(&default);
-        for (id, (line, disp)) in &iv.ids {
-            if !resp.contains(id) {
-                out.push(Mismatch {
-                    country: country.clone(),
-                    wave,
-                    respondent_id: id.clone(),
-                    issue: "interview_not_in_respondents".into(),
-                    detail: format!("calls.csv line {line}, disposition {disp}"),
-                });
-            }
-        }
-        for id in resp {
-            if !iv.ids.contains_key(id) {
-                out.push(Mismatch {
-                    country: country.clone(),
-                    wave,
-                    respondent_id: id.clone(),
-                    issue: "respondent_not_in_calls".into(),
-                    detail: "accepted respondent without an interview disposition".into(),
-                });
-            }
-        }
-        for line in &iv.blank {
-            out.push(Mismatch {
-                country: country.clone(),
-                wave,
-                respondent_id: String::new(),
-                issue: "interview_without_respondent_id".into(),
-                detail: format!("calls.csv line {line}"),
-            });
-        }
-        for (id, line) in &iv.repeated {
-            out.push(Mismatch {
-                country: country.clone(),
-                wave,
-                respondent_id: id.clone(),
-                issue: "interview_listed_twice".into(),
-                detail: format!("calls.csv line {line}"),
-            });
+/// Interviews of calls.csv against the accepted respondents, fed one
+/// respondent at a time in any order ([`Reconciliation::respondent`]): it
+/// holds calls.csv's interviews, each marked when its respondent comes, and
+/// a count per country-wave — not the respondents' ids (respondents.arrow
+/// from ingest holds each id once per country-wave).
+#[derive(Debug)]
+pub struct Reconciliation<'a> {
+    calls: &'a Calls,
+    /// Per country-wave with interviews: the ids matched by a respondent.
+    matched: BTreeMap<(String, i32), HashSet<&'a str>>,
+    /// Accepted respondents per country-wave.
+    accepted: BTreeMap<(String, i32), u64>,
+    /// Respondents of a country-wave with calls but no interview of their id.
+    not_in_calls: Vec<Mismatch>,
+    /// The country-wave of the previous respondent, and whether it has calls.
+    last: Option<((String, i32), bool)>,
+}
+
+impl<'a> Reconciliation<'a> {
+    /// A reconciliation of `calls` with no respondent yet.
+    pub fn new(calls: &'a Calls) -> Self {
+        Reconciliation {
+            calls,
+            matched: BTreeMap::new(),
+            accepted: BTreeMap::new(),
+            not_in_calls: Vec::new(),
+            last: None,
         }
     }
-    out.sort();
-    out
+
+    /// An accepted respondent.
+    pub fn respondent(&mut self, country: &str, wave: i32, id: &str) {
+        let calls: &'a Calls = self.calls;
+        if !matches!(&self.last, Some(((c, w), _)) if c == country && *w == wave) {
+            let has = calls.counts.keys().any(|(c, w, _)| c == country && *w == wave);
+            self.last = Some(((country.to_string(), wave), has));
+        }
+        let Some((cw, has_calls)) = &self.last else { return };
+        *self.accepted.entry(cw.clone()).or_default() += 1;
+        if !has_calls {
+            return;
+        }
+        match calls.interviews.get(cw).and_then(|iv| iv.ids.get_key_value(id)) {
+            Some((listed, _)) => {
+                self.matched.entry(cw.clone()).or_default().insert(listed.as_str());
+            }
+            None => self.not_in_calls.push(Mismatch {
+                country: country.to_string(),
+                wave,
+                respondent_id: id.to_string(),
+                issue: "respondent_not_in_calls".into(),
+                detail: "accepted respondent without an interview disposition".into(),
+            }),
+        }
+    }
+
+    /// The mismatches, sorted.
+    pub fn finish(self) -> Vec<Mismatch> {
+        let calls = self.calls;
+        let mut out = self.not_in_calls;
+        let mut cws: BTreeSet<(String, i32)> = calls.counts.keys().map(|(c, w, _)| (c.clone(), *w)).collect();
+        cws.extend(self.accepted.keys().cloned());
+        let none = HashSet::new();
+        for cw in &cws {
+            let (country, wave) = (cw.0.clone(), cw.1);
+            let has_calls = calls.counts.keys().any(|(c, w, _)| c == &country && *w == wave);
+            if !has_calls {
+                out.push(Mismatch {
+                    country,
+                    wave,
+                    respondent_id: String::new(),
+                    issue: "no_calls_for_country_wave".into(),
+                    detail: format!("{} accepted respondents", self.accepted.get(cw).copied().unwrap_or(0)),
+                });
+                continue;
+            }
+            let Some(iv) = calls.interviews.get(cw) else { continue };
+            let matched = self.matched.get(cw).unwrap_or(&none);
+            for (id, (line, disp)) in &iv.ids {
+                if !matched.contains(id.as_str()) {
+                    out.push(Mismatch {
+                        country: country.clone(),
+                        wave,
+                        respondent_id: id.clone(),
+                        issue: "interview_not_in_respondents".into(),
+                        detail: format!("calls.csv line {line}, disposition {disp}"),
+                    });
+                }
+            }
+            for line in &iv.blank {
+                out.push(Mismatch {
+                    country: country.clone(),
+                    wave,
+                    respondent_id: String::new(),
+                    issue: "interview_without_respondent_id".into(),
+                    detail: format!("calls.csv line {line}"),
+                });
+            }
+            for (id, line) in &iv.repeated {
+                out.push(Mismatch {
+                    country: country.clone(),
+                    wave,
+                    respondent_id: id.clone(),
+                    issue: "interview_listed_twice".into(),
+                    detail: format!("calls.csv line {line}"),
+                });
+            }
+        }
+        out.sort();
+        out
+    }
 }

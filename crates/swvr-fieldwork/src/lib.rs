@@ -40,7 +40,7 @@ pub mod output;
 pub mod quality;
 pub mod rates;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Int32Array, RecordBatch, StringArray};
@@ -265,7 +265,7 @@ pub fn fieldwork_mode(
     if calls_path.is_file() {
         progress.start("fieldwork: response rates", None, Unit::Rows);
         let calls = calls::read_calls(&calls_path, sel, opts)?;
-        let mut accepted: BTreeMap<(String, i32), BTreeSet<String>> = BTreeMap::new();
+        let mut reconciliation = calls::Reconciliation::new(&calls);
         for_each_batch(
             &resp_path,
             Some(&["country", "wave", "respondent_id"]),
@@ -276,18 +276,14 @@ pub fn fieldwork_mode(
                 for r in 0..batch.num_rows() {
                     let (c, w) = (countries.value(r), waves.value(r));
                     if sel.contains(c, w) {
-                        accepted
-                            .entry((c.to_string(), w))
-                            .or_default()
-                            .insert(ids.value(r).to_string());
+                        reconciliation.respondent(c, w, ids.value(r));
                     }
                 }
                 Ok(())
             },
         )?;
         summary.rates = calls::rate_rows(&calls, opts);
-        mismatches = calls::reconcile(&calls, &accepted);
-        drop(accepted);
+        mismatches = reconciliation.finish();
         output::write_rates(&dir.join("response_rates.arrow"), &summary.rates)?;
         output::write_reconciliation(&dir.join("reconciliation.csv"), &mismatches)?;
         output::write_call_rejects(&dir.join("calls_rejects.csv"), &calls.rejects)?;

@@ -18,7 +18,7 @@ use arrow_array::{Array, ArrayRef, Int8Array, Int16Array, Int32Array, RecordBatc
 use rayon::prelude::*;
 use swvr_core::groups::{Selection, group_by_country_wave};
 use swvr_core::io::{IoError, arrow_schema, column, for_each_batch_of};
-use swvr_core::progress::{Progress, Unit};
+use swvr_core::progress::{NoProgress, Progress, Unit};
 use swvr_core::questionnaire::Questionnaire;
 
 use crate::FieldworkError;
@@ -577,28 +577,62 @@ pub fn check(
     let plan = Plan::new(q, |c| batch.column_by_name(c).is_some());
     let groups = group_by_country_wave(batch, path, sel)?;
     let cols = Cols::of(batch, &plan, path)?;
+    let meta = plan.meta();
     let mut out = Quality {
-        batteries: plan.batteries.iter().map(|b| b.0.clone()).collect(),
-        missing_roles: plan.missing_roles.clone(),
-        has_interviewer: plan.interviewer.is_some(),
+        batteries: meta.batteries,
+        missing_roles: meta.missing_roles,
+        has_interviewer: meta.has_interviewer,
         ..Quality::default()
     };
-    for g in groups {
-        let mut input = GroupInput::new(&plan, &g.country, g.wave, g.rows);
-        let rows = std::mem::take(&mut input.rows);
-        input.push(&plan, &cols, rows.iter().map(|&r| r as usize), path)?;
-        input.rows = rows;
-        let mut r = check_group(&plan, opts, input);
+    let work = groups.into_iter().map(|g| ((g.country, g.wave), g.rows, ()));
+    let fill =
+        |input: &mut GroupInput, rows: &[u32], ()| input.push(&plan, &cols, rows.iter().map(|&r| r as usize), path);
+    check_groups(&plan, opts, work, fill, &NoProgress, |mut r| {
         out.interviewers.append(&mut r.interviewers);
         out.flags.push(r.flags.clone());
         out.groups.push(r);
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
-/// Country-waves checked side by side by [`check_file`] (memory: about this
-/// many groups' rows).
+/// Country-waves checked side by side (memory: about this many groups' rows).
 const GROUPS_AT_ONCE: usize = 2;
+
+/// The loop [`check`] and [`check_file`] share: each country-wave of `groups`
+/// (sorted; its key, rows of respondents.arrow ascending and what `fill`
+/// needs to find them) is gathered by `fill`, checked and handed to `each`.
+/// `GROUPS_AT_ONCE` groups run side by side (the match leaves a core idle in
+/// its sequential parts) and are handed on in their order, so the output
+/// does not depend on the thread count.
+fn check_groups<W: Send>(
+    plan: &Plan,
+    opts: &Options,
+    groups: impl Iterator<Item = ((String, i32), Vec<u32>, W)>,
+    fill: impl Fn(&mut GroupInput, &[u32], W) -> Result<(), FieldworkError> + Sync,
+    progress: &dyn Progress,
+    mut each: impl FnMut(GroupQuality) -> Result<(), FieldworkError>,
+) -> Result<(), FieldworkError> {
+    let load = |((country, wave), rows, with): ((String, i32), Vec<u32>, W)| {
+        let mut input = GroupInput::new(plan, &country, wave, Vec::new());
+        fill(&mut input, &rows, with)?;
+        input.rows = rows;
+        Ok(check_group(plan, opts, input))
+    };
+    let mut groups = groups.fuse();
+    let at_once = rayon::current_num_threads().clamp(1, GROUPS_AT_ONCE);
+    loop {
+        let chunk: Vec<_> = groups.by_ref().take(at_once).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let done: Vec<Result<GroupQuality, FieldworkError>> = chunk.into_par_iter().map(load).collect();
+        for r in done {
+            each(r?)?;
+            progress.advance(1);
+        }
+    }
+}
 
 /// Runs the checks on the Arrow file `path` one country-wave at a time
 /// (sorted by country, then wave; only `sel`), calling `each` with every
@@ -609,7 +643,7 @@ pub fn check_file(
     opts: &Options,
     sel: &Selection,
     progress: &dyn Progress,
-    mut each: impl FnMut(GroupQuality) -> Result<(), FieldworkError>,
+    each: impl FnMut(GroupQuality) -> Result<(), FieldworkError>,
 ) -> Result<QualityMeta, FieldworkError> {
     let schema = arrow_schema(path)?;
     let plan = Plan::new(q, |c| schema.index_of(c).is_ok());
@@ -664,13 +698,9 @@ pub fn check_file(
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
     let cols = plan.group_columns();
     progress.start("fieldwork: interview quality", Some(order.len() as u64), Unit::Groups);
-    // One country-wave's rows are read and checked at a time per worker;
-    // `GROUPS_AT_ONCE` groups run side by side (the match leaves a core idle
-    // in its sequential parts) and are handed to `each` in sorted order, so
-    // the output does not depend on the thread count.
-    let load = |g: usize, group_rows: Vec<u32>, wanted: Vec<usize>| -> Result<GroupQuality, FieldworkError> {
-        let (country, wave) = &keys[g];
-        let mut input = GroupInput::new(&plan, country, *wave, Vec::new());
+    // A group's rows are read from the batches that hold them (`wanted`), the
+    // other batches are not decoded.
+    let fill = |input: &mut GroupInput, group_rows: &[u32], wanted: Vec<usize>| {
         let mut at = 0usize;
         for_each_batch_of(
             path,
@@ -691,27 +721,19 @@ pub fn check_file(
                 )
             },
         )?;
-        input.rows = group_rows;
-        Ok(check_group(&plan, opts, input))
+        Ok(())
     };
-    let mut work = order
+    let work: Vec<_> = order
         .into_iter()
-        .map(|g| (g, std::mem::take(&mut rows[g]), std::mem::take(&mut blocks[g])))
-        .collect::<Vec<_>>()
-        .into_iter();
-    let at_once = rayon::current_num_threads().clamp(1, GROUPS_AT_ONCE);
-    loop {
-        let chunk: Vec<_> = work.by_ref().take(at_once).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        let done: Vec<Result<GroupQuality, FieldworkError>> =
-            chunk.into_par_iter().map(|(g, r, w)| load(g, r, w)).collect();
-        for r in done {
-            each(r?)?;
-            progress.advance(1);
-        }
-    }
+        .map(|g| {
+            (
+                keys[g].clone(),
+                std::mem::take(&mut rows[g]),
+                std::mem::take(&mut blocks[g]),
+            )
+        })
+        .collect();
+    check_groups(&plan, opts, work.into_iter(), fill, progress, each)?;
     progress.finish();
     Ok(plan.meta())
 }

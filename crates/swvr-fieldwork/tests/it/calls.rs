@@ -1,11 +1,10 @@
 //! calls.csv: rejects with reasons, rates per frame and combined, e options,
 //! reconciliation with and without partials.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use swvr_core::groups::Selection;
-use swvr_fieldwork::calls::{rate_rows, read_calls, reconcile};
+use swvr_fieldwork::calls::{Reconciliation, rate_rows, read_calls};
 use swvr_fieldwork::options::{EMethod, Options};
 
 /// A file in its own temporary folder, removed when the test ends (also
@@ -157,31 +156,40 @@ fn reconciliation_with_and_without_partials() {
         "recon.csv",
         &format!("{HEADER}BOL,2021,M,1,1.1,a\nBOL,2021,M,2,1.2,b\nBOL,2021,M,3,1.1,\nBOL,2021,M,4,1.1,a\n"),
     );
-    let mut resp: BTreeMap<(String, i32), BTreeSet<String>> = BTreeMap::new();
-    resp.entry(("BOL".into(), 2021))
-        .or_default()
-        .extend(["a".to_string(), "c".to_string()]);
-    resp.entry(("IND".into(), 2021)).or_default().insert("x".into());
-    let issues = |o: &Options| -> Vec<(String, String)> {
+    // Respondents in any order: a country-wave's rows need not be adjacent.
+    let resp = [("BOL", "a"), ("IND", "x"), ("BOL", "c")];
+    let issues = |o: &Options| -> Vec<(String, String, String)> {
         let c = read_calls(&p, &Selection::default(), o).unwrap();
-        reconcile(&c, &resp)
+        let mut r = Reconciliation::new(&c);
+        for (country, id) in resp {
+            r.respondent(country, 2021, id);
+        }
+        r.finish()
             .into_iter()
-            .map(|m| (m.respondent_id, m.issue))
+            .map(|m| (m.respondent_id, m.issue, m.detail))
             .collect()
     };
-    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
     assert_eq!(
         issues(&Options::default()),
         [
-            s("", "interview_without_respondent_id"),
-            s("a", "interview_listed_twice"),
-            s("c", "respondent_not_in_calls"),
-            s("", "no_calls_for_country_wave"),
+            s("", "interview_without_respondent_id", "calls.csv line 4"),
+            s("a", "interview_listed_twice", "calls.csv line 5"),
+            s(
+                "c",
+                "respondent_not_in_calls",
+                "accepted respondent without an interview disposition"
+            ),
+            s("", "no_calls_for_country_wave", "1 accepted respondents"),
         ]
     );
     let with = Options {
         partials_in_data: true,
         ..Options::default()
     };
-    assert!(issues(&with).contains(&s("b", "interview_not_in_respondents")));
+    assert!(issues(&with).contains(&s(
+        "b",
+        "interview_not_in_respondents",
+        "calls.csv line 3, disposition 1.2"
+    )));
 }
