@@ -19,6 +19,7 @@
 
 pub mod base;
 pub mod calibrate;
+mod cellrake;
 mod columns;
 mod error;
 pub mod impute;

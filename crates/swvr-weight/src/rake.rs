@@ -106,7 +106,7 @@ fn cell_codes(p: &RakeProblem<'_>, n: usize) -> (Vec<u32>, usize) {
 }
 
 /// Category of margin `k` in each cell.
-fn cell_categories(levels: &[usize], margins: &[Vec<usize>], cells: usize) -> Vec<Vec<u32>> {
+pub(crate) fn cell_categories(levels: &[usize], margins: &[Vec<usize>], cells: usize) -> Vec<Vec<u32>> {
     let mut comp = vec![0usize; levels.len()];
     let mut out = vec![vec![0u32; cells]; margins.len()];
     for c in 0..cells {
@@ -132,7 +132,7 @@ fn cell_totals(w: &[f64], cell: &[u32], cells: usize) -> Vec<f64> {
 }
 
 /// Totals of every margin's categories from cell values.
-fn margins(vals: &[f64], cat: &[Vec<u32>], levels: &[usize]) -> Vec<Vec<f64>> {
+pub(crate) fn margins(vals: &[f64], cat: &[Vec<u32>], levels: &[usize]) -> Vec<Vec<f64>> {
     cat.iter()
         .zip(levels)
         .map(|(cats, &l)| {
@@ -151,7 +151,7 @@ pub(crate) fn margin_error_of(vals: &[f64], cat: &[Vec<u32>], levels: &[usize], 
 }
 
 /// max |share − target| and where.
-fn margin_error(m: &[Vec<f64>], targets: &[Vec<f64>]) -> (f64, (usize, usize)) {
+pub(crate) fn margin_error(m: &[Vec<f64>], targets: &[Vec<f64>]) -> (f64, (usize, usize)) {
     let mut worst = (0.0f64, (0, 0));
     for (k, (mk, tk)) in m.iter().zip(targets).enumerate() {
         let mut tot = Neumaier::new();
@@ -227,6 +227,42 @@ fn ipf(
     (factors, sweeps, converged)
 }
 
+/// One raking or calibration step on cell totals `tot`: (cell factors,
+/// sweeps or Newton iterations, converged).
+pub(crate) fn round_factors(
+    tot: &[f64],
+    cat: &[Vec<u32>],
+    mlevels: &[usize],
+    targets: &[Vec<f64>],
+    n: f64,
+    s: &RakeSettings,
+) -> (Vec<f64>, u32, bool) {
+    match s.calibration {
+        Calibration::Raking => ipf(tot, cat, mlevels, targets, n, s),
+        cal => {
+            // Start from the current weights scaled to sum to n: g is
+            // relative to them, and the bounds are on g.
+            let total = swvr_core::sum::sum(tot);
+            let scale = if total > 0.0 { n / total } else { 1.0 };
+            let scaled: Vec<f64> = tot.iter().map(|t| t * scale).collect();
+            let r = calibrate_cells(
+                &scaled,
+                cat,
+                mlevels,
+                targets,
+                n,
+                Newton {
+                    cal,
+                    tolerance: s.tolerance,
+                    max_iterations: s.max_iterations,
+                },
+            );
+            let factors = r.g.iter().map(|g| g * scale).collect();
+            (factors, r.iterations, r.converged)
+        }
+    }
+}
+
 /// `w[i] *= factors[cell[i]]`, returning the compensated total of the new
 /// weights (one fused pass).
 fn apply_factors(w: &mut [f64], cell: &[u32], factors: &[f64]) -> f64 {
@@ -239,11 +275,11 @@ fn apply_factors(w: &mut [f64], cell: &[u32], factors: &[f64]) -> f64 {
 }
 
 /// The weights' total, min and max (a NaN makes the bounds check fail).
-struct Scan {
-    total: f64,
-    min: f64,
-    max: f64,
-    nan: bool,
+pub(crate) struct Scan {
+    pub total: f64,
+    pub min: f64,
+    pub max: f64,
+    pub nan: bool,
 }
 
 /// Scales `w` (whose compensated total is `total`) to sum to `n`, and
@@ -278,6 +314,38 @@ fn normalise(w: &mut [f64], total: f64, sparse: bool) -> (Scan, f64) {
     )
 }
 
+/// `x` clipped to `[lo, hi]`: the one clipping rule of the chain (a value
+/// equal to a bound is left as it is).
+#[inline]
+pub(crate) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+/// Appends the step `Clip(lo, hi)` to `ops`, merged into the last step
+/// when that is a clip too: clipping to `[a1, b1]` then to `[a2, b2]`
+/// (each `a ≤ b`) is clipping to `[clip(a1, a2, b2), clip(b1, a2, b2)]`
+/// (below `a1` a value ends at `clip(a1)`, above `b1` at `clip(b1)`,
+/// between at `clip(x)`), and a clip returns one of its inputs, so the
+/// merged step gives the same bits. The trimming fixpoint's repeated clips
+/// then cost the replay one step per round.
+pub(crate) fn push_clip(ops: &mut Vec<Op>, lo: f64, hi: f64) {
+    let ordered = |a: f64, b: f64| a.is_finite() && b.is_finite() && a <= b;
+    if let Some(Op::Clip(a1, b1)) = ops.last_mut()
+        && ordered(*a1, *b1)
+        && ordered(lo, hi)
+    {
+        (*a1, *b1) = (clip(*a1, lo, hi), clip(*b1, lo, hi));
+        return;
+    }
+    ops.push(Op::Clip(lo, hi));
+}
+
 /// Clips `w / mean` to `[lower, upper]`, repeating until the mean settles;
 /// `total` is the compensated total of `w`, `active` the number of units
 /// in the sample (with `sparse`, weights of 0 are deleted units: left at 0
@@ -297,7 +365,7 @@ fn trim(
     for _ in 0..100 {
         let mean = total / n;
         let (lo, hi) = (lower * mean, upper * mean);
-        clips.push(Op::Clip(lo, hi));
+        push_clip(clips, lo, hi);
         let mut changed = false;
         let mut s = Neumaier::new();
         at_bound = 0;
@@ -327,7 +395,7 @@ fn trim(
 
 /// True when every weight / mean is within the bounds (relative slack);
 /// `n` the units in the sample.
-fn within_bounds(scan: &Scan, n: usize, lower: f64, upper: f64) -> bool {
+pub(crate) fn within_bounds(scan: &Scan, n: usize, lower: f64, upper: f64) -> bool {
     let mean = scan.total / n as f64;
     let (lo, hi) = (lower * mean * (1.0 - BOUND_SLACK), upper * mean * (1.0 + BOUND_SLACK));
     n == 0 || (!scan.nan && scan.min >= lo && scan.max <= hi)
@@ -359,25 +427,25 @@ impl Program {
     /// The final weight of a row with starting weight `x` in cell `cell`
     /// (the same floating-point operations, in the same order, as the rake).
     #[inline]
-    pub fn apply(&self, mut x: f64, cell: u32) -> f64 {
+    pub fn apply(&self, x: f64, cell: u32) -> f64 {
         if x == 0.0 {
             return 0.0;
         }
-        for op in &self.ops {
-            match op {
-                Op::Factors(f) => x *= f[cell as usize],
-                Op::Scale(f) => x *= f,
-                Op::Clip(lo, hi) => {
-                    if x < *lo {
-                        x = *lo;
-                    } else if x > *hi {
-                        x = *hi;
-                    }
-                }
-            }
-        }
-        x
+        apply_ops(&self.ops, x, cell)
     }
+}
+
+/// The steps `ops` applied in order to a weight `x` of cell `cell`.
+#[inline]
+pub(crate) fn apply_ops(ops: &[Op], mut x: f64, cell: u32) -> f64 {
+    for op in ops {
+        match op {
+            Op::Factors(f) => x *= f[cell as usize],
+            Op::Scale(f) => x *= f,
+            Op::Clip(lo, hi) => x = clip(x, *lo, *hi),
+        }
+    }
+    x
 }
 
 /// Rakes `base` to the targets (and trims), returning weights summing to n.
@@ -417,30 +485,7 @@ pub fn rake_traced(base: &[f64], p: &RakeProblem<'_>, s: &RakeSettings) -> (Rake
     let mut stalled;
     loop {
         let tot = cell_totals(&w, &cell, cells);
-        let (factors, sweeps, ok) = match s.calibration {
-            Calibration::Raking => ipf(&tot, &cat, &mlevels, &targets, n as f64, s),
-            cal => {
-                // Start from the current weights scaled to sum to n: g is
-                // relative to them, and the bounds are on g.
-                let total = swvr_core::sum::sum(&tot);
-                let scale = if total > 0.0 { n as f64 / total } else { 1.0 };
-                let scaled: Vec<f64> = tot.iter().map(|t| t * scale).collect();
-                let r = calibrate_cells(
-                    &scaled,
-                    &cat,
-                    &mlevels,
-                    &targets,
-                    n as f64,
-                    Newton {
-                        cal,
-                        tolerance: s.tolerance,
-                        max_iterations: s.max_iterations,
-                    },
-                );
-                let factors = r.g.iter().map(|g| g * scale).collect();
-                (factors, r.iterations, r.converged)
-            }
-        };
+        let (factors, sweeps, ok) = round_factors(&tot, &cat, &mlevels, &targets, n as f64, s);
         iterations += sweeps;
         stalled = !ok;
         let total = apply_factors(&mut w, &cell, &factors);

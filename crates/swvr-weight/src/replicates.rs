@@ -369,13 +369,6 @@ fn cell_of(codes: &[Vec<u8>], levels: &[usize], i: usize) -> u32 {
         .fold(0u32, |acc, (c, &l)| acc * l as u32 + u32::from(c[i]))
 }
 
-/// Category of row `i` in margin `m`.
-#[inline]
-fn margin_cat(codes: &[Vec<u8>], levels: &[usize], m: &[usize], i: usize) -> usize {
-    m.iter()
-        .fold(0usize, |acc, &k| acc * levels[k] + usize::from(codes[k][i]))
-}
-
 /// Runs every replicate of a group (in parallel; results in replicate
 /// order); also returns the first replicate (1-based) that failed and why.
 pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicates, Option<(usize, String)>) {
@@ -388,7 +381,7 @@ pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicate
         margins: c.margins,
         targets: c.targets,
     };
-    let (cell, _) = crate::rake::cells_of(&problem, n);
+    let (cell, cells) = crate::rake::cells_of(&problem, n);
     let recipients: Vec<u32> = (0..n as u32)
         .filter(|&i| c.original.iter().any(|col| col[i as usize] == crate::impute::MISSING))
         .collect();
@@ -401,7 +394,7 @@ pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicate
     }
     let reps: Vec<OneReplicate> = (0..rscales.len())
         .into_par_iter()
-        .map(|r| one(c, &design, r, &recipients))
+        .map(|r| one(c, &design, r, (&recipients, &cell, cells)))
         .collect();
     let mut out = GroupReplicates {
         kind: rkind,
@@ -432,50 +425,77 @@ pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicate
     (out, first)
 }
 
-/// One replicate's chain.
-fn one(c: &Chain<'_>, design: &FactorDesign, r: usize, recipients: &[u32]) -> OneReplicate {
+/// One replicate's chain: on the cell table ([`crate::cellrake`]), or row
+/// by row ([`crate::rake::rake_traced`]) where the cell path does not apply.
+fn one(
+    c: &Chain<'_>,
+    design: &FactorDesign,
+    r: usize,
+    (recipients, cell, cells): (&[u32], &[u32], usize),
+) -> OneReplicate {
     let n = c.g.n();
     let mut f = Factors::new(design, &c.g.stratum, r);
     let w: Vec<f64> = (0..n).map(|i| c.base[i] * f.next(i)).collect();
     let mut own: Option<Vec<Vec<u8>>> = None;
+    let mut own_cell: Option<Vec<u32>> = None;
     if !recipients.is_empty() {
         let mut codes = c.original.to_vec();
         (c.impute)(&mut codes, &w);
+        // Only the recipients' cells can differ from the full sample's.
+        let mut cl = cell.to_vec();
+        for &i in recipients {
+            cl[i as usize] = cell_of(&codes, c.levels, i as usize);
+        }
         own = Some(codes);
+        own_cell = Some(cl);
     }
     let codes: &[Vec<u8>] = own.as_deref().unwrap_or(c.imputed);
+    let cell: &[u32] = own_cell.as_deref().unwrap_or(cell);
     // Categories left without weight: target 0, the margin's others rescaled.
+    let mut with_weight = vec![false; cells];
+    for (&x, &k) in w.iter().zip(cell) {
+        if x > 0.0 {
+            with_weight[k as usize] = true;
+        }
+    }
+    let cat = crate::rake::cell_categories(c.levels, c.margins, cells);
     let mut targets = c.targets.to_vec();
     let mut emptied = false;
-    for (k, m) in c.margins.iter().enumerate() {
-        let mut present = vec![false; targets[k].len()];
-        for (i, &x) in w.iter().enumerate() {
-            if x > 0.0 {
-                present[margin_cat(codes, c.levels, m, i)] = true;
-            }
+    for (tk, ck) in targets.iter_mut().zip(&cat) {
+        let mut present = vec![false; tk.len()];
+        for (&j, &has) in ck.iter().zip(&with_weight) {
+            present[j as usize] |= has;
         }
-        for (t, &p) in targets[k].iter_mut().zip(&present) {
+        for (t, &p) in tk.iter_mut().zip(&present) {
             if !p && *t > 0.0 {
                 *t = 0.0;
                 emptied = true;
             }
         }
     }
-    let problem = crate::rake::RakeProblem {
-        codes,
+    let cp = crate::cellrake::CellProblem {
+        w: &w,
+        cell,
+        cells,
         levels: c.levels,
         margins: c.margins,
         targets: &targets,
     };
-    let (out, program) = crate::rake::rake_traced(&w, &problem, &c.settings);
-    let recipient_cells = recipients
-        .iter()
-        .map(|&i| cell_of(codes, c.levels, i as usize))
-        .collect();
+    let (out, program) = crate::cellrake::rake_cells(&cp, &c.settings).unwrap_or_else(|| {
+        let problem = crate::rake::RakeProblem {
+            codes,
+            levels: c.levels,
+            margins: c.margins,
+            targets: &targets,
+        };
+        let (out, program) = crate::rake::rake_traced(&w, &problem, &c.settings);
+        (crate::cellrake::CellOutcome::from(&out), program)
+    });
+    let recipient_cells = recipients.iter().map(|&i| cell[i as usize]).collect();
     let error = if out.nonpositive > 0 {
         Some(format!(
             "{} weights <= 0 (smallest g-weight {:.4})",
-            out.nonpositive, out.g_range.0
+            out.nonpositive, out.g_min
         ))
     } else if !out.converged {
         Some(if !out.trimming_feasible {
