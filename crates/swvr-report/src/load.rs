@@ -314,6 +314,34 @@ pub fn cell_text(col: &ArrayRef, i: usize) -> Option<String> {
     })
 }
 
+/// Whether rows `a` and `b` of `col` hold the same value (two nulls are the
+/// same), compared in the array: text and integer columns without rendering
+/// them, other types through [`cell_text`].
+fn same_value(col: &ArrayRef, a: usize, b: usize) -> bool {
+    match (col.is_valid(a), col.is_valid(b)) {
+        (true, true) => {}
+        (va, vb) => return va == vb,
+    }
+    match col.data_type() {
+        DataType::Utf8 => {
+            let s = col.as_string::<i32>();
+            s.value(a) == s.value(b)
+        }
+        DataType::LargeUtf8 => {
+            let s = col.as_string::<i64>();
+            s.value(a) == s.value(b)
+        }
+        DataType::Utf8View => {
+            let s = col.as_string_view();
+            s.value(a) == s.value(b)
+        }
+        _ => match swvr_core::io::IntColumn::of(col.as_ref()) {
+            Some(c) => c.get(a) == c.get(b),
+            None => cell_text(col, a) == cell_text(col, b),
+        },
+    }
+}
+
 fn fmt_float(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
@@ -786,16 +814,23 @@ fn read_shown_rows(path: &Path) -> Result<RecordBatch, ReportError> {
     let mut seen: std::collections::HashMap<(Option<String>, Option<String>), usize> = std::collections::HashMap::new();
     let mut kept: Vec<RecordBatch> = Vec::new();
     let schema = swvr_core::io::for_each_batch(path, None, |b: RecordBatch| -> Result<(), ReportError> {
-        let country = b.column_by_name("country");
-        let wave = b.column_by_name("wave");
+        let keys: Vec<&ArrayRef> = ["country", "wave"].iter().filter_map(|c| b.column_by_name(c)).collect();
+        let (country, wave) = (b.column_by_name("country"), b.column_by_name("wave"));
         let mut rows: Vec<u32> = Vec::new();
+        // The count of the current run of rows of one (country, wave): looked
+        // up by the key's text only where the key changes.
+        let mut count: Option<&mut usize> = None;
         for r in 0..b.num_rows() {
-            let key = (
-                country.and_then(|c| cell_text(c, r)),
-                wave.and_then(|c| cell_text(c, r)),
-            );
-            let n = seen.entry(key).or_insert(0);
-            if *n < EXTRA_ROWS_SHOWN {
+            if r == 0 || !keys.iter().all(|c| same_value(c, r - 1, r)) {
+                let key = (
+                    country.and_then(|c| cell_text(c, r)),
+                    wave.and_then(|c| cell_text(c, r)),
+                );
+                count = Some(seen.entry(key).or_insert(0));
+            }
+            if let Some(n) = count.as_deref_mut()
+                && *n < EXTRA_ROWS_SHOWN
+            {
                 *n += 1;
                 rows.push(r as u32);
             }
@@ -814,6 +849,43 @@ fn read_shown_rows(path: &Path) -> Result<RecordBatch, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_value_compares_cells_as_their_text_does() {
+        use arrow_array::types::Int8Type as K;
+        use arrow_array::{DictionaryArray, Float64Array, Int32Array, LargeStringArray, StringArray};
+        use std::sync::Arc;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![
+                Some("BOL"),
+                Some("BOL"),
+                Some("IND"),
+                None,
+                None,
+            ])),
+            Arc::new(LargeStringArray::from(vec![
+                Some("BOL"),
+                Some("BOL"),
+                Some("IND"),
+                None,
+                None,
+            ])),
+            Arc::new(Int32Array::from(vec![Some(2021), Some(2021), Some(2025), None, None])),
+            Arc::new(Float64Array::from(vec![Some(1.0), Some(1.0), Some(2.5), None, None])),
+            Arc::new(
+                vec![Some("BOL"), Some("BOL"), Some("IND"), None, None]
+                    .into_iter()
+                    .collect::<DictionaryArray<K>>(),
+            ),
+        ];
+        for c in &cols {
+            for (a, b) in [(0, 1), (1, 2), (2, 3), (3, 4)] {
+                let want = cell_text(c, a) == cell_text(c, b);
+                assert_eq!(same_value(c, a, b), want, "{} rows {a}, {b}", c.data_type());
+            }
+            assert!(same_value(c, 0, 1) && !same_value(c, 1, 2) && !same_value(c, 2, 3) && same_value(c, 3, 4));
+        }
+    }
 
     #[test]
     fn extra_tables_keep_the_rows_the_page_shows_per_country_wave() {
