@@ -70,7 +70,11 @@ pub(crate) enum FactorDesign {
     /// Unit of each row within its stratum, and the replicates.
     Jackknife { unit: Vec<u32>, reps: Vec<JkRep> },
     /// Respondents per stratum and the seed of each (stratum, replicate).
-    Bootstrap { n_h: Vec<u64>, seeds: Vec<Vec<u64>> },
+    Bootstrap {
+        n_h: Vec<u64>,
+        seeds: Vec<Vec<u64>>,
+        powers: Powers,
+    },
 }
 
 impl FactorDesign {
@@ -107,7 +111,7 @@ impl<'a> Factors<'a> {
     pub(crate) fn new(design: &'a FactorDesign, stratum: &'a [u32], r: usize) -> Self {
         let boot = match design {
             FactorDesign::Jackknife { .. } => Vec::new(),
-            FactorDesign::Bootstrap { n_h, seeds } => n_h
+            FactorDesign::Bootstrap { n_h, seeds, .. } => n_h
                 .iter()
                 .zip(seeds)
                 .map(|(&n, s)| BootState {
@@ -142,12 +146,12 @@ impl<'a> Factors<'a> {
                     1.0
                 }
             }
-            FactorDesign::Bootstrap { .. } => {
+            FactorDesign::Bootstrap { powers, .. } => {
                 let st = &mut self.boot[h as usize];
                 if st.lonely {
                     return 1.0;
                 }
-                let k = binomial_one_in(&mut st.rng, st.draws, st.units);
+                let k = powers.binomial_one_in(&mut st.rng, st.draws, st.units);
                 st.draws -= k;
                 st.units = st.units.saturating_sub(1);
                 k as f64 * st.mult
@@ -157,6 +161,7 @@ impl<'a> Factors<'a> {
 }
 
 /// `x^n` by repeated squaring (only multiplications: the same bits everywhere).
+#[cfg(test)]
 fn pow_n(mut x: f64, mut n: u64) -> f64 {
     let mut acc = 1.0;
     while n > 0 {
@@ -169,7 +174,85 @@ fn pow_n(mut x: f64, mut n: u64) -> f64 {
     acc
 }
 
-/// A draw of Bin(`n`, 1/`units`) by inversion (only `+ − × ÷`).
+/// What every bootstrap draw of a (country, wave) shares: for each number
+/// of units left `u` (up to the largest stratum), `q = 1 − 1/u` squared
+/// again and again (`q^(2^j)`, the factors `pow_n` multiplies) and
+/// `p/q`. Draws from a stratum with `u` units left, in every replicate,
+/// then multiply table entries instead of squaring `q` each time: the same
+/// operations on the same values, so the same bits.
+#[derive(Debug, Clone)]
+pub(crate) struct Powers {
+    /// Entries per `u`: `bits` squares, then `p/q`.
+    stride: usize,
+    table: Vec<f64>,
+}
+
+impl Powers {
+    /// The table for strata of up to `max_units` respondents.
+    fn new(max_units: u64) -> Self {
+        // Draws are fewer than the units: `bits` binary digits suffice.
+        let bits = (64 - max_units.leading_zeros()) as usize;
+        let stride = bits + 1;
+        let mut table = vec![0.0; (max_units as usize + 1) * stride];
+        for units in 2..=max_units {
+            let row = &mut table[units as usize * stride..(units as usize + 1) * stride];
+            let p = 1.0 / units as f64;
+            let q = 1.0 - p;
+            let mut x = q;
+            for sq in &mut row[..bits] {
+                *sq = x;
+                x *= x;
+            }
+            row[bits] = p / q;
+        }
+        Powers { stride, table }
+    }
+
+    /// A draw of Bin(`n`, 1/`units`) by inversion (only `+ − × ÷`):
+    /// `binomial_one_in` with `q^n` and `p/q` from the table.
+    #[inline]
+    fn binomial_one_in(&self, rng: &mut Rng, n: u64, units: u64) -> u64 {
+        if n == 0 {
+            return 0;
+        }
+        if units <= 1 {
+            return n;
+        }
+        let row = &self.table[units as usize * self.stride..(units as usize + 1) * self.stride];
+        let (squares, ratio) = row.split_at(self.stride - 1);
+        let ratio = ratio[0];
+        // pow_n(q, n): the squares whose bit is set, lowest first.
+        let mut prob = 1.0;
+        let mut m = n;
+        let mut j = 0;
+        while m > 0 {
+            if m & 1 == 1 {
+                prob *= squares[j];
+            }
+            m >>= 1;
+            j += 1;
+        }
+        invert(rng, n, prob, ratio)
+    }
+}
+
+/// The inversion of Bin(`n`, p) from `prob` = P(0) = q^n and `ratio` = p/q.
+#[inline]
+fn invert(rng: &mut Rng, n: u64, mut prob: f64, ratio: f64) -> u64 {
+    let u = rng.uniform();
+    let mut cum = prob;
+    let mut k = 0u64;
+    while u >= cum && k < n {
+        prob *= (n - k) as f64 / (k + 1) as f64 * ratio;
+        k += 1;
+        cum += prob;
+    }
+    k
+}
+
+/// A draw of Bin(`n`, 1/`units`) by inversion (only `+ − × ÷`): the
+/// definition [`Powers::binomial_one_in`] reproduces (tests).
+#[cfg(test)]
 fn binomial_one_in(rng: &mut Rng, n: u64, units: u64) -> u64 {
     if n == 0 {
         return 0;
@@ -180,16 +263,7 @@ fn binomial_one_in(rng: &mut Rng, n: u64, units: u64) -> u64 {
     let p = 1.0 / units as f64;
     let q = 1.0 - p;
     let ratio = p / q;
-    let mut prob = pow_n(q, n);
-    let u = rng.uniform();
-    let mut cum = prob;
-    let mut k = 0u64;
-    while u >= cum && k < n {
-        prob *= (n - k) as f64 / (k + 1) as f64 * ratio;
-        k += 1;
-        cum += prob;
-    }
-    k
+    invert(rng, n, pow_n(q, n), ratio)
 }
 
 /// FNV-1a of a string (stable seed material).
@@ -226,7 +300,11 @@ pub(crate) fn design(g: &Group, kind: crate::VarianceMethod) -> (FactorDesign, R
                 })
                 .collect();
             (
-                FactorDesign::Bootstrap { n_h, seeds },
+                FactorDesign::Bootstrap {
+                    powers: Powers::new(n_h.iter().copied().max().unwrap_or(0)),
+                    n_h,
+                    seeds,
+                },
                 ReplicateKind::Bootstrap,
                 vec![1.0; replicates as usize],
             )
@@ -398,7 +476,7 @@ pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicate
         .collect();
     let mut out = GroupReplicates {
         kind: rkind,
-        design: design.clone(),
+        design,
         rscales,
         programs: Vec::with_capacity(reps.len()),
         cell,
@@ -612,6 +690,35 @@ mod tests {
             };
             assert_eq!(a[i], want, "row {i}");
         }
+    }
+
+    #[test]
+    fn table_draws_are_the_definition_bit_for_bit() {
+        let powers = Powers::new(5000);
+        let mut seeds = Rng::new(17);
+        for units in (2..=5000u64).step_by(7).chain([2, 3, 4999, 5000]) {
+            for n in [0, 1, units / 2, units - 1] {
+                let seed = seeds.next_u64();
+                let (mut a, mut b) = (Rng::new(seed), Rng::new(seed));
+                for _ in 0..5 {
+                    assert_eq!(
+                        powers.binomial_one_in(&mut a, n, units),
+                        binomial_one_in(&mut b, n, units),
+                        "units {units} n {n}"
+                    );
+                }
+            }
+        }
+        // The first factor: pow_n's bits.
+        let row = &powers.table[977 * powers.stride..978 * powers.stride];
+        let q = 1.0 - 1.0 / 977.0;
+        let mut prob = 1.0;
+        for (j, sq) in row[..powers.stride - 1].iter().enumerate() {
+            if 976u64 & (1 << j) != 0 {
+                prob *= sq;
+            }
+        }
+        assert_eq!(prob.to_bits(), pow_n(q, 976).to_bits());
     }
 
     #[test]
