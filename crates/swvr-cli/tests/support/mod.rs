@@ -6,15 +6,13 @@
 // Each test binary uses a part of this module.
 #![allow(dead_code)]
 
-mod tempdir;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use arrow_array::{Array, RecordBatch};
 
-pub use tempdir::TempDir;
+pub use swvr_test_support::TempDir;
 
 /// Runs the `swvr` binary (colours off) and returns what it printed.
 pub fn swvr(args: &[&str]) -> Output {

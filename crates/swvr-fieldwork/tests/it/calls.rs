@@ -1,43 +1,17 @@
 //! calls.csv: rejects with reasons, rates per frame and combined, e options,
 //! reconciliation with and without partials.
 
-use std::path::{Path, PathBuf};
-
 use swvr_core::groups::Selection;
 use swvr_fieldwork::calls::{Reconciliation, rate_rows, read_calls};
 use swvr_fieldwork::options::{EMethod, Options};
+use swvr_test_support::TempDir;
 
 /// A file in its own temporary folder, removed when the test ends (also
 /// when it fails: the guard drops while the panic unwinds).
-struct TempFile(PathBuf);
-
-impl std::ops::Deref for TempFile {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for TempFile {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-fn file(name: &str, text: &str) -> TempFile {
-    let dir = std::env::temp_dir().join(format!("swvr-fw-calls-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+fn file(name: &str, text: &str) -> TempDir {
+    let p = TempDir::new("fw-calls", name).into_sub(name);
     std::fs::write(&p, text).unwrap();
-    TempFile(p)
+    p
 }
 
 const HEADER: &str = "country,wave,frame,number_id,disposition,respondent_id\n";

@@ -1,20 +1,20 @@
 //! The file entry: weighted.arrow in, odds_ratios.arrow and report.md out;
 //! byte-identical across thread counts; input errors name the file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{Array, BooleanArray, Float64Array, RecordBatch, StringArray};
 use swvr_core::groups::Selection;
 use swvr_core::progress::NoProgress;
 use swvr_model::{ModelSpec, model};
+use swvr_test_support::TempDir;
 
 use crate::common::input_batch;
 
-fn out_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("swvr-model-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// The run folder of a test, removed when the test ends (also when it fails).
+fn out_dir(tag: &str) -> TempDir {
+    TempDir::new("model", tag)
 }
 
 fn write_input(out: &Path, batch: &RecordBatch) {
@@ -120,7 +120,6 @@ fn writes_contract_columns_and_is_deterministic() {
     assert!(report.contains("n.s."));
     assert!(report.contains("## Demographic terms"));
     assert!(report.contains("separation"));
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
@@ -161,7 +160,6 @@ fn missing_column_and_bad_weight_name_the_file() {
         err.contains("weighted.arrow") && err.contains("row 5") && err.contains("-1"),
         "{err}"
     );
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]

@@ -102,7 +102,7 @@ fn selection_keeps_only_the_chosen_countries() {
 fn tabulate_writes_the_three_files() {
     let q = Questionnaire::default_2021();
     let batch = batch_from_csv("input.csv", &q);
-    let out = std::env::temp_dir().join(format!("swvr-tab-files-{}", std::process::id()));
+    let out = swvr_test_support::TempDir::new("tabulate", "files");
     swvr_core::io::write_arrow(
         &out.join("weight/weighted.arrow"),
         &batch.schema(),
@@ -154,7 +154,6 @@ fn tabulate_writes_the_three_files() {
     assert!(md.contains("Fig. 3.3") && md.contains("Table 3.1") && md.contains("Table 3.2") && md.contains("Fig. 3.4"));
     assert!(md.contains("| KEN | 2021 |") && md.contains("(95)"), "{md}");
     assert_eq!(summary.published_within.1, 2 * (2 + 3 + 6));
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]

@@ -1,6 +1,15 @@
-//! A temporary folder for a test, removed when the test ends — also when
+//! What the tests of several swvr crates share (a dev-dependency only):
+//! [`TempDir`], a temporary folder removed when the test ends — also when
 //! it fails (the guard is dropped while the panic unwinds), so repeated
 //! test runs leave nothing behind in the temporary directory.
+//!
+//! ```
+//! let dir = swvr_test_support::TempDir::new("doc", "example");
+//! std::fs::write(dir.join("a.txt"), "a").unwrap();
+//! let path = dir.to_path_buf();
+//! drop(dir);
+//! assert!(!path.exists());
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -65,5 +74,24 @@ impl Drop for TempDir {
         if !self.root.as_os_str().is_empty() {
             let _ = std::fs::remove_dir_all(&self.root);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TempDir;
+
+    #[test]
+    fn the_folder_is_removed_when_a_test_panics() {
+        let mut kept = std::path::PathBuf::new();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let dir = TempDir::new("test-support", "panic").into_sub("out");
+            std::fs::create_dir_all(&*dir).unwrap_or_else(|e| panic!("{e}"));
+            kept = dir.to_path_buf();
+            panic!("the test fails");
+        }));
+        assert!(panicked.is_err());
+        assert!(kept.ends_with("out") && !kept.exists());
+        assert!(kept.parent().is_some_and(|root| !root.exists()));
     }
 }
