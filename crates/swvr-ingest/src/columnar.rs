@@ -508,6 +508,80 @@ fn resize_cols<T: Copy>(cols: &mut Vec<Vec<T>>, k: usize, n: usize, x: T) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::reader::RecordReader;
+
+    /// (line, fields, raw) of every record, and the unit's line breaks, or
+    /// the limit error: by the split, and by the record reader.
+    type Parsed = (Vec<(u64, Vec<Vec<u8>>, Vec<u8>)>, u64, Option<String>);
+
+    fn by_split(data: &[u8]) -> Parsed {
+        let mut s = Split::default();
+        s.split(data);
+        let recs = (0..s.recs.len())
+            .map(|r| {
+                let rec = s.rec(data, r);
+                let (a, b) = rec.raw_range();
+                let fields = (0..rec.len()).map(|i| rec.field(i).to_vec()).collect();
+                (rec.line(), fields, data[a..b].to_vec())
+            })
+            .collect();
+        let fail = s.fail.as_ref().map(ToString::to_string);
+        (recs, if fail.is_some() { 0 } else { s.line_breaks }, fail)
+    }
+
+    fn by_reader(data: &[u8]) -> Parsed {
+        let mut r = RecordReader::unit(data.to_vec());
+        let mut recs = Vec::new();
+        loop {
+            match r.next_record() {
+                Ok(true) => {
+                    let fields = (0..r.len()).map(|i| r.field(i).to_vec()).collect();
+                    recs.push((r.line(), fields, r.raw().to_vec()));
+                }
+                Ok(false) => return (recs, r.line_breaks_total(), None),
+                Err(e) => {
+                    let l = e.into_inner().unwrap().downcast::<LimitError>().unwrap();
+                    return (recs, 0, Some(l.to_string()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_split_gives_the_records_lines_and_limits_of_the_record_reader() {
+        let alphabet = b"ab1 ,,,\r\n\n\xC3\t";
+        let mut x: u64 = 5;
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\n\r\n\r".to_vec(),
+            b"a,b\r\n\r\n1,2\r3,4\n\n5,".to_vec(),
+            b",\n,\r\n,".to_vec(),
+            format!("a\n{}\nb,c\n", ",".repeat(MAX_COLUMNS)).into_bytes(),
+            format!("a\n\n1,{}\nb\n", "x".repeat(MAX_FIELD_BYTES + 1)).into_bytes(),
+            format!("a\r\n{}\r\n", "x,".repeat(MAX_RECORD_BYTES / 2 + 1)).into_bytes(),
+        ];
+        for case in 0..3000 {
+            // Lengths across the 64-byte blocks of the split.
+            let len = (case % 200) + 1;
+            inputs.push(
+                (0..len)
+                    .map(|_| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        alphabet[((x >> 33) % alphabet.len() as u64) as usize]
+                    })
+                    .collect(),
+            );
+        }
+        for data in &inputs {
+            let want = by_reader(data);
+            assert_eq!(
+                by_split(data),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&data[..data.len().min(80)])
+            );
+        }
+    }
 
     #[test]
     fn masks_mark_separators() {

@@ -121,6 +121,7 @@ pub fn ingest_with_units(
         unit_bytes,
         unit_records: usize::MAX,
         workers,
+        columnar: true,
     };
     ingest_tuned(data, out, q, sel, &swvr_core::progress::NoProgress, tuning)
 }
@@ -141,6 +142,26 @@ pub fn ingest_with_record_units(
         unit_records,
         workers,
         ..pipeline::Tuning::default()
+    };
+    ingest_tuned(data, out, q, sel, &swvr_core::progress::NoProgress, tuning)
+}
+
+/// [`ingest`] with every record validated row by row (the one row-wise
+/// check alone, no column-wise fast path), in units of about `unit_bytes`
+/// bytes: what tests compare the fast path with.
+#[doc(hidden)]
+pub fn ingest_row_wise(
+    data: &Path,
+    out: &Path,
+    q: &Questionnaire,
+    sel: &Selection,
+    unit_bytes: usize,
+) -> Result<IngestSummary, IngestError> {
+    let tuning = pipeline::Tuning {
+        unit_bytes,
+        unit_records: usize::MAX,
+        workers: 1,
+        columnar: false,
     };
     ingest_tuned(data, out, q, sel, &swvr_core::progress::NoProgress, tuning)
 }

@@ -58,6 +58,9 @@ pub(crate) struct Tuning {
     pub unit_bytes: usize,
     /// Records per unit (`usize::MAX`: cut by bytes only).
     pub unit_records: usize,
+    /// Units without quotes take the column-wise fast path (tests turn it
+    /// off to compare it with the row-wise validation alone).
+    pub columnar: bool,
     /// Worker threads.
     pub workers: usize,
 }
@@ -67,6 +70,7 @@ impl Default for Tuning {
         Self {
             unit_bytes: UNIT_BYTES,
             unit_records: UNIT_RECORDS,
+            columnar: true,
             workers: rayon::current_num_threads().max(1),
         }
     }
@@ -199,6 +203,7 @@ pub(crate) fn run(
     file_len: Option<u64>,
 ) -> Result<(Outcome, ArrowFileWriter), IngestError> {
     let workers = tuning.workers.max(1);
+    let columnar = tuning.columnar;
     let max_units = 2 * workers + 2;
     std::thread::scope(|s| {
         let (work_tx, work_rx) = sync_channel::<(u64, u64, Slot)>(workers);
@@ -222,7 +227,7 @@ pub(crate) fn run(
         }
         for _ in 0..workers {
             let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
-            s.spawn(move || work(ctx, &work_rx, &done_tx));
+            s.spawn(move || work(ctx, columnar, &work_rx, &done_tx));
         }
         drop(done_tx);
         let (btx, brx) = sync_channel::<RecordBatch>(2);
@@ -338,12 +343,13 @@ fn read_units(
 }
 
 /// A worker thread: units in, validated units out.
-fn work(ctx: &Ctx, units: &Mutex<Receiver<(u64, u64, Slot)>>, done: &SyncSender<Done>) {
+fn work(ctx: &Ctx, columnar: bool, units: &Mutex<Receiver<(u64, u64, Slot)>>, done: &SyncSender<Done>) {
     let mut w = Worker {
         ctx,
         builders: Builders::new(ctx.plan, ctx.schema.clone()),
         row: ctx.plan.new_row(),
         last: None,
+        columnar,
         split: Split::default(),
         scratch: Scratch::default(),
         keep: Vec::new(),
@@ -376,6 +382,8 @@ struct Worker<'a> {
     row: Row,
     /// The last (country, wave) looked up in design.csv, and its frames.
     last: Option<(CountryWave, [bool; 2])>,
+    /// Units without quotes go through [`Worker::fast_unit`].
+    columnar: bool,
     /// The fast path's split records, column values and accepted records.
     split: Split,
     scratch: Scratch,
@@ -387,7 +395,7 @@ impl Worker<'_> {
     fn unit(&mut self, slot: &mut Slot) -> Result<(), Fail> {
         let out = &mut slot.out;
         match &mut slot.input {
-            Input::Csv(buf) if self.ctx.sel.is_all() && memchr::memchr(b'"', buf).is_none() => {
+            Input::Csv(buf) if self.columnar && self.ctx.sel.is_all() && memchr::memchr(b'"', buf).is_none() => {
                 self.fast_unit(out, buf)?;
             }
             Input::Csv(buf) => {
@@ -439,6 +447,7 @@ impl Worker<'_> {
             split,
             scratch,
             keep,
+            ..
         } = self;
         let plan = ctx.plan;
         split.split(buf);

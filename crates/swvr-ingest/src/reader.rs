@@ -638,8 +638,11 @@ impl Scan {
                     }
                 }
             }
+            // The state a quote after `buf` would meet: it opens a quoted
+            // field only at a field's start.
             self.state = match buf.last() {
                 Some(b'\n' | b'\r') | None => 0,
+                Some(b',') => 1,
                 Some(_) => 2,
             };
             self.pos = buf.len();
@@ -891,12 +894,21 @@ mod tests {
     /// Records (line, fields, raw) of `data` read as units of about `size`
     /// bytes, each parsed on its own, lines offset by the units before.
     fn records_by_units(data: &[u8], size: usize) -> Result<Vec<(u64, Vec<String>, String)>, String> {
+        records_by_units_of(data, size, usize::MAX)
+    }
+
+    /// As [`records_by_units`], units also ending after `records` records.
+    fn records_by_units_of(
+        data: &[u8],
+        size: usize,
+        records: usize,
+    ) -> Result<Vec<(u64, Vec<String>, String)>, String> {
         let mut units = Units::new(data, Vec::new(), 0);
         let mut buf = Vec::new();
         let mut base = 0;
         let mut v = Vec::new();
         loop {
-            match units.next(&mut buf, size, usize::MAX).unwrap() {
+            match units.next(&mut buf, size, records).unwrap() {
                 Cut::Unit => {}
                 Cut::End => return Ok(v),
                 Cut::TooLong(l) => return Err(format!("line {}: {}", base + l.line, l.what)),
@@ -952,6 +964,125 @@ mod tests {
             for size in 1..=data.len() + 1 {
                 let got = records_by_units(data, size).unwrap();
                 assert_eq!(got, want, "size {size}: {:?}", String::from_utf8_lossy(data));
+            }
+        }
+    }
+
+    /// Inputs rich in quotes, separators and line ends of every kind.
+    fn tricky_inputs() -> Vec<Vec<u8>> {
+        let fixed: [&[u8]; 6] = [
+            b"a,b\r\n1,\"x\r\ny\"\r\n\r\n3,\"q\"\"\n\"\n\r5,6\r7,\"\"\n",
+            b"a\"b,c\n\"d\"e,f\n\"g\"\"\",\"\n\"\n\n\n",
+            b"x,\xC3\n\xA9,\xFF\"\r\n\"\xE2\x82\n\xAC\"\r",
+            b"\"unterminated,\n1,2\n3,4",
+            b"\r\r\n\n,\r\n",
+            b"",
+        ];
+        let alphabet = b"ab1 ,,\"\"\r\n\n\xC3";
+        let mut x: u64 = 99;
+        let mut inputs: Vec<Vec<u8>> = fixed.iter().map(|d| d.to_vec()).collect();
+        for case in 0..300 {
+            let len = (case % 61) + 1;
+            // Every other input without quotes (the units' quick count).
+            let quotes = case % 2 == 0;
+            inputs.push(
+                (0..len)
+                    .map(|_| {
+                        loop {
+                            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                            let b = alphabet[((x >> 33) % alphabet.len() as u64) as usize];
+                            if quotes || b != b'"' {
+                                break b;
+                            }
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        inputs
+    }
+
+    #[test]
+    fn units_of_a_record_count_give_the_records_and_lines_of_one_reader() {
+        for data in &tricky_inputs() {
+            let want = records(data, 1024);
+            for records in 1..=6 {
+                for size in [1, 5, 16, 1 << 20] {
+                    let got = records_by_units_of(data, size, records).unwrap();
+                    assert_eq!(
+                        got,
+                        want,
+                        "{records} records, size {size}: {:?}",
+                        String::from_utf8_lossy(data)
+                    );
+                }
+            }
+        }
+        // The count itself: units of exactly n records (blank lines and a
+        // `\r\n` go with the record before them).
+        let data = b"1\r\n\n2,\"x\ny\"\r3\n\n4";
+        let mut units = Units::new(&data[..], Vec::new(), 0);
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        while let Cut::Unit = units.next(&mut buf, 1 << 20, 1).unwrap() {
+            got.push(String::from_utf8_lossy(&buf).into_owned());
+        }
+        assert_eq!(got, ["1\r\n", "\n2,\"x\ny\"\r", "3\n", "\n4"]);
+    }
+
+    #[test]
+    fn the_record_length_limit_counts_the_record_exactly() {
+        // A record of exactly MAX_RECORD_BYTES (16 fields, none over the
+        // field limit) is read; one more byte is an error at its line,
+        // whatever the line breaks before and after it.
+        let field = "y".repeat(MAX_FIELD_BYTES - 1);
+        let at = vec![field; 16].join(",") + "y";
+        assert_eq!(at.len(), MAX_RECORD_BYTES);
+        let msg = "a record longer than 16 MiB; expected at most that much (swvr's limit on record length; is the file CSV with line breaks?)";
+        // The same with a quoted first field (read by csv_core).
+        let f = "y".repeat(MAX_FIELD_BYTES - 1);
+        let quoted = format!(
+            "\"{f}\",{},{}",
+            vec![f.clone(); 14].join(","),
+            "y".repeat(MAX_FIELD_BYTES - 2)
+        );
+        assert_eq!(quoted.len(), MAX_RECORD_BYTES);
+        for (pre, term, line) in [("", "\n", 2), ("\n\n", "\r\n", 4), ("\r", "\r", 3), ("\r\n", "", 3)] {
+            for (rec, over) in [
+                (at.clone(), false),
+                (at.clone() + "z", true),
+                (quoted.clone(), false),
+                (quoted.clone() + "z", true),
+            ] {
+                let data = format!("a,b\n{pre}{rec}{term}");
+                let whole = {
+                    let mut r = RecordReader::new(data.as_bytes());
+                    let mut res = Ok(0);
+                    loop {
+                        match r.next_record() {
+                            Ok(true) => res = Ok(r.raw().len()),
+                            Ok(false) => break,
+                            Err(e) => {
+                                res = Err(e.into_inner().unwrap().downcast::<LimitError>().unwrap().to_string());
+                                break;
+                            }
+                        }
+                    }
+                    res
+                };
+                let units = records_by_units(data.as_bytes(), 1 << 20).map(|v| v.last().unwrap().2.len());
+                let counted = records_by_units_of(data.as_bytes(), 1 << 20, 1).map(|v| v.last().unwrap().2.len());
+                let case = format!("{pre:?} {term:?} {} bytes", rec.len());
+                if over {
+                    let want = Err(format!("line {line}: {msg}"));
+                    assert_eq!(whole, want, "{case}");
+                    assert_eq!(units, want, "{case}");
+                    assert_eq!(counted, want, "{case}");
+                } else {
+                    assert_eq!(whole, Ok(MAX_RECORD_BYTES), "{case}");
+                    assert_eq!(units, Ok(MAX_RECORD_BYTES), "{case}");
+                    assert_eq!(counted, Ok(MAX_RECORD_BYTES), "{case}");
+                }
             }
         }
     }

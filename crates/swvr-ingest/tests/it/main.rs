@@ -6,6 +6,7 @@
 //! they were made from).
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod columnar;
 mod files;
 mod formats;
 mod fuzz;
