@@ -90,6 +90,7 @@ struct State<'a> {
 
 impl Split {
     /// Splits `buf` (a unit: whole records, no `"`).
+    #[inline(never)]
     pub(crate) fn split(&mut self, buf: &[u8]) {
         self.ends.clear();
         self.recs.clear();
@@ -303,6 +304,7 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     /// Checks every record of `split` column by column.
+    #[inline(never)]
     pub(crate) fn check(&mut self, plan: &Plan, split: &Split, buf: &[u8]) {
         let n = split.recs.len();
         if self.item_luts.len() != plan.items.len() {
@@ -339,6 +341,17 @@ impl Scratch {
                 ends[f + k - 1] as usize + 1
             };
             &buf[s..ends[f + k] as usize]
+        };
+        // Where field `k` of record `r` is in `buf`.
+        let span = |r: usize, k: usize| -> (usize, usize) {
+            let rec = &recs[r];
+            let f = rec.first as usize;
+            let s = if k == 0 {
+                rec.start as usize
+            } else {
+                ends[f + k - 1] as usize + 1
+            };
+            (s, ends[f + k] as usize)
         };
         let mut lo = 0;
         while lo < n {
@@ -394,15 +407,15 @@ impl Scratch {
                     if !*o {
                         continue;
                     }
-                    let v = field(r, d.src);
-                    if let [b] = v {
-                        let c = t[usize::from(*b)];
+                    let (s, e) = span(r, d.src);
+                    if e == s + 1 {
+                        let c = t[usize::from(buf[s])];
                         if c >= 0 {
                             col[r] = i16::from(c);
                             continue;
                         }
                     }
-                    match parse_int(trim(v)) {
+                    match parse_int(trim(&buf[s..e])) {
                         Int::Value(x) if d.allows(x) => col[r] = x as i16,
                         _ => *o = false,
                     }
@@ -417,11 +430,12 @@ impl Scratch {
                     if !*o {
                         continue;
                     }
-                    let v = field(r, it.src);
-                    col[r] = match v {
-                        [] => -1,
-                        [b] if t[usize::from(*b)] != -2 => t[usize::from(*b)],
-                        _ => match parse_int(trim(v)) {
+                    let (s, e) = span(r, it.src);
+                    let one = if e == s + 1 { t[usize::from(buf[s])] } else { -2 };
+                    col[r] = match e - s {
+                        0 => -1,
+                        _ if one != -2 => one,
+                        _ => match parse_int(trim(&buf[s..e])) {
                             Int::Blank => -1,
                             Int::Value(x) => match usize::try_from(x).ok().filter(|&i| i < 128 && it.valid[i]) {
                                 Some(i) => i as i8,

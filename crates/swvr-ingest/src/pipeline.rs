@@ -1,12 +1,14 @@
 //! The parallel pipeline of [`crate::ingest`].
 //!
 //! - A reader thread cuts the respondents file into *units* of whole
-//!   records (about 1 MiB of CSV, cut after a line break outside quotes:
-//!   [`crate::reader::last_boundary`]; or 4 096 rendered records of a
-//!   statistical file) and numbers them.
+//!   records ([`UNIT_RECORDS`] records, or the last boundary within
+//!   [`UNIT_BYTES`]; cut after a line break outside quotes; or 4 096
+//!   rendered records of a statistical file) and numbers them.
 //! - Worker threads (as many as rayon's thread count, `RAYON_NUM_THREADS`)
-//!   each take a unit, split its records, validate every record
-//!   ([`Plan::check`], the one validation), build the Arrow columns of the
+//!   each take a unit, split its records, validate every record (a unit
+//!   without quotes column by column, [`crate::columnar`], leaving every
+//!   record it does not accept to [`Plan::check`], the one row-wise
+//!   validation; other units row by row), build the Arrow columns of the
 //!   accepted rows and hash the duplicate keys. Lines are counted from the
 //!   unit's first byte.
 //! - The calling thread takes the units back **in file order**: it adds the
@@ -14,8 +16,9 @@
 //!   filled in file order, so the first record of a key claims it), turns
 //!   accepted duplicates into rejects, writes rejects.csv and counts the
 //!   report.
-//! - A writer thread regroups the accepted rows into batches of exactly
-//!   [`BATCH_ROWS`] rows and writes them.
+//! - A writer thread writes the accepted rows in batches of exactly
+//!   [`BATCH_ROWS`] rows (a unit without rejects is one; other rows are
+//!   regrouped).
 //!
 //! Every decision that depends on earlier records is taken in file order by
 //! one thread, and the batches are cut by row count, so the outputs are the

@@ -590,6 +590,7 @@ impl Builders {
     /// Appends the wave, counts, demographics and items of the records
     /// of `cols` whose `keep` is true (`kept` of them; their text columns
     /// were pushed by [`Builders::push_text`]).
+    #[inline(never)]
     pub(crate) fn extend_columns(&mut self, cols: &crate::columnar::Scratch, keep: &[bool], kept: usize) {
         let all = kept == keep.len();
         fn ext<T: Copy>(dst: &mut Vec<T>, src: &[T], keep: &[bool], all: bool) {
