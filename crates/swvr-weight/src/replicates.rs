@@ -221,16 +221,13 @@ impl Powers {
         let row = &self.table[units as usize * self.stride..(units as usize + 1) * self.stride];
         let (squares, ratio) = row.split_at(self.stride - 1);
         let ratio = ratio[0];
-        // pow_n(q, n): the squares whose bit is set, lowest first.
+        // pow_n(q, n): the squares whose bit is set, lowest first (one
+        // step per set bit: no branch on the bits' random pattern).
         let mut prob = 1.0;
         let mut m = n;
-        let mut j = 0;
-        while m > 0 {
-            if m & 1 == 1 {
-                prob *= squares[j];
-            }
-            m >>= 1;
-            j += 1;
+        while m != 0 {
+            prob *= squares[m.trailing_zeros() as usize];
+            m &= m - 1;
         }
         invert(rng, n, prob, ratio)
     }
