@@ -643,6 +643,140 @@ pub fn for_each_batch<E: From<ReplicateError> + From<IoError>>(
     })
 }
 
+/// The replicate design of one (country, wave) as the stages use it: R's
+/// `svrepdesign` parameters ([`ReplicateDesign`]) restricted to the
+/// country-wave's own replicate columns (padding columns, which hold the
+/// full-sample weight with rscale 0, add nothing to a variance and are not
+/// read), and the rank R's `degf()` sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepDesign {
+    /// Kind, scale, mse, and the rscales of [`RepDesign::columns`].
+    pub design: ReplicateDesign,
+    /// The country-wave's replicate columns (0-based: `rep_1` is 0).
+    pub columns: Vec<usize>,
+    /// Distinct columns of the design's replicate weights on the
+    /// country-wave's rows, for the rank in R's `degf()`: its replicates,
+    /// plus one when padding columns (all equal to the full-sample weight) exist.
+    pub rank_columns: usize,
+}
+
+impl RepDesign {
+    /// The design of (`country`, `wave`) in replicates.arrow's metadata
+    /// ([`ReplicateMeta::own_design`]).
+    pub fn from_meta(meta: &ReplicateMeta, country: &str, wave: i32) -> Option<Self> {
+        let (design, rank_columns) = meta.own_design(country, wave)?;
+        Some(RepDesign {
+            columns: (0..design.replicates()).collect(),
+            design,
+            rank_columns,
+        })
+    }
+
+    /// `jackknife` or `bootstrap` (the `variance_method` column).
+    pub fn method(&self) -> &'static str {
+        self.design.kind.variance_name()
+    }
+
+    /// Replicates read.
+    pub fn r(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// R's `svrVar(thetas, scale, rscales, mse, coef = full)`, replicates
+    /// with an undefined estimate dropped (R's `na.action`); `None` when no
+    /// replicate is left.
+    pub fn variance(&self, thetas: &[f64], full: f64) -> Option<f64> {
+        self.design.variance_defined(thetas, full)
+    }
+
+    /// Degrees of freedom of a domain of `n` respondents: R's `degf()` of
+    /// the subset design for generic replicate weights, `min(n, R) − 1`
+    /// ([`degf_generic`]).
+    pub fn df(&self, n: u64) -> i64 {
+        degf_generic(n, self.rank_columns)
+    }
+}
+
+/// A visitor of replicate weights: `f(first_row, columns)`, `columns[j]`
+/// replicate `j` (`rep_{j+1}`) of the block's rows; `E` is the calling
+/// stage's error.
+pub type BlockFn<'a, E> = dyn FnMut(usize, &[&[f64]]) -> Result<(), E> + 'a;
+
+/// Replicate weights, streamed in row order: the source the stages that
+/// compute replicate standard errors (tabulate, model) read, from
+/// replicates.arrow ([`FileReplicates`]) or from memory
+/// ([`InMemoryReplicates`]). `E` is the calling stage's error.
+pub trait ReplicateWeights<E>: Sync {
+    /// The design of a (country, wave), `None` when the source has none.
+    fn design(&self, country: &str, wave: i32) -> Option<RepDesign>;
+    /// Calls `f` for consecutive blocks of rows, in row order.
+    fn for_each_block(&self, f: &mut BlockFn<'_, E>) -> Result<(), E>;
+}
+
+/// Rows per block of [`InMemoryReplicates`].
+const MEMORY_BLOCK: usize = 8192;
+
+/// Replicate weights held in memory (tests, library use).
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryReplicates {
+    /// `columns[j][row]`: replicate `j` of every row of the batch.
+    pub columns: Vec<Vec<f64>>,
+    /// Design of each (country, wave).
+    pub designs: std::collections::HashMap<(String, i32), RepDesign>,
+}
+
+impl<E> ReplicateWeights<E> for InMemoryReplicates {
+    fn design(&self, country: &str, wave: i32) -> Option<RepDesign> {
+        self.designs.get(&(country.to_string(), wave)).cloned()
+    }
+    fn for_each_block(&self, f: &mut BlockFn<'_, E>) -> Result<(), E> {
+        let n = self.columns.first().map_or(0, Vec::len);
+        let mut lo = 0;
+        while lo < n {
+            let hi = (lo + MEMORY_BLOCK).min(n);
+            let cols: Vec<&[f64]> = self.columns.iter().map(|c| &c[lo..hi]).collect();
+            f(lo, &cols)?;
+            lo = hi;
+        }
+        Ok(())
+    }
+}
+
+/// `OUT/weight/replicates.arrow`, streamed through [`for_each_batch`]
+/// (keys checked against weighted.arrow row by row); only the columns some
+/// country-wave owns are read.
+#[derive(Debug, Clone)]
+pub struct FileReplicates {
+    /// The run folder.
+    pub out: PathBuf,
+    /// The file's metadata.
+    pub meta: ReplicateMeta,
+}
+
+impl FileReplicates {
+    /// Opens the replicates of the run folder `out` (reads the metadata).
+    pub fn open(out: &Path) -> Result<Self, ReplicateError> {
+        Ok(FileReplicates {
+            out: out.to_path_buf(),
+            meta: read_meta(out)?,
+        })
+    }
+}
+
+impl<E: From<ReplicateError> + From<IoError>> ReplicateWeights<E> for FileReplicates {
+    fn design(&self, country: &str, wave: i32) -> Option<RepDesign> {
+        RepDesign::from_meta(&self.meta, country, wave)
+    }
+    fn for_each_block(&self, f: &mut BlockFn<'_, E>) -> Result<(), E> {
+        let own = self.meta.groups.values().map(|g| g.replicates).max().unwrap_or(0);
+        let cols: Vec<usize> = (0..own.min(self.meta.count)).collect();
+        for_each_batch(&self.out, Some(&cols), |b: &ReplicateBatch<'_>| {
+            f(b.first_row as usize, &b.weights)
+        })?;
+        Ok(())
+    }
+}
+
 /// The replicate weights of one (country, wave), all in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupReplicates {
@@ -925,5 +1059,44 @@ mod tests {
             "{e}"
         );
         std::fs::remove_dir_all(out).unwrap();
+    }
+
+    #[test]
+    fn design_from_metadata_reads_own_columns_and_counts_padding() {
+        let mut groups = std::collections::BTreeMap::new();
+        groups.insert(
+            ("KEN".to_string(), 2021),
+            GroupMeta {
+                replicates: 2,
+                rscales: vec![0.5, 0.5, 0.0],
+            },
+        );
+        groups.insert(
+            ("BOL".to_string(), 2021),
+            GroupMeta {
+                replicates: 3,
+                rscales: vec![1.0, 1.0, 1.0],
+            },
+        );
+        let meta = ReplicateMeta {
+            kind: ReplicateKind::Jackknife,
+            scale: 1.0,
+            mse: false,
+            count: 3,
+            groups,
+        };
+        let ken = RepDesign::from_meta(&meta, "KEN", 2021).unwrap();
+        assert_eq!((ken.columns.clone(), ken.rank_columns), (vec![0, 1], 3));
+        assert_eq!(ken.design.rscales, vec![0.5, 0.5]);
+        assert_eq!(ken.method(), "jackknife");
+        // df: generic rank min(n, columns) − 1.
+        assert_eq!((ken.df(100), ken.df(2), ken.df(1)), (2, 1, 0));
+        let bol = RepDesign::from_meta(&meta, "BOL", 2021).unwrap();
+        assert_eq!(bol.rank_columns, 3);
+        assert!(RepDesign::from_meta(&meta, "SEN", 2021).is_none());
+        // Variance: an undefined replicate is dropped (R's na.action).
+        let v = ken.variance(&[0.2, f64::NAN], 0.1).unwrap();
+        assert_eq!(v, 0.0);
+        assert!((ken.variance(&[0.2, 0.4], 0.0).unwrap() - 0.5 * 0.02).abs() < 1e-15);
     }
 }

@@ -213,14 +213,13 @@ fn fit_batch_from(
             .iter()
             .zip(&fitted)
             .map(|(g, (_, agg, keys))| {
-                let (d, rank_columns) = reps.design(&g.country, g.wave).ok_or_else(|| ModelError::Column {
+                let d = reps.design(&g.country, g.wave).ok_or_else(|| ModelError::Column {
                     path: source.to_path_buf(),
                     column: "rep_1".into(),
                     expected: format!("a replicate design for {} {} (replicate variance)", g.country, g.wave),
                 })?;
                 Ok(replicate::GroupCells {
                     design: d,
-                    rank_columns,
                     cells: design.row_cells(g, keys),
                     n_patterns: agg.patterns.len(),
                 })
@@ -231,7 +230,7 @@ fn fit_batch_from(
             replicate::apply(f, agg, gc, s, &opts);
         }
         if let Some(gc) = cells.first() {
-            variance_method = gc.design.kind.variance_name();
+            variance_method = gc.design.method();
         }
     }
     let results: Vec<GroupResult> = groups

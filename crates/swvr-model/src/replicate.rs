@@ -23,93 +23,23 @@
 //! of the variance with its rscale (R's `na.action` on `NA` replicate
 //! coefficients) and the `note` column says how many.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use swvr_core::replicates::{ReplicateBatch, ReplicateDesign, ReplicateMeta};
+pub use swvr_core::replicates::{FileReplicates, InMemoryReplicates, RepDesign};
 
 use crate::ModelError;
 use crate::fit::{Aggregate, Fit, FitOptions};
 
-/// Replicate weights, streamed in row order.
-pub trait ReplicateWeights: Sync {
-    /// The design of a (country, wave) restricted to its own replicate
-    /// columns `0..R_g`, and the distinct columns R's `degf()` sees
-    /// ([`ReplicateMeta::own_design`]).
-    fn design(&self, country: &str, wave: i32) -> Option<(ReplicateDesign, usize)>;
-    /// Calls `f` for consecutive blocks of rows, in row order.
-    fn for_each_block(&self, f: &mut BlockFn<'_>) -> Result<(), ModelError>;
-}
+/// Replicate weights as the model reads them
+/// ([`swvr_core::replicates::ReplicateWeights`] with the model's error).
+pub trait ReplicateWeights: swvr_core::replicates::ReplicateWeights<ModelError> {}
 
-/// A visitor of replicate weights: `f(first_row, columns)`, `columns[j]`
-/// replicate `j` (`rep_{j+1}`) of the block's rows.
-pub type BlockFn<'a> = dyn FnMut(usize, &[&[f64]]) -> Result<(), ModelError> + 'a;
-
-/// Replicate weights held in memory (tests, library use).
-#[derive(Debug, Clone, Default)]
-pub struct InMemoryReplicates {
-    /// `columns[j][row]`: replicate `j` of every row of the batch.
-    pub columns: Vec<Vec<f64>>,
-    /// Design and distinct columns of each (country, wave).
-    pub designs: HashMap<(String, i32), (ReplicateDesign, usize)>,
-}
-
-impl ReplicateWeights for InMemoryReplicates {
-    fn design(&self, country: &str, wave: i32) -> Option<(ReplicateDesign, usize)> {
-        self.designs.get(&(country.to_string(), wave)).cloned()
-    }
-    fn for_each_block(&self, f: &mut BlockFn<'_>) -> Result<(), ModelError> {
-        let n = self.columns.first().map_or(0, Vec::len);
-        let mut lo = 0;
-        while lo < n {
-            let hi = (lo + 8192).min(n);
-            let cols: Vec<&[f64]> = self.columns.iter().map(|c| &c[lo..hi]).collect();
-            f(lo, &cols)?;
-            lo = hi;
-        }
-        Ok(())
-    }
-}
-
-/// `OUT/weight/replicates.arrow`, streamed with
-/// [`swvr_core::replicates::for_each_batch`] (keys checked against weighted.arrow).
-#[derive(Debug, Clone)]
-pub struct FileReplicates {
-    /// The run folder.
-    pub out: PathBuf,
-    /// The file's metadata.
-    pub meta: ReplicateMeta,
-}
-
-impl FileReplicates {
-    /// Reads the metadata of `out/weight/replicates.arrow`.
-    pub fn open(out: &Path) -> Result<Self, ModelError> {
-        Ok(FileReplicates {
-            out: out.to_path_buf(),
-            meta: swvr_core::replicates::read_meta(out)?,
-        })
-    }
-}
-
-impl ReplicateWeights for FileReplicates {
-    fn design(&self, country: &str, wave: i32) -> Option<(ReplicateDesign, usize)> {
-        self.meta.own_design(country, wave)
-    }
-    fn for_each_block(&self, f: &mut BlockFn<'_>) -> Result<(), ModelError> {
-        let own = self.meta.groups.values().map(|g| g.replicates).max().unwrap_or(0);
-        let cols: Vec<usize> = (0..own.min(self.meta.count)).collect();
-        swvr_core::replicates::for_each_batch(&self.out, Some(&cols), |b: &ReplicateBatch<'_>| {
-            f(b.first_row as usize, &b.weights)
-        })?;
-        Ok(())
-    }
-}
+impl<T: swvr_core::replicates::ReplicateWeights<ModelError>> ReplicateWeights for T {}
 
 /// One group's inputs to the replicate pass: its design, its complete cases'
 /// `(batch row, cell)` and its number of patterns.
 pub(crate) struct GroupCells {
-    pub design: ReplicateDesign,
-    pub rank_columns: usize,
+    pub design: RepDesign,
     pub cells: Vec<(u32, u32)>,
     pub n_patterns: usize,
 }
@@ -131,7 +61,7 @@ pub(crate) fn accumulate(
     }
     let mut acc: Vec<Vec<f64>> = groups
         .iter()
-        .map(|g| vec![0.0; g.n_patterns * 2 * g.design.replicates()])
+        .map(|g| vec![0.0; g.n_patterns * 2 * g.design.r()])
         .collect();
     weights.for_each_block(&mut |first, cols| {
         let len = cols.first().map_or(0, |c| c.len());
@@ -144,9 +74,10 @@ pub(crate) fn accumulate(
             if g == u32::MAX {
                 continue;
             }
-            let r = groups[g as usize].design.replicates();
+            let columns = &groups[g as usize].design.columns;
+            let r = columns.len();
             let dst = &mut acc[g as usize][cell as usize * r..(cell as usize + 1) * r];
-            for (j, d) in dst.iter_mut().enumerate() {
+            for (d, &j) in dst.iter_mut().zip(columns) {
                 let col = cols.get(j).ok_or_else(|| ModelError::Column {
                     path: PathBuf::from(swvr_core::stages::REPLICATES),
                     column: format!("rep_{}", j + 1),
@@ -166,12 +97,12 @@ pub(crate) fn accumulate(
 pub(crate) fn apply(fit: &mut Fit, agg: &Aggregate, gc: &GroupCells, sums: &[f64], opts: &FitOptions) {
     use rayon::prelude::*;
     let kept: Vec<usize> = (0..fit.coef.len()).filter(|&j| fit.coef[j].is_some()).collect();
-    fit.df = swvr_core::replicates::degf_generic(fit.n, gc.rank_columns) + 1 - kept.len() as i64;
+    fit.df = gc.design.df(fit.n) + 1 - kept.len() as i64;
     if kept.is_empty() {
         return;
     }
     let start: Vec<f64> = kept.iter().filter_map(|&j| fit.coef[j]).collect();
-    let r = gc.design.replicates();
+    let r = gc.design.r();
     let betas: Vec<Option<Vec<f64>>> = (0..r)
         .into_par_iter()
         .map(|rep| {
@@ -192,10 +123,7 @@ pub(crate) fn apply(fit: &mut Fit, agg: &Aggregate, gc: &GroupCells, sums: &[f64
     let failed = betas.iter().filter(|b| b.is_none()).count();
     for (jj, &j) in kept.iter().enumerate() {
         let thetas: Vec<f64> = betas.iter().map(|b| b.as_ref().map_or(f64::NAN, |b| b[jj])).collect();
-        fit.se[j] = gc
-            .design
-            .variance_defined(&thetas, start[jj])
-            .map(|v| v.max(0.0).sqrt());
+        fit.se[j] = gc.design.variance(&thetas, start[jj]).map(|v| v.max(0.0).sqrt());
     }
     if failed > 0 {
         let note = format!(

@@ -14,7 +14,7 @@ use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use swvr_core::groups::Selection;
 use swvr_core::progress::NoProgress;
 use swvr_core::replicates::{ReplicateDesign, ReplicateKind};
-use swvr_model::replicate::InMemoryReplicates;
+use swvr_model::replicate::{InMemoryReplicates, RepDesign};
 use swvr_model::{ModelSpec, fit_batch, fit_batch_with_replicates};
 
 use crate::common::{batch_from, close, read_csv, reference_at};
@@ -45,7 +45,11 @@ fn input(set: &str) -> (RecordBatch, InMemoryReplicates) {
         };
         designs.insert(
             (d[at(&dh, "country")].clone(), d[at(&dh, "wave")].parse().unwrap()),
-            (design, n),
+            RepDesign {
+                design,
+                columns: (0..n).collect(),
+                rank_columns: n,
+            },
         );
     }
     let weight: Vec<f64> = rows.iter().map(|r| r[at(&header, "weight")].parse().unwrap()).collect();
