@@ -156,3 +156,156 @@ prepare_tabulation <- function(d) {
   for (it in names(sets)) d[[paste0("f_", it)]] <- factor(d[[it]], levels = sets[[it]]$codes)
   list(d = d, doms = doms)
 }
+
+# The domain levels of every domain, in the tabulation's order.
+dom_levels <- list(total = "total", sex = c("male", "female"), age_group = c("15-29", "30-44", "45-59", "60+"),
+                   urbanicity = c("rural", "urban"), employment = c("employed", "not_employed"),
+                   education = c("primary", "secondary", "tertiary"))
+
+# ---- The default model (the report's Appendix E) -------------------------
+
+# Adds the model's variables to a prepared tabulation input (dom_age_group
+# set): Q7yes, m_<term> (1/0, NA set to 0 outside the complete cases),
+# the controls as 0/1 columns named like swvr's terms, and `complete`.
+add_model_variables <- function(inp) {
+  inp$Q7yes <- yn(inp$Q7)
+  for (q in c("Q1", "Q3A", "Q3B", "Q3C")) inp[[paste0("m_", q)]] <- yn(inp[[q]])
+  inp$`sex=female` <- as.numeric(inp$sex == 2)
+  inp$`age_group=30-44` <- as.numeric(inp$dom_age_group %in% "30-44")
+  inp$`age_group=45-59` <- as.numeric(inp$dom_age_group %in% "45-59")
+  inp$`age_group=60+` <- as.numeric(inp$dom_age_group %in% "60+")
+  inp$`education=secondary` <- as.numeric(inp$education == 2)
+  inp$`education=tertiary` <- as.numeric(inp$education == 3)
+  inp$`urbanicity=urban` <- as.numeric(inp$urbanicity %in% 3:4)
+  inp$`employment=not_employed` <- as.numeric(inp$employment == 2)
+  inp$complete <- !is.na(inp$Q7yes) & !is.na(inp$m_Q1) & !is.na(inp$m_Q3A) & !is.na(inp$m_Q3B) &
+    !is.na(inp$m_Q3C) & inp$sex %in% 1:2 & !is.na(inp$dom_age_group) & inp$education %in% 1:3 &
+    inp$urbanicity %in% 1:4 & inp$employment %in% 1:2
+  for (v in c("Q7yes", "m_Q1", "m_Q3A", "m_Q3B", "m_Q3C")) inp[[v]][is.na(inp[[v]])] <- 0
+  inp
+}
+model_terms <- c("m_Q1", "m_Q3A", "m_Q3B", "m_Q3C", "sex=female", "age_group=30-44", "age_group=45-59",
+                 "age_group=60+", "education=secondary", "education=tertiary", "urbanicity=urban",
+                 "employment=not_employed")
+model_formula <- as.formula(paste("Q7yes ~", paste0("`", model_terms, "`", collapse = " + ")))
+model_out_terms <- c("(Intercept)", sub("^m_", "", model_terms))
+
+# ---- References on a replicate design (svrepdesign) ----------------------
+# Used by replicate_se_reference.R and replicate_e2e_reference.R; `des` is
+# one country-wave's svrepdesign over a prepared input (prepare_tabulation,
+# add_model_variables), `cc` its country.
+#
+# Tables: for every item, derived indicator, domain level (subset of the
+# respondents asked the item, as svyby(~I(y == k), ~domain, design, ...)
+# does: `svyby` evaluates FUN on design[byfactor %in% level, ]):
+# svymean(~factor(item), sub, deff = "replace", return.replicates = TRUE):
+# estimate, se, deff; df = degf(sub) (the numerical rank of the subset's
+# replicate weights minus 1); the logit interval of
+# svyciprop(method = "logit"), which on a replicate design fits
+# svyglm(I(y == k) ~ 1) per replicate: the intercept of replicate r is
+# logit(p_r), its variance svrVar(logit(p_r), scale, rscales, mse,
+# coef = logit(p)), the interval expit(logit(p) +- qt(0.975, df) * sqrt(v)).
+# It is computed here from the replicate means directly (NA when a
+# replicate share is 0 or 1: there svyglm's replicate fit does not
+# converge and returns an arbitrary large value); svyciprop itself is
+# checked to give the same limits on a random sample of rows
+# (`checked_ciprop` counts them; draws from R's RNG).
+# Q4B_net: svymean(~net), interval estimate +- t * se.
+checked_ciprop <- 0
+replicate_table_rows <- function(des, cc) {
+  out <- list()
+  d <- des$variables
+  for (it in c(names(sets), "Q4B_net")) {
+    src <- if (it == "Q4B_net") "Q4B" else it
+    for (dn in names(dom_levels)) for (lev in dom_levels[[dn]]) {
+      keep <- !is.na(d[[src]]) & !is.na(d[[paste0("dom_", dn)]]) & d[[paste0("dom_", dn)]] == lev
+      if (!any(keep)) next
+      sub <- des[keep, ]
+      df <- degf(sub)
+      tq <- if (df > 0) qt(0.975, df) else NA
+      if (it == "Q4B_net") {
+        m <- svymean(~net_Q4B, sub, deff = "replace")
+        est <- coef(m)[[1]]; se <- sqrt(vcov(m)[1, 1])
+        out[[length(out) + 1]] <- data.frame(country = cc, item = it, domain = dn, domain_level = lev,
+          category = "net", n = nrow(sub), estimate = fmt17(est), se = fmt17(se),
+          ci_low = fmt17(est - tq * se), ci_high = fmt17(est + tq * se), deff = fmt17(deff(m)[[1]]), df = df)
+        next
+      }
+      m <- svymean(as.formula(paste0("~f_", it)), sub, deff = "replace", return.replicates = TRUE)
+      est <- as.vector(m$mean)
+      v <- diag(as.matrix(attr(m$mean, "var")))
+      dfs <- diag(as.matrix(attr(m, "deff")))
+      reps <- as.matrix(m$replicates)
+      for (k in seq_along(sets[[it]]$cats)) {
+        p <- est[[k]]
+        lo <- hi <- NA
+        if (p > 0 && p < 1 && all(reps[, k] > 0 & reps[, k] < 1) && !is.na(tq)) {
+          th <- qlogis(reps[, k])
+          vl <- svrVar(th, des$scale, des$rscales, mse = des$mse, coef = qlogis(p))
+          lo <- plogis(qlogis(p) - tq * sqrt(vl)); hi <- plogis(qlogis(p) + tq * sqrt(vl))
+          if (checked_ciprop < 40 && runif(1) < 0.05) {
+            sub$variables$yk <- as.numeric(d[[it]][keep] == sets[[it]]$codes[k])
+            ci <- attr(svyciprop(~yk, sub, method = "logit"), "ci")
+            stopifnot(abs(ci[[1]] - lo) < 1e-6 * lo, abs(ci[[2]] - hi) < 1e-6 * hi)
+            checked_ciprop <<- checked_ciprop + 1
+          }
+        }
+        out[[length(out) + 1]] <- data.frame(country = cc, item = it, domain = dn, domain_level = lev,
+          category = sets[[it]]$cats[k], n = nrow(sub), estimate = fmt17(p), se = fmt17(sqrt(v[[k]])),
+          ci_low = fmt17(lo), ci_high = fmt17(hi), deff = fmt17(dfs[[k]]), df = df)
+      }
+    }
+  }
+  out
+}
+
+# Contrasts: svyby(~factor(item), ~domain, asked, svymean, covmat = TRUE) +
+# svycontrast(c(a = 1, b = -1)) for every pair of levels; df = degf() of
+# the two levels' subset.
+replicate_contrast_rows <- function(des, cc) {
+  out <- list()
+  d <- des$variables
+  for (it in c(names(sets), "Q4B_net")) {
+    src <- if (it == "Q4B_net") "Q4B" else it
+    f <- if (it == "Q4B_net") ~net_Q4B else as.formula(paste0("~f_", it))
+    cats <- if (it == "Q4B_net") "net" else sets[[it]]$cats
+    for (dn in setdiff(names(dom_levels), "total")) {
+      dv <- paste0("dom_", dn)
+      keep <- !is.na(d[[src]]) & !is.na(d[[dv]])
+      if (!any(keep)) next
+      sub <- des[keep, ]
+      present <- dom_levels[[dn]][dom_levels[[dn]] %in% sub$variables[[dv]]]
+      if (length(present) < 2) next
+      by <- svyby(f, as.formula(paste0("~", dv)), sub, svymean, covmat = TRUE)
+      for (i in 1:(length(present) - 1)) for (j in (i + 1):length(present)) {
+        a <- present[i]; b <- present[j]
+        pair <- sub[sub$variables[[dv]] %in% c(a, b), ]
+        for (k in seq_along(cats)) {
+          col <- if (it == "Q4B_net") NULL else paste0("f_", it, sets[[it]]$codes[k])
+          na <- if (is.null(col)) a else paste0(a, ":", col)
+          nb <- if (is.null(col)) b else paste0(b, ":", col)
+          ctr <- svycontrast(by, setNames(c(1, -1), c(na, nb)))
+          out[[length(out) + 1]] <- data.frame(country = cc, item = it, domain = dn, level_a = a,
+            level_b = b, category = cats[k], difference = fmt17(coef(ctr)[[1]]),
+            se = fmt17(sqrt(vcov(ctr)[1, 1])), df = degf(pair))
+        }
+      }
+    }
+  }
+  out
+}
+
+# Model: svyglm(Q7yes ~ ..., subset(des, complete), family = quasibinomial,
+# control = glm.control(epsilon = 1e-14, maxit = 100)): coefficients, SEs
+# (replicate refits), confint(), summary p-values, df.residual.
+replicate_model_rows <- function(des, cc) {
+  fit <- svyglm(model_formula, design = subset(des, complete), family = quasibinomial,
+                control = glm.control(epsilon = 1e-14, maxit = 100))
+  b <- coef(fit)
+  se <- sqrt(diag(vcov(fit)))
+  ci <- confint(fit)
+  co <- summary(fit)$coefficients
+  lapply(seq_along(b), function(j) data.frame(country = cc, term = model_out_terms[j], estimate = fmt17(b[[j]]),
+    se = fmt17(se[[j]]), ci_low = fmt17(exp(ci[j, 1])), ci_high = fmt17(exp(ci[j, 2])), p_value = fmt17(co[j, 4]),
+    df = fit$df.residual, n = sum(des$variables$complete)))
+}

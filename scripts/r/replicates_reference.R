@@ -9,8 +9,8 @@
 # replicate factors factors_<case>.csv.
 #
 # Per (country, wave):
-# - base weights: the contract's multiplicity formula, written here
-#   independently of the Rust code (as calibration_reference.R);
+# - base weights: the contract's multiplicity formula (base_weights of
+#   scripts/r/common.R, written independently of the Rust code);
 # - JKn: as.svrepdesign(svydesign(ids = ~psu, strata = ~stratum,
 #   weights = ~base_weight), type = "JKn") with
 #   options(survey.lonely.psu = "adjust"), psu = swvr's unit (the
@@ -37,44 +37,17 @@
 #
 # Usage: Rscript scripts/r/replicates_reference.R   (from the repository root)
 
-suppressPackageStartupMessages(library(survey))
-options(survey.lonely.psu = "adjust")
+source("scripts/r/common.R")
 
 dir <- "fixtures/reference/replicates"
+# Blank (not "NA") past a country's replicates.
 fmt <- function(x) ifelse(is.na(x), "", sprintf("%.17g", x))
-design <- read.csv("fixtures/design.csv", stringsAsFactors = FALSE)
-targets <- read.csv(file.path(dir, "targets.csv"), stringsAsFactors = FALSE,
-                    colClasses = c(category = "character"))
+design <- read_design()
+targets <- read_targets(file.path(dir, "targets.csv"))
 d <- read.csv(file.path(dir, "inputs.csv"), stringsAsFactors = FALSE,
               colClasses = c(respondent_id = "character", stratum = "character",
                              age_group_weighting = "character"))
-
-base_weights <- function(d, caps = c(adults = 4, landlines = 3, mobiles = 3)) {
-  out <- numeric(nrow(d))
-  for (key in unique(paste(d$country, d$wave))) {
-    rows <- which(paste(d$country, d$wave) == key)
-    x <- d[rows, ]
-    des <- design[paste(design$country, design$wave) == key, ]
-    fL <- if (any(des$frame == "L")) des$sample_size[des$frame == "L"] / des$frame_size[des$frame == "L"] else NA
-    fM <- if (any(des$frame == "M")) des$sample_size[des$frame == "M"] / des$frame_size[des$frame == "M"] else NA
-    fromL <- x$frame == "L"
-    nl <- x$n_landlines
-    nl[is.na(nl)] <- ifelse(fromL[is.na(nl)], 1, 0)
-    nl[fromL & nl < 1] <- 1
-    nm <- x$n_mobiles
-    nm[is.na(nm)] <- ifelse(!fromL[is.na(nm)], 1, 0)
-    nm[!fromL & nm < 1] <- 1
-    na <- x$n_adults
-    na[is.na(na) | na < 1] <- 1
-    pL <- if (is.na(fL)) rep(0, nrow(x)) else
-      ifelse(nl > 0, pmin(fL * pmin(nl, caps[["landlines"]]) / pmin(na, caps[["adults"]]), 1), 0)
-    pM <- if (is.na(fM)) rep(0, nrow(x)) else
-      ifelse(nm > 0, pmin(fM * pmin(nm, caps[["mobiles"]]), 1), 0)
-    out[rows] <- 1 / (pL + pM - pL * pM)
-  }
-  out
-}
-d$base_weight <- base_weights(d)
+d$base_weight <- base_weights(d, design)
 
 clip <- function(w, lower, upper) {
   for (i in 1:100) {
@@ -108,9 +81,7 @@ chain <- function(x, w0, tg, cs) {
     present <- t$category %in% as.character(s[[paste0(v, "_weighting")]])
     t <- t[present, ]
     s[[v]] <- factor(as.character(s[[paste0(v, "_weighting")]]), levels = t$category)
-    pm <- data.frame(factor(t$category, levels = t$category), t$share / sum(t$share) * n)
-    names(pm) <- c(v, "Freq")
-    pops[[length(pops) + 1]] <- pm
+    pops[[length(pops) + 1]] <- population_margin(t, v, n, v)
     forms[[length(forms) + 1]] <- as.formula(paste("~", v))
   }
   adjust <- function(start) {
