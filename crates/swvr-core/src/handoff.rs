@@ -27,9 +27,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use arrow_array::{Array, ArrayRef, BooleanArray, Int32Array, RecordBatch, RecordBatchOptions, StringArray};
-use arrow_schema::{Field, Schema};
+use arrow_schema::{Schema, SchemaRef};
 
-use crate::io::{IoError, arrow_rows, arrow_schema, column, for_each_batch, owned_copy, read_arrow_columns};
+use crate::io::{IoError, arrow_rows, arrow_schema, column, for_each_batch, owned_copy};
 
 /// ingest's output under OUT.
 pub const RESPONDENTS_FILE: &str = "ingest/respondents.arrow";
@@ -56,6 +56,52 @@ pub struct Joined {
 /// `out/ingest/respondents.arrow`, into one batch aligned with
 /// weighted.arrow's rows (see the module documentation).
 pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
+    let mut parts: Vec<Vec<ArrayRef>> = Vec::new();
+    let mut n_rows = 0usize;
+    let wpath = out.join(WEIGHTED_FILE);
+    let arrow = |source| IoError::Arrow {
+        path: wpath.clone(),
+        source,
+    };
+    let (schema, source) = for_each_weighted(out, columns, |b: RecordBatch| -> Result<(), IoError> {
+        parts.resize(b.num_columns(), Vec::new());
+        n_rows += b.num_rows();
+        for (part, col) in parts.iter_mut().zip(b.columns()) {
+            part.push(owned_copy(col).map_err(arrow)?);
+        }
+        Ok(())
+    })?;
+    parts.resize(schema.fields().len(), Vec::new());
+    let mut cols = Vec::with_capacity(parts.len());
+    for (part, field) in parts.into_iter().zip(schema.fields()) {
+        cols.push(match part.len() {
+            0 => arrow_array::new_empty_array(field.data_type()),
+            1 => part
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| arrow_array::new_empty_array(field.data_type())),
+            // Column by column, freeing each column's parts as soon as it is done.
+            _ => arrow_select::concat::concat(&part.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(arrow)?,
+        });
+    }
+    let batch =
+        RecordBatch::try_new_with_options(schema, cols, &RecordBatchOptions::new().with_row_count(Some(n_rows)))
+            .map_err(arrow)?;
+    Ok(Joined { batch, source })
+}
+
+/// [`read_weighted`] batch by batch: calls `f` with consecutive row ranges
+/// of the joined columns, in weighted.arrow's row order (each a view into
+/// one record batch of each file: no copy), and returns the joined schema
+/// (schema metadata of weighted.arrow) and the source to name in messages
+/// (see [`Joined::source`]). Memory: about one record batch of each file.
+/// The keys are checked as in [`read_weighted`]; an error stops the walk
+/// (`f` may have been called for the rows before it).
+pub fn for_each_weighted<E: From<IoError>>(
+    out: &Path,
+    columns: &[&str],
+    mut f: impl FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<(SchemaRef, PathBuf), E> {
     let wpath = out.join(WEIGHTED_FILE);
     let rpath = out.join(RESPONDENTS_FILE);
     let wschema = arrow_schema(&wpath)?;
@@ -65,10 +111,8 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
         .filter(|c| wschema.index_of(c).is_err())
         .collect();
     if from_resp.is_empty() {
-        return Ok(Joined {
-            batch: read_arrow_columns(&wpath, columns)?,
-            source: wpath,
-        });
+        let schema = for_each_batch(&wpath, Some(columns), &mut f)?;
+        return Ok((schema, wpath));
     }
     for k in KEY_COLUMNS {
         if wschema.index_of(k).is_err() {
@@ -76,7 +120,8 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
                 path: wpath,
                 column: k.into(),
                 expected: "a key column (country, wave, respondent_id) to align the rows with respondents.arrow".into(),
-            });
+            }
+            .into());
         }
     }
     let rschema = arrow_schema(&rpath)?;
@@ -86,6 +131,27 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
         .filter(|c| wschema.index_of(c).is_ok())
         .collect();
     let from_resp: Vec<&str> = from_resp.into_iter().filter(|c| rschema.index_of(c).is_ok()).collect();
+
+    // The joined schema, known before any row is read: each column from
+    // the file it comes from, in the requested order.
+    let mut fields = Vec::with_capacity(columns.len());
+    let mut picks: Vec<(bool, &str)> = Vec::with_capacity(columns.len());
+    for c in columns {
+        let (schema, path, from_weighted) = if from_w.contains(c) {
+            (&wschema, &wpath, true)
+        } else if from_resp.contains(c) {
+            (&rschema, &rpath, false)
+        } else {
+            continue;
+        };
+        let field = schema.field_with_name(c).map_err(|source| IoError::Arrow {
+            path: path.clone(),
+            source,
+        })?;
+        fields.push(field.clone());
+        picks.push((from_weighted, c));
+    }
+    let schema = Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone()));
 
     // weighted.arrow covers a subset of the (country, wave)s: keep only those.
     let subset: Option<HashSet<(String, i32)>> = if arrow_rows(&wpath)? != arrow_rows(&rpath)? {
@@ -125,10 +191,8 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
     let r_read = with_keys(&from_resp);
     let r_refs: Vec<&str> = r_read.iter().map(String::as_str).collect();
 
-    let mut w_parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); from_w.len()];
-    let mut r_parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); from_resp.len()];
     let (tx, rx) = sync_channel::<Result<RecordBatch, IoError>>(2);
-    let (w_schema, r_schema) = std::thread::scope(|scope| -> Result<(Arc<Schema>, Arc<Schema>), IoError> {
+    std::thread::scope(|scope| -> Result<(), E> {
         let wp = &wpath;
         let reader = scope.spawn(move || {
             let refs: Vec<&str> = w_read.iter().map(String::as_str).collect();
@@ -141,7 +205,7 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
                 })
             });
             match r {
-                Ok(s) => Ok(s),
+                Ok(_) => Ok(()),
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     Err(())
@@ -157,80 +221,55 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
             wpath: &wpath,
             rpath: &rpath,
         };
-        let r_schema = for_each_batch(&rpath, Some(&r_refs), |b: RecordBatch| -> Result<(), IoError> {
+        let walked = for_each_batch(&rpath, Some(&r_refs), |b: RecordBatch| -> Result<(), E> {
             let len = b.num_rows();
             let (b, rows) = match &subset {
                 None => (b, None),
                 Some(set) => keep_groups(b, set, &rpath)?,
             };
-            aligner.zip(&b, rows.as_deref(), &from_w, &from_resp, &mut w_parts, &mut r_parts)?;
+            aligner.zip(&b, rows.as_deref(), |wb, j, rb, i, k| -> Result<(), E> {
+                let mut cols = Vec::with_capacity(picks.len());
+                for (from_weighted, name) in &picks {
+                    let col = if *from_weighted {
+                        column_any(wb, name, &wpath)?.slice(j, k)
+                    } else {
+                        column_any(rb, name, &rpath)?.slice(i, k)
+                    };
+                    cols.push(col);
+                }
+                let batch = RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    cols,
+                    &RecordBatchOptions::new().with_row_count(Some(k)),
+                )
+                .map_err(|source| IoError::Arrow {
+                    path: wpath.clone(),
+                    source,
+                })?;
+                f(batch)
+            })?;
             aligner.r_row += len as u64;
             Ok(())
         });
-        let r_schema = match r_schema {
-            Ok(s) => s,
-            Err(e) => {
-                drop(aligner);
-                let _ = reader.join();
-                return Err(e);
-            }
-        };
+        if let Err(e) = walked {
+            drop(aligner);
+            let _ = reader.join();
+            return Err(e);
+        }
         aligner.finish()?;
         drop(aligner);
-        let w_schema = match reader.join() {
-            Ok(Ok(s)) => s,
+        match reader.join() {
+            Ok(Ok(())) => Ok(()),
             // The error was sent through the channel and reported by the aligner.
-            _ => {
-                return Err(IoError::Io {
-                    path: wpath.clone(),
-                    source: std::io::Error::other("the reader thread stopped"),
-                });
+            _ => Err(IoError::Io {
+                path: wpath.clone(),
+                source: std::io::Error::other("the reader thread stopped"),
             }
-        };
-        Ok((w_schema, r_schema))
-    })?;
-
-    let arrow = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| IoError::Arrow { path, source }
-    };
-    let concat = |parts: Vec<ArrayRef>, field: &Field, path: &Path| -> Result<ArrayRef, IoError> {
-        match parts.len() {
-            0 => Ok(arrow_array::new_empty_array(field.data_type())),
-            1 => Ok(parts
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| arrow_array::new_empty_array(field.data_type()))),
-            _ => {
-                arrow_select::concat::concat(&parts.iter().map(|a| a.as_ref()).collect::<Vec<_>>()).map_err(arrow(path))
-            }
+            .into()),
         }
-    };
-    let mut fields = Vec::with_capacity(columns.len());
-    let mut cols = Vec::with_capacity(columns.len());
-    let mut w_parts = w_parts.into_iter();
-    let mut r_parts = r_parts.into_iter();
-    let mut n_rows = 0usize;
-    for c in columns {
-        let (schema, parts, path) = if from_w.contains(c) {
-            (&w_schema, w_parts.next(), &wpath)
-        } else if from_resp.contains(c) {
-            (&r_schema, r_parts.next(), &rpath)
-        } else {
-            continue;
-        };
-        let field = schema.field_with_name(c).map_err(arrow(path))?.clone();
-        let col = concat(parts.unwrap_or_default(), &field, path)?;
-        n_rows = col.len();
-        fields.push(field);
-        cols.push(col);
-    }
-    let schema = Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone()));
-    let batch =
-        RecordBatch::try_new_with_options(schema, cols, &RecordBatchOptions::new().with_row_count(Some(n_rows)))
-            .map_err(arrow(&wpath))?;
+    })?;
     let source = PathBuf::from(format!("{} + {}", rpath.display(), wpath.display()));
-    Ok(Joined { batch, source })
+    Ok((schema, source))
 }
 
 /// The full weighted microdata (what `swvr export` writes): every column
@@ -239,22 +278,68 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
 /// [`read_weighted`]. Without respondents.arrow, weighted.arrow alone.
 pub fn read_microdata(out: &Path) -> Result<Joined, IoError> {
     let wpath = out.join(WEIGHTED_FILE);
-    let rpath = out.join(RESPONDENTS_FILE);
-    let wschema = arrow_schema(&wpath)?;
-    if !rpath.is_file() {
+    if !out.join(RESPONDENTS_FILE).is_file() {
         return Ok(Joined {
             batch: crate::io::read_arrow(&wpath)?,
             source: wpath,
         });
     }
+    read_weighted(
+        out,
+        &microdata_columns(out)?.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+}
+
+/// [`read_microdata`] batch by batch, as [`for_each_weighted`] reads: memory
+/// about one record batch of each file, whatever the number of rows.
+pub fn for_each_microdata<E: From<IoError>>(
+    out: &Path,
+    f: impl FnMut(RecordBatch) -> Result<(), E>,
+) -> Result<(SchemaRef, PathBuf), E> {
+    let wpath = out.join(WEIGHTED_FILE);
+    if !out.join(RESPONDENTS_FILE).is_file() {
+        let schema = for_each_batch(&wpath, None, f)?;
+        return Ok((schema, wpath));
+    }
+    let names = microdata_columns(out)?;
+    for_each_weighted(out, &names.iter().map(String::as_str).collect::<Vec<_>>(), f)
+}
+
+/// The schema of the batches [`for_each_microdata`] calls with (and of
+/// [`read_microdata`]'s batch), from the files' footers alone.
+pub fn microdata_schema(out: &Path) -> Result<SchemaRef, IoError> {
+    let wpath = out.join(WEIGHTED_FILE);
+    let wschema = arrow_schema(&wpath)?;
+    let rpath = out.join(RESPONDENTS_FILE);
+    if !rpath.is_file() {
+        return Ok(wschema);
+    }
     let rschema = arrow_schema(&rpath)?;
-    let mut names: Vec<&str> = rschema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut fields = Vec::new();
+    for name in microdata_columns(out)? {
+        let field = match wschema.field_with_name(&name) {
+            Ok(f) => f,
+            Err(_) => rschema.field_with_name(&name).map_err(|source| IoError::Arrow {
+                path: rpath.clone(),
+                source,
+            })?,
+        };
+        fields.push(field.clone());
+    }
+    Ok(Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone())))
+}
+
+/// Every column of respondents.arrow, then those of weighted.arrow it lacks.
+fn microdata_columns(out: &Path) -> Result<Vec<String>, IoError> {
+    let wschema = arrow_schema(&out.join(WEIGHTED_FILE))?;
+    let rschema = arrow_schema(&out.join(RESPONDENTS_FILE))?;
+    let mut names: Vec<String> = rschema.fields().iter().map(|f| f.name().clone()).collect();
     for f in wschema.fields() {
         if rschema.index_of(f.name()).is_err() {
-            names.push(f.name());
+            names.push(f.name().clone());
         }
     }
-    read_weighted(out, &names)
+    Ok(names)
 }
 
 /// The rows of `b` in `set`'s (country, wave)s, with their row numbers in `b`.
@@ -347,20 +432,16 @@ impl Aligner<'_> {
         Ok(format!("{} {} `{}`", s(c), wave, s(id)))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn zip(
+    /// Walks `rb` (respondents rows; `rows` = their row numbers in the
+    /// file's batch when some were skipped) alongside weighted.arrow's
+    /// batches, checks the keys and calls `emit(wb, j, rb, i, k)` for each
+    /// run of `k` aligned rows (`wb[j..j + k]` with `rb[i..i + k]`).
+    fn zip<E: From<IoError>>(
         &mut self,
         rb: &RecordBatch,
         rows: Option<&[u32]>,
-        from_w: &[&str],
-        from_resp: &[&str],
-        w_parts: &mut [Vec<ArrayRef>],
-        r_parts: &mut [Vec<ArrayRef>],
-    ) -> Result<(), IoError> {
-        let arrow = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| IoError::Arrow { path, source }
-        };
+        mut emit: impl FnMut(&RecordBatch, usize, &RecordBatch, usize, usize) -> Result<(), E>,
+    ) -> Result<(), E> {
         let n = rb.num_rows();
         let mut i = 0usize;
         while i < n {
@@ -372,7 +453,8 @@ impl Aligner<'_> {
                     row: self.w_row + 1,
                     key: "past its last row".into(),
                     found: format!("row {} ({})", r_row + 1, Self::key_of(rb, i, self.rpath)?),
-                });
+                }
+                .into());
             }
             let Some(wb) = &self.current else { break };
             let j = self.at;
@@ -385,16 +467,10 @@ impl Aligner<'_> {
                     row: self.w_row + (j + m) as u64 + 1,
                     key: Self::key_of(wb, j + m, self.wpath)?,
                     found: format!("row {} ({})", r_row + 1, Self::key_of(rb, i + m, self.rpath)?),
-                });
+                }
+                .into());
             }
-            for (name, part) in from_w.iter().zip(w_parts.iter_mut()) {
-                let col = column_any(wb, name, self.wpath)?;
-                part.push(owned_copy(&col.slice(j, k)).map_err(arrow(self.wpath))?);
-            }
-            for (name, part) in from_resp.iter().zip(r_parts.iter_mut()) {
-                let col = column_any(rb, name, self.rpath)?;
-                part.push(owned_copy(&col.slice(i, k)).map_err(arrow(self.rpath))?);
-            }
+            emit(wb, j, rb, i, k)?;
             self.at += k;
             i += k;
         }
@@ -478,7 +554,7 @@ fn strings_mismatch(a: &StringArray, i: usize, b: &StringArray, j: usize, k: usi
 mod tests {
     use super::*;
     use arrow_array::{Float64Array, Int8Array};
-    use arrow_schema::DataType;
+    use arrow_schema::{DataType, Field};
 
     struct Dir(PathBuf);
     impl Drop for Dir {
@@ -590,6 +666,57 @@ mod tests {
         assert_eq!(weights(&j.batch), [10.0, 11.0, 12.0, 13.0, 14.0]);
         let s = j.source.display().to_string();
         assert!(s.contains("respondents.arrow") && s.contains("weighted.arrow"), "{s}");
+    }
+
+    #[test]
+    fn streamed_batches_are_views_of_one_batch_of_each_file_and_add_up_to_the_read() {
+        let d = dir("stream");
+        respondents(&d.0, &ROWS, 2);
+        weighted(&d.0, &ROWS, 3);
+        let mut sizes = Vec::new();
+        let mut q = Vec::new();
+        let mut w = Vec::new();
+        let (schema, source) = for_each_weighted(&d.0, &["Q1", "weight"], |b: RecordBatch| -> Result<(), IoError> {
+            sizes.push(b.num_rows());
+            q.extend(q1(&b));
+            w.extend(weights(&b));
+            Ok(())
+        })
+        .unwrap();
+        // Cut where either file's batch ends: rows 0-1 | 2 | 3 | 4.
+        assert_eq!(sizes, [2, 1, 1, 1]);
+        assert_eq!(q, [0, 1, 2, 3, 4]);
+        assert_eq!(w, [10.0, 11.0, 12.0, 13.0, 14.0]);
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["Q1", "weight"]);
+        assert!(source.display().to_string().contains(" + "), "{}", source.display());
+        // The microdata's schema from the footers is the one of its batches.
+        let mut seen = None;
+        for_each_microdata(&d.0, |b: RecordBatch| -> Result<(), IoError> {
+            seen.get_or_insert(b.schema());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.unwrap(), microdata_schema(&d.0).unwrap());
+        assert_eq!(read_microdata(&d.0).unwrap().batch.schema(), microdata_schema(&d.0).unwrap());
+    }
+
+    #[test]
+    fn a_callback_error_stops_the_walk() {
+        let d = dir("stop");
+        respondents(&d.0, &ROWS, 1);
+        weighted(&d.0, &ROWS, 1);
+        let mut calls = 0;
+        let e = for_each_weighted(&d.0, &["Q1", "weight"], |_b: RecordBatch| -> Result<(), IoError> {
+            calls += 1;
+            Err(IoError::Io {
+                path: PathBuf::from("sink"),
+                source: std::io::Error::other("full"),
+            })
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert!(e.to_string().contains("full"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The data dictionary of the weighted microdata: each column of
 //! weighted.arrow (plus replicate weights) with its type, variable label,
-//! value labels and missing codes, as every labelled format needs them.
+//! value labels and missing codes, as every labelled format needs them,
+//! built from the schema; the statistics a header needs (longest text,
+//! range of the valid codes) come from one pass over the batches
+//! ([`Dict::scan`]), before the records are written batch by batch.
 
 use arrow_array::{
     Array, BooleanArray, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -78,34 +81,6 @@ impl Col<'_> {
             _ => "",
         }
     }
-    pub(crate) fn is_str(&self) -> bool {
-        matches!(self, Col::Str(_))
-    }
-    /// Longest text in bytes (0 for non-text).
-    pub(crate) fn max_len(&self) -> usize {
-        match self {
-            Col::Str(a) => (0..a.len())
-                .map(|i| if a.is_null(i) { 0 } else { a.value(i).len() })
-                .max()
-                .unwrap_or(0),
-            _ => 0,
-        }
-    }
-    /// Smallest and largest integer (`None` when all null or not integer).
-    pub(crate) fn int_range(&self, len: usize, skip: &[i64]) -> Option<(i64, i64)> {
-        let mut r: Option<(i64, i64)> = None;
-        for i in 0..len {
-            if let Some(v) = self.int(i)
-                && !skip.contains(&v)
-            {
-                r = Some(match r {
-                    None => (v, v),
-                    Some((lo, hi)) => (lo.min(v), hi.max(v)),
-                });
-            }
-        }
-        r
-    }
 }
 
 /// How SPSS should treat a variable in its measurement-level record.
@@ -115,11 +90,21 @@ pub(crate) enum Measure {
     Scale,
 }
 
+/// The kind of values a column holds (its Arrow type, as the exporter
+/// groups them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Int,
+    Float,
+    Bool,
+    Str,
+}
+
 /// One exported variable.
 #[derive(Debug, Clone)]
-pub(crate) struct Var<'a> {
+pub(crate) struct Var {
     pub name: String,
-    pub col: Col<'a>,
+    pub kind: Kind,
     pub label: String,
     /// Value labels in questionnaire order.
     pub values: Vec<(i64, String)>,
@@ -128,13 +113,24 @@ pub(crate) struct Var<'a> {
     pub measure: Measure,
     /// True for integer-valued columns (codes, counts, booleans).
     pub integer: bool,
+    /// Longest text in bytes (0 for non-text; after [`Dict::scan`]).
+    pub max_len: usize,
+    /// Smallest and largest integer that is not a missing code (`None`
+    /// when there is none, or before [`Dict::scan`] with ranges).
+    pub range: Option<(i64, i64)>,
+}
+
+impl Var {
+    pub(crate) fn is_str(&self) -> bool {
+        self.kind == Kind::Str
+    }
 }
 
 /// The dictionary: the variables in output order, the row count and the
 /// index of the final weight.
 #[derive(Debug)]
-pub(crate) struct Dict<'a> {
-    pub vars: Vec<Var<'a>>,
+pub(crate) struct Dict {
+    pub vars: Vec<Var>,
     pub rows: usize,
     pub weight: Option<usize>,
 }
@@ -172,6 +168,29 @@ fn fixed_label(name: &str) -> Option<String> {
     Some(s.to_string())
 }
 
+/// The kind of an Arrow type, or why the exporter cannot write it.
+pub(crate) fn kind_of(t: &DataType) -> Result<Kind, String> {
+    match t {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => Ok(Kind::Int),
+        DataType::Float64 => Ok(Kind::Float),
+        DataType::Boolean => Ok(Kind::Bool),
+        DataType::Utf8 => Ok(Kind::Str),
+        _ => Err(format!("type {t} is not supported by the exporter")),
+    }
+}
+
+/// The columns of `batch` (whose types [`kind_of`] accepted).
+pub(crate) fn cols_of<'a>(batch: &'a RecordBatch, path: &std::path::Path) -> Result<Vec<Col<'a>>, ExportError> {
+    (0..batch.num_columns())
+        .map(|i| {
+            col_of(batch, i).map_err(|message| ExportError::Input {
+                path: path.to_path_buf(),
+                message: format!("column `{}`: {message}", batch.schema().field(i).name()),
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn col_of<'a>(batch: &'a RecordBatch, idx: usize) -> Result<Col<'a>, String> {
     let a = batch.column(idx).as_ref();
     let any = a.as_any();
@@ -188,16 +207,18 @@ pub(crate) fn col_of<'a>(batch: &'a RecordBatch, idx: usize) -> Result<Col<'a>, 
     c.ok_or_else(|| format!("type {} is not supported by the exporter", a.data_type()))
 }
 
-impl<'a> Dict<'a> {
-    /// The dictionary of `batch` (weighted.arrow, replicate weights appended).
+impl Dict {
+    /// The dictionary of the microdata's `schema` (weighted.arrow's columns,
+    /// replicate weights appended); `rows` = its row count.
     pub(crate) fn new(
-        batch: &'a RecordBatch,
+        schema: &arrow_schema::Schema,
+        rows: usize,
         q: &Questionnaire,
         source: &std::path::Path,
     ) -> Result<Self, ExportError> {
-        let mut vars = Vec::with_capacity(batch.num_columns());
-        for (idx, f) in batch.schema().fields().iter().enumerate() {
-            let col = col_of(batch, idx).map_err(|message| ExportError::Input {
+        let mut vars = Vec::with_capacity(schema.fields().len());
+        for f in schema.fields() {
+            let kind = kind_of(f.data_type()).map_err(|message| ExportError::Input {
                 path: source.to_path_buf(),
                 message: format!("column `{}`: {message}", f.name()),
             })?;
@@ -206,7 +227,7 @@ impl<'a> Dict<'a> {
             let (label, values, missing) = match labels {
                 Some(ColumnLabels { label, values, missing }) => (label, values, missing),
                 None => {
-                    let values = if matches!(col, Col::Bool(_)) {
+                    let values = if kind == Kind::Bool {
                         vec![(0, "no".to_string()), (1, "yes".to_string())]
                     } else {
                         Vec::new()
@@ -217,31 +238,111 @@ impl<'a> Dict<'a> {
                     (label, values, Vec::new())
                 }
             };
-            let integer = matches!(col, Col::Int(_) | Col::Bool(_));
+            let integer = matches!(kind, Kind::Int | Kind::Bool);
             // Scale unless some value label names a valid (non-missing) code.
             let categorical = values.iter().any(|(c, _)| !missing.iter().any(|(m, _)| m == c));
-            let measure = if !categorical && !col.is_str() && name != "wave" {
+            let measure = if !categorical && kind != Kind::Str && name != "wave" {
                 Measure::Scale
             } else {
                 Measure::Nominal
             };
             vars.push(Var {
                 name,
-                col,
+                kind,
                 label,
                 values,
                 missing,
                 measure,
                 integer,
+                max_len: 0,
+                range: None,
             });
         }
-        let weight = vars
-            .iter()
-            .position(|v| v.name == "weight" && matches!(v.col, Col::Float(_)));
-        Ok(Self {
-            vars,
-            rows: batch.num_rows(),
-            weight,
-        })
+        let weight = vars.iter().position(|v| v.name == "weight" && v.kind == Kind::Float);
+        Ok(Self { vars, rows, weight })
     }
+
+    /// The names of the columns [`Dict::scan`] reads: text columns, and
+    /// with `ranges` integer columns too.
+    pub(crate) fn scan_columns(&self, ranges: bool) -> Vec<&str> {
+        self.vars
+            .iter()
+            .filter(|v| v.kind == Kind::Str || (ranges && v.kind == Kind::Int))
+            .map(|v| v.name.as_str())
+            .collect()
+    }
+
+    /// Adds one batch (holding at least the [`Dict::scan_columns`], found
+    /// by name) to the statistics: longest text and, with `ranges`, the
+    /// range of the integers that are not missing codes (`skip(var)`).
+    pub(crate) fn scan(&mut self, batch: &RecordBatch, ranges: bool, skip: impl Fn(&Var) -> Vec<i64>) {
+        let schema = batch.schema();
+        for v in &mut self.vars {
+            if !(v.kind == Kind::Str || (ranges && v.kind == Kind::Int)) {
+                continue;
+            }
+            let Ok(idx) = schema.index_of(&v.name) else { continue };
+            match col_of(batch, idx) {
+                Ok(Col::Str(a)) => v.max_len = v.max_len.max(longest(a)),
+                Ok(Col::Int(a)) => {
+                    let skip = skip(v);
+                    let r = match a {
+                        IntCol::I8(a) => int_range(a, &skip),
+                        IntCol::I16(a) => int_range(a, &skip),
+                        IntCol::I32(a) => int_range(a, &skip),
+                        IntCol::I64(a) => int_range(a, &skip),
+                    };
+                    v.range = match (v.range, r) {
+                        (Some((lo, hi)), Some((l, h))) => Some((lo.min(l), hi.max(h))),
+                        (a, b) => a.or(b),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Longest value of `a` in bytes (nulls are empty).
+fn longest(a: &StringArray) -> usize {
+    let o = a.value_offsets();
+    if a.null_count() == 0 {
+        o.windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0)
+    } else {
+        (0..a.len())
+            .filter(|&i| a.is_valid(i))
+            .map(|i| (o[i + 1] - o[i]) as usize)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Smallest and largest valid value of `a` not in `skip`.
+fn int_range<T>(a: &arrow_array::PrimitiveArray<T>, skip: &[i64]) -> Option<(i64, i64)>
+where
+    T: arrow_array::ArrowPrimitiveType,
+    T::Native: Into<i64>,
+{
+    let vals = a.values();
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    let mut any = false;
+    let mut add = |x: i64| {
+        if !skip.contains(&x) {
+            lo = lo.min(x);
+            hi = hi.max(x);
+            any = true;
+        }
+    };
+    if a.null_count() == 0 {
+        for &x in vals.iter() {
+            add(x.into());
+        }
+    } else {
+        for (i, &x) in vals.iter().enumerate() {
+            if a.is_valid(i) {
+                add(x.into());
+            }
+        }
+    }
+    any.then_some((lo, hi))
 }

@@ -22,7 +22,8 @@ use std::path::Path;
 use swvr_core::io::AtomicFile;
 
 use crate::ExportError;
-use crate::dict::{Col, Dict, Var};
+use crate::Micro;
+use crate::dict::{Col, Dict, Var, cols_of};
 
 /// Stata type codes of format 118.
 const T_DOUBLE: u16 = 65526;
@@ -38,7 +39,7 @@ const MISS_DOUBLE: u64 = 0x7fe0_0000_0000_0000;
 const MISS_DOUBLE_STEP: u64 = 0x0000_0100_0000_0000;
 
 /// Extended-missing letter index (1 = `.a` … 26 = `.z`) for each missing code.
-fn missing_letters(v: &Var<'_>) -> Vec<(i64, u8)> {
+fn missing_letters(v: &Var) -> Vec<(i64, u8)> {
     swvr_core::labels::stata_missing_letters(&v.missing)
 }
 
@@ -50,10 +51,10 @@ struct Plan {
     letters: Vec<(i64, u8)>,
 }
 
-fn plan(v: &Var<'_>, rows: usize) -> Result<Plan, String> {
+fn plan(v: &Var) -> Result<Plan, String> {
     let letters = missing_letters(v);
-    if v.col.is_str() {
-        let w = v.col.max_len().max(1);
+    if v.is_str() {
+        let w = v.max_len.max(1);
         if w > 2045 {
             return Err(format!(
                 "column `{}` holds a text of {w} bytes; .dta strN holds up to 2045",
@@ -73,8 +74,8 @@ fn plan(v: &Var<'_>, rows: usize) -> Result<Plan, String> {
             letters,
         });
     }
-    let skip: Vec<i64> = letters.iter().map(|(c, _)| *c).collect();
-    let (lo, hi) = v.col.int_range(rows, &skip).unwrap_or((0, 0));
+    // The range of the valid codes (missing codes excluded: Micro::scan).
+    let (lo, hi) = v.range.unwrap_or((0, 0));
     let (ty, size) = if lo >= -127 && hi <= 100 {
         (T_BYTE, 1)
     } else if lo >= -32767 && hi <= 32740 {
@@ -110,9 +111,10 @@ fn tag(h: &mut Vec<u8>, t: &str) {
 /// `chars_`: dataset characteristics `_dta[name]` = value, in order.
 pub(crate) fn write(
     path: &Path,
-    dict: &Dict<'_>,
+    dict: &Dict,
     data_label: &str,
     chars_: &[(String, String)],
+    m: &Micro<'_>,
 ) -> Result<(), ExportError> {
     let fmt_err = |message: String| ExportError::Format {
         path: path.to_path_buf(),
@@ -131,7 +133,7 @@ pub(crate) fn write(
                 v.name
             )));
         }
-        plans.push(plan(v, dict.rows).map_err(fmt_err)?);
+        plans.push(plan(v).map_err(fmt_err)?);
     }
     let row_width: usize = plans.iter().map(|p| p.size).sum();
 
@@ -188,7 +190,7 @@ pub(crate) fn write(
     map[6] = h.len() as u64;
     tag(&mut h, "<value_label_names>");
     for v in &dict.vars {
-        let name = if v.values.is_empty() || v.col.is_str() {
+        let name = if v.values.is_empty() || v.is_str() {
             ""
         } else {
             v.name.as_str()
@@ -227,7 +229,7 @@ pub(crate) fn write(
     let vl_at = t.len();
     tag(&mut t, "<value_labels>");
     for (v, p) in dict.vars.iter().zip(&plans) {
-        if v.values.is_empty() || v.col.is_str() {
+        if v.values.is_empty() || v.is_str() {
             continue;
         }
         let mut entries: Vec<(i32, &str)> = Vec::with_capacity(v.values.len());
@@ -294,21 +296,21 @@ pub(crate) fn write(
         offsets.push(at);
         at += p.size;
     }
-    let encode = |s: usize, e: usize| -> Vec<u8> {
+    let encode = |cols: &[Col<'_>], s: usize, e: usize| -> Vec<u8> {
         let n = e - s;
         let mut buf = vec![0u8; n * row_width];
-        for ((v, p), &off) in dict.vars.iter().zip(&plans).zip(&offsets) {
+        for ((col, p), &off) in cols.iter().zip(&plans).zip(&offsets) {
             let cells = (0..n).map(|k| (k * row_width + off, s + k));
-            match v.col {
+            match col {
                 Col::Str(_) => {
                     for (at, row) in cells {
-                        let b = v.col.text(row).as_bytes();
+                        let b = col.text(row).as_bytes();
                         buf[at..at + b.len()].copy_from_slice(b);
                     }
                 }
                 Col::Float(_) => {
                     for (at, row) in cells {
-                        let bits = match v.col.num(row) {
+                        let bits = match col.num(row) {
                             Some(x) if x.is_finite() => x.to_bits(),
                             _ => MISS_DOUBLE,
                         };
@@ -322,7 +324,7 @@ pub(crate) fn write(
                         _ => MISS_LONG,
                     };
                     for (at, row) in cells {
-                        let value = v.col.int(row);
+                        let value = col.int(row);
                         let letter =
                             value.and_then(|x| p.letters.iter().find(|(c, _)| *c == x).map(|(_, l)| i64::from(*l)));
                         if p.ty == T_DOUBLE {
@@ -347,7 +349,14 @@ pub(crate) fn write(
         }
         buf
     };
-    crate::chunks::for_each_chunk(dict.rows, encode, |buf| file.write_all(&buf).map_err(io))?;
+    m.walk(|batch| {
+        let cols = cols_of(&batch, m.source())?;
+        crate::chunks::for_each_chunk(
+            batch.num_rows(),
+            |s, e| encode(&cols, s, e),
+            |buf| file.write_all(&buf).map_err(io),
+        )
+    })?;
     file.write_all(&t).map_err(io)?;
     file.commit()?;
     Ok(())

@@ -39,9 +39,13 @@ use swvr_core::questionnaire::Questionnaire;
 mod chunks;
 mod dict;
 mod dta;
+mod micro;
+mod numfmt;
 mod sav;
 mod tabular;
 mod topline;
+
+pub(crate) use micro::Micro;
 
 /// An export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -133,100 +137,14 @@ fn need(path: PathBuf, make: &str) -> Result<PathBuf, ExportError> {
     }
 }
 
-/// The weighted microdata (respondents.arrow joined row by row with
-/// weighted.arrow, `swvr_core::handoff::read_microdata`) with the replicate
-/// weights of replicates.arrow (when the file exists) appended: its Float64
-/// columns that the microdata lacks, row for row.
-fn microdata(out: &Path) -> Result<(RecordBatch, PathBuf), ExportError> {
-    need(out.join("weight/weighted.arrow"), "swvr weight --data DIR --out OUT")?;
-    let joined = swvr_core::handoff::read_microdata(out)?;
-    let (batch, path) = (joined.batch, joined.source);
-    let rep_path = out.join("weight/replicates.arrow");
-    if !rep_path.is_file() {
-        return Ok((batch, path));
-    }
-    let rep = swvr_core::io::read_arrow(&rep_path)?;
-    if rep.num_rows() != batch.num_rows() {
-        return Err(ExportError::Input {
-            path: rep_path,
-            message: format!(
-                "{} rows, but weighted.arrow has {}; replicate weights must be row for row",
-                rep.num_rows(),
-                batch.num_rows()
-            ),
-        });
-    }
-    check_keys(&batch, &rep, &rep_path)?;
-    // The replicate design (R's svrepdesign arguments) rides along in the
-    // schema metadata: the .dta writer turns it into svyset commands.
-    let rep_md: Vec<(String, String)> = rep
-        .schema()
-        .metadata()
-        .iter()
-        .filter(|(k, _)| k.starts_with("swvr.replicates."))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if rep_md.iter().any(|(k, _)| k == swvr_core::replicates::META_TYPE) {
-        swvr_core::replicates::ReplicateMeta::from_metadata(rep.schema().metadata(), &rep_path).map_err(|e| {
-            ExportError::Input {
-                path: rep_path.clone(),
-                message: e.to_string(),
-            }
-        })?;
-    }
-    let schema = batch.schema();
-    let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
-    let mut cols = batch.columns().to_vec();
-    for (f, c) in rep.schema().fields().iter().zip(rep.columns()) {
-        if *f.data_type() == arrow_schema::DataType::Float64 && schema.index_of(f.name()).is_err() {
-            fields.push(f.clone());
-            cols.push(c.clone());
-        }
-    }
-    let mut md = schema.metadata().clone();
-    md.extend(rep_md);
-    let merged = Schema::new_with_metadata(fields, md);
-    let batch = RecordBatch::try_new(Arc::new(merged), cols).map_err(|e| ExportError::Input {
-        path: rep_path,
-        message: format!("cannot append replicate weights: {e}"),
-    })?;
-    Ok((batch, path))
-}
-
-/// Checks that replicates.arrow's keys (`country`, `wave`,
-/// `respondent_id`, those it has) are weighted.arrow's, row for row.
-fn check_keys(batch: &RecordBatch, rep: &RecordBatch, rep_path: &Path) -> Result<(), ExportError> {
-    for name in ["country", "wave", "respondent_id"] {
-        let (Ok(i), Ok(j)) = (batch.schema().index_of(name), rep.schema().index_of(name)) else {
-            continue;
-        };
-        let (a, b) = (batch.column(i), rep.column(j));
-        if a.as_ref() == b.as_ref() {
-            continue;
-        }
-        let row = (0..a.len())
-            .find(|&r| a.slice(r, 1).as_ref() != b.slice(r, 1).as_ref())
-            .unwrap_or(0);
-        return Err(ExportError::Input {
-            path: rep_path.to_path_buf(),
-            message: format!(
-                "row {}: `{name}` differs from weighted.arrow's; replicate weights must be row for row (the same keys in the same order)",
-                row + 1
-            ),
-        });
-    }
-    Ok(())
-}
-
 const SVYSET: &str = "svyset [pweight=weight], strata(stratum) vce(linearized) singleunit(centered)";
 
 /// The `.dta` characteristics: `swvr_svyset` (the linearised design) and,
 /// when the microdata carry replicate weights with their design, one
 /// `swvr_svyset_COUNTRY_WAVE` per country-wave (the replicate design of that
 /// country-wave: run it on that country-wave's rows).
-fn dta_characteristics(batch: &RecordBatch) -> Vec<(String, String)> {
+fn dta_characteristics(schema: &Schema) -> Vec<(String, String)> {
     let mut out = vec![("swvr_svyset".to_string(), SVYSET.to_string())];
-    let schema = batch.schema();
     let md = schema.metadata();
     if !md.contains_key(swvr_core::replicates::META_TYPE) {
         return out;
@@ -251,8 +169,10 @@ fn dta_characteristics(batch: &RecordBatch) -> Vec<(String, String)> {
 /// Stata's `svyset` for replicate weights `rep_1 … rep_R` with R's
 /// `svrepdesign(type, scale, rscales, mse)`: jackknife multipliers
 /// `scale × rscale_r` (runs of equal ones share a `jkrweight()`); the
-/// bootstrap's `bsrweight()` (Stata's bootstrap formula has no scale of
-/// its own: docs/export.md).
+/// bootstrap's `bsrweight()` without `bsn()` (plain, not mean, bootstrap
+/// weights); `mse` when R's `mse` is true: Stata then centres on the
+/// full-sample estimate, else on the mean of the replicates, as R does.
+/// Stata's constant in front of the sum is not verified (docs/export.md).
 pub(crate) fn replicate_svyset(
     kind: swvr_core::replicates::ReplicateKind,
     scale: f64,
@@ -301,8 +221,9 @@ fn file_label(q: &Questionnaire) -> String {
 
 /// Writes the weighted microdata `batch` (read from `source`, replicate
 /// weights appended) as `dir/weighted.<format>` and returns the path; the
-/// `xlsx` format has no microdata file (`None`). [`export`] calls this for
-/// each format; benchmarks call it on one batch.
+/// `xlsx` format has no microdata file (`None`). [`export`] writes the same
+/// bytes from the stage files, batch by batch; benchmarks call this on one
+/// batch.
 pub fn write_weighted(
     batch: &RecordBatch,
     source: &Path,
@@ -310,26 +231,32 @@ pub fn write_weighted(
     format: Format,
     dir: &Path,
 ) -> Result<Option<PathBuf>, ExportError> {
+    write_micro(&Micro::batch(batch, source), q, format, dir)
+}
+
+/// Writes the microdata `m` as `dir/weighted.<format>` (see [`write_weighted`]).
+/// `.sav` and `.dta` read it twice: once for the statistics their header
+/// needs (longest texts; for `.dta` the range of the codes), reading only
+/// those columns, then for the records.
+fn write_micro(m: &Micro<'_>, q: &Questionnaire, format: Format, dir: &Path) -> Result<Option<PathBuf>, ExportError> {
     let path = dir.join(format!("weighted.{format}"));
     match format {
-        Format::Sav => sav::write(&path, &dict::Dict::new(batch, q, source)?, &file_label(q))?,
+        Format::Sav => {
+            let mut dict = dict::Dict::new(m.schema(), m.rows(), q, m.source())?;
+            m.scan(&mut dict, false)?;
+            sav::write(&path, &dict, &file_label(q), m)?
+        }
         Format::Dta => {
+            let mut dict = dict::Dict::new(m.schema(), m.rows(), q, m.source())?;
+            m.scan(&mut dict, true)?;
             let data_label = format!("{}; weight: weight [pweight]", file_label(q));
-            dta::write(
-                &path,
-                &dict::Dict::new(batch, q, source)?,
-                &data_label,
-                &dta_characteristics(batch),
-            )?
+            dta::write(&path, &dict, &data_label, &dta_characteristics(m.schema()), m)?
         }
         Format::Parquet => {
-            let labelled = tabular::relabel(
-                batch,
-                label_schema(batch.schema().as_ref().clone(), q, &Provenance::default()),
-            )?;
-            tabular::write_parquet(&path, &labelled)?
+            let labelled = label_schema(m.schema().as_ref().clone(), q, &Provenance::default());
+            tabular::write_parquet(&path, Arc::new(labelled), m)?
         }
-        Format::Csv => tabular::write_csv(&path, batch)?,
+        Format::Csv => tabular::write_csv(&path, m)?,
         Format::Xlsx => return Ok(None),
     }
     Ok(Some(path))
@@ -343,7 +270,12 @@ pub fn export(out: &Path, q: &Questionnaire, formats: &[Format]) -> Result<Vec<P
     let dir = out.join("export");
     let mut written = Vec::new();
     let needs_micro = formats.iter().any(|f| *f != Format::Xlsx);
-    let micro = if needs_micro { Some(microdata(out)?) } else { None };
+    let micro = if needs_micro {
+        need(out.join("weight/weighted.arrow"), "swvr weight --data DIR --out OUT")?;
+        Some(Micro::open(out)?)
+    } else {
+        None
+    };
     let tables_path = need(out.join("tabulate/tables.arrow"), "swvr tabulate --out OUT")?;
     let odds_path = need(out.join("model/odds_ratios.arrow"), "swvr model --out OUT")?;
     let prov = Provenance::default();
@@ -351,8 +283,8 @@ pub fn export(out: &Path, q: &Questionnaire, formats: &[Format]) -> Result<Vec<P
     let tables = label(&swvr_core::io::read_arrow(&tables_path)?)?;
     let odds = label(&swvr_core::io::read_arrow(&odds_path)?)?;
     for f in formats {
-        if let Some((batch, src)) = &micro
-            && let Some(p) = write_weighted(batch, src, q, f, &dir)?
+        if let Some(m) = &micro
+            && let Some(p) = write_micro(m, q, f, &dir)?
         {
             written.push(p);
         }
@@ -364,12 +296,16 @@ pub fn export(out: &Path, q: &Questionnaire, formats: &[Format]) -> Result<Vec<P
         match f {
             Format::Sav | Format::Dta => {}
             Format::Parquet => {
-                tabular::write_parquet(&put("tables.parquet"), &tables)?;
-                tabular::write_parquet(&put("odds_ratios.parquet"), &odds)?;
+                for (name, b) in [("tables.parquet", &tables), ("odds_ratios.parquet", &odds)] {
+                    let p = put(name);
+                    tabular::write_parquet(&p, b.schema(), &Micro::batch(b, &p))?;
+                }
             }
             Format::Csv => {
-                tabular::write_csv(&put("tables.csv"), &tables)?;
-                tabular::write_csv(&put("odds_ratios.csv"), &odds)?;
+                for (name, b) in [("tables.csv", &tables), ("odds_ratios.csv", &odds)] {
+                    let p = put(name);
+                    tabular::write_csv(&p, &Micro::batch(b, &p))?;
+                }
             }
             Format::Xlsx => {
                 tabular::write_xlsx(&put("tables.xlsx"), &[("tables", &tables)])?;
@@ -379,4 +315,23 @@ pub fn export(out: &Path, q: &Questionnaire, formats: &[Format]) -> Result<Vec<P
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swvr_core::replicates::ReplicateKind;
+
+    #[test]
+    fn bootstrap_svyset_centres_as_r_does_and_has_no_mean_weight_adjustment() {
+        let r = vec![1.0; 200];
+        assert_eq!(
+            replicate_svyset(ReplicateKind::Bootstrap, 1.0 / 199.0, false, &r),
+            "svyset [pweight=weight], vce(bootstrap) bsrweight(rep_1-rep_200)"
+        );
+        assert_eq!(
+            replicate_svyset(ReplicateKind::Bootstrap, 1.0 / 199.0, true, &r),
+            "svyset [pweight=weight], vce(bootstrap) bsrweight(rep_1-rep_200) mse"
+        );
+    }
 }

@@ -23,10 +23,12 @@
 use std::io::Write;
 use std::path::Path;
 
+use arrow_array::Array;
 use swvr_core::io::AtomicFile;
 
 use crate::ExportError;
-use crate::dict::{Col, Dict, Measure};
+use crate::Micro;
+use crate::dict::{Col, Dict, Measure, cols_of};
 
 const BIAS: f64 = 100.0;
 
@@ -84,7 +86,7 @@ struct Layout {
     index: usize,
 }
 
-fn format_spec(v: &crate::dict::Var<'_>, width: usize) -> i32 {
+fn format_spec(v: &crate::dict::Var, width: usize) -> i32 {
     // (type << 16) | (width << 8) | decimals; type 5 = F, 1 = A.
     if width > 0 {
         (1 << 16) | ((width.min(255) as i32) << 8)
@@ -100,7 +102,7 @@ fn i32le(buf: &mut Vec<u8>, v: i32) {
 }
 
 /// Writes `dict` as an SPSS system file at `path` (atomically).
-pub(crate) fn write(path: &Path, dict: &Dict<'_>, file_label: &str) -> Result<(), ExportError> {
+pub(crate) fn write(path: &Path, dict: &Dict, file_label: &str, m: &Micro<'_>) -> Result<(), ExportError> {
     let fmt_err = |message: String| ExportError::Format {
         path: path.to_path_buf(),
         message,
@@ -109,8 +111,8 @@ pub(crate) fn write(path: &Path, dict: &Dict<'_>, file_label: &str) -> Result<()
     let mut layouts = Vec::with_capacity(dict.vars.len());
     let mut next = 1usize;
     for v in &dict.vars {
-        let width = if v.col.is_str() {
-            let w = v.col.max_len().max(1);
+        let width = if v.is_str() {
+            let w = v.max_len.max(1);
             if w > 255 {
                 return Err(fmt_err(format!(
                     "column `{}` holds a text of {w} bytes; the .sav writer supports up to 255",
@@ -275,79 +277,233 @@ pub(crate) fn write(path: &Path, dict: &Dict<'_>, file_label: &str) -> Result<()
 
     // Cases, bytecode-compressed: blocks of 8 command bytes, each followed
     // by the 8-byte raw values its 253 codes announce. Chunks of rows are
-    // coded in parallel (column by column: a code per slot and the raw
-    // bytes where the code is 253), then packed into blocks in row order.
-    let encode = |s: usize, e: usize| -> (Vec<u8>, Vec<[u8; 8]>) {
-        let n = e - s;
-        let mut codes = vec![0u8; n * case_size];
-        let mut raw = vec![[0u8; 8]; n * case_size];
-        for (v, l) in dict.vars.iter().zip(&layouts) {
-            let first = l.index - 1;
-            if let Col::Str(_) = v.col {
-                for k in 0..n {
-                    let b = v.col.text(s + k).as_bytes();
-                    for slot in 0..l.slots {
-                        let mut chunk = [b' '; 8];
-                        let from = (slot * 8).min(b.len());
-                        let to = (slot * 8 + 8).min(b.len());
-                        chunk[..to - from].copy_from_slice(&b[from..to]);
-                        let at = k * case_size + first + slot;
-                        if chunk == [b' '; 8] {
-                            codes[at] = 254;
-                        } else {
-                            codes[at] = 253;
-                            raw[at] = chunk;
-                        }
-                    }
-                }
-            } else {
-                for k in 0..n {
-                    let at = k * case_size + first;
-                    match v.col.num(s + k) {
-                        None => codes[at] = 255,
-                        Some(x) if x.fract() == 0.0 && (-99.0..=151.0).contains(&x) => codes[at] = (x + BIAS) as u8,
-                        Some(x) => {
-                            codes[at] = 253;
-                            raw[at] = x.to_le_bytes();
-                        }
-                    }
-                }
-            }
+    // coded in parallel (column by column, a code per slot) and packed into
+    // blocks in parallel too: a chunk starting at case g starts at code
+    // g × case_size, so where it falls in a block is known in advance. The
+    // few codes that complete the block the previous chunk left open, and
+    // those of its own last open block, are merged in row order.
+    let mut slot_of: Vec<(usize, usize)> = Vec::with_capacity(case_size);
+    for (j, l) in layouts.iter().enumerate() {
+        for sub in 0..l.slots {
+            slot_of.push((j, sub));
         }
-        (codes, raw)
-    };
-    let mut out: Vec<u8> = Vec::with_capacity(2 << 20);
-    let mut cmds = [0u8; 8];
-    let mut ncmd = 0usize;
-    let mut pending: Vec<u8> = Vec::with_capacity(64);
-    crate::chunks::for_each_chunk(dict.rows, encode, |(codes, raw)| {
-        for (code, data) in codes.iter().zip(&raw) {
-            cmds[ncmd] = *code;
-            if *code == 253 {
-                pending.extend_from_slice(data);
-            }
-            ncmd += 1;
-            if ncmd == 8 {
-                out.extend_from_slice(&cmds);
-                out.extend_from_slice(&pending);
-                pending.clear();
-                cmds = [0u8; 8];
-                ncmd = 0;
-            }
-        }
-        if out.len() >= 1 << 20 {
-            file.write_all(&out).map_err(io)?;
-            out.clear();
-        }
-        Ok::<(), ExportError>(())
-    })?;
-    if ncmd > 0 {
-        out.extend_from_slice(&cmds);
-        out.extend_from_slice(&pending);
     }
-    file.write_all(&out).map_err(io)?;
+    let firsts: Vec<usize> = layouts.iter().map(|l| l.index - 1).collect();
+    let slots: Vec<usize> = layouts.iter().map(|l| l.slots).collect();
+    let mut blocks = Blocks::default();
+    let mut row = 0usize;
+    m.walk(|batch| {
+        let cols = cols_of(&batch, m.source())?;
+        let shape = Shape {
+            cols: &cols,
+            firsts: &firsts,
+            slots: &slots,
+            slot_of: &slot_of,
+            case_size,
+        };
+        let base = row;
+        crate::chunks::for_each_chunk(
+            batch.num_rows(),
+            |s, e| shape.pack(s, e, ((base + s) * case_size) % 8),
+            |p| {
+                blocks.add(&p);
+                if blocks.out.len() >= 1 << 20 {
+                    file.write_all(&blocks.out).map_err(io)?;
+                    blocks.out.clear();
+                }
+                Ok::<(), ExportError>(())
+            },
+        )?;
+        row += batch.num_rows();
+        Ok(())
+    })?;
+    blocks.finish();
+    file.write_all(&blocks.out).map_err(io)?;
     file.commit()?;
     Ok(())
+}
+
+/// Where each variable's codes go in a case.
+struct Shape<'a, 'b> {
+    cols: &'a [Col<'b>],
+    /// First slot (0-based) of each variable.
+    firsts: &'a [usize],
+    /// Slots of each variable.
+    slots: &'a [usize],
+    /// Slot → (variable, slot within the variable).
+    slot_of: &'a [(usize, usize)],
+    case_size: usize,
+}
+
+/// A chunk's cases as compressed blocks: `head` = the codes (and raw
+/// values) that complete the block open before it, `body` = whole blocks,
+/// `tail` = the codes of its last, open block.
+struct Packed {
+    head: (Vec<u8>, Vec<u8>),
+    body: Vec<u8>,
+    tail: (Vec<u8>, Vec<u8>),
+}
+
+/// Text bytes `8·sub .. 8·sub + 8` of `b`, padded with spaces.
+#[inline]
+fn text_slot(b: &[u8], sub: usize) -> [u8; 8] {
+    let mut chunk = [b' '; 8];
+    let from = (sub * 8).min(b.len());
+    let to = (sub * 8 + 8).min(b.len());
+    chunk[..to - from].copy_from_slice(&b[from..to]);
+    chunk
+}
+
+/// The compression code of a number (253 = raw value follows).
+#[inline]
+fn num_code(x: f64) -> u8 {
+    if x.fract() == 0.0 && (-99.0..=151.0).contains(&x) {
+        (x + BIAS) as u8
+    } else {
+        253
+    }
+}
+
+/// The compression code of an integer (253 = raw value follows).
+#[inline]
+fn int_code(x: i64) -> u8 {
+    if (-99..=151).contains(&x) { (x + 100) as u8 } else { 253 }
+}
+
+impl Shape<'_, '_> {
+    /// The codes of cases `s..e`, case by case, slot by slot; column by column.
+    fn codes(&self, s: usize, e: usize) -> Vec<u8> {
+        let n = e - s;
+        let cs = self.case_size;
+        let mut codes = vec![0u8; n * cs];
+        for ((col, &first), &slots) in self.cols.iter().zip(self.firsts).zip(self.slots) {
+            if let Col::Str(_) = col {
+                for k in 0..n {
+                    let b = col.text(s + k).as_bytes();
+                    for sub in 0..slots {
+                        codes[k * cs + first + sub] = if text_slot(b, sub) == [b' '; 8] { 254 } else { 253 };
+                    }
+                }
+                continue;
+            }
+            let cells = codes[first..].iter_mut().step_by(cs).take(n);
+            match col {
+                Col::Str(_) => {}
+                Col::Float(a) => {
+                    let v = &a.values()[s..e];
+                    for ((k, c), &x) in cells.enumerate().zip(v) {
+                        *c = if a.is_null(s + k) { 255 } else { num_code(x) };
+                    }
+                }
+                Col::Int(a) => {
+                    for (k, c) in cells.enumerate() {
+                        *c = match a.get(s + k) {
+                            None => 255,
+                            Some(x) => int_code(x),
+                        };
+                    }
+                }
+                Col::Bool(_) => {
+                    for (k, c) in cells.enumerate() {
+                        *c = match col.int(s + k) {
+                            None => 255,
+                            Some(x) => int_code(x),
+                        };
+                    }
+                }
+            }
+        }
+        codes
+    }
+
+    /// The raw 8 bytes of code `at` (a 253) of the chunk starting at case `s`.
+    #[inline]
+    fn raw(&self, s: usize, at: usize) -> [u8; 8] {
+        let (k, slot) = (at / self.case_size, at % self.case_size);
+        let (j, sub) = self.slot_of[slot];
+        let col = &self.cols[j];
+        match col {
+            Col::Str(_) => text_slot(col.text(s + k).as_bytes(), sub),
+            _ => col.num(s + k).unwrap_or(f64::NAN).to_le_bytes(),
+        }
+    }
+
+    /// Cases `s..e` coded and packed; `phase` = codes already in the open block.
+    fn pack(&self, s: usize, e: usize, phase: usize) -> Packed {
+        let codes = self.codes(s, e);
+        let total = codes.len();
+        let head_len = if phase == 0 { 0 } else { (8 - phase).min(total) };
+        let body_len = (total - head_len) / 8 * 8;
+        let loose = |from: usize, to: usize| -> (Vec<u8>, Vec<u8>) {
+            let mut data = Vec::new();
+            for (at, &c) in codes.iter().enumerate().take(to).skip(from) {
+                if c == 253 {
+                    data.extend_from_slice(&self.raw(s, at));
+                }
+            }
+            (codes[from..to].to_vec(), data)
+        };
+        let head = loose(0, head_len);
+        let mut body = Vec::with_capacity(body_len * 3);
+        for (g, block) in codes[head_len..head_len + body_len].chunks_exact(8).enumerate() {
+            body.extend_from_slice(block);
+            for (i, &c) in block.iter().enumerate() {
+                if c == 253 {
+                    body.extend_from_slice(&self.raw(s, head_len + g * 8 + i));
+                }
+            }
+        }
+        let tail = loose(head_len + body_len, total);
+        Packed { head, body, tail }
+    }
+}
+
+/// The compressed cases in file order, with the block still open.
+#[derive(Default)]
+struct Blocks {
+    out: Vec<u8>,
+    cmds: [u8; 8],
+    ncmd: usize,
+    pending: Vec<u8>,
+}
+
+impl Blocks {
+    /// Appends loose codes (`data`: the raw values of their 253s, in order).
+    fn push(&mut self, codes: &[u8], data: &[u8]) {
+        let mut data = data.chunks_exact(8);
+        for &c in codes {
+            self.cmds[self.ncmd] = c;
+            if c == 253
+                && let Some(d) = data.next()
+            {
+                self.pending.extend_from_slice(d);
+            }
+            self.ncmd += 1;
+            if self.ncmd == 8 {
+                self.out.extend_from_slice(&self.cmds);
+                self.out.extend_from_slice(&self.pending);
+                self.pending.clear();
+                self.cmds = [0u8; 8];
+                self.ncmd = 0;
+            }
+        }
+    }
+
+    fn add(&mut self, p: &Packed) {
+        self.push(&p.head.0, &p.head.1);
+        // `pack` made the head complete the open block whenever a body follows.
+        self.out.extend_from_slice(&p.body);
+        self.push(&p.tail.0, &p.tail.1);
+    }
+
+    /// Closes the last block (unused command bytes are 0).
+    fn finish(&mut self) {
+        if self.ncmd > 0 {
+            self.out.extend_from_slice(&self.cmds);
+            self.out.extend_from_slice(&self.pending);
+            self.ncmd = 0;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,14 +6,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
 use swvr_core::io::AtomicFile;
 
 use crate::ExportError;
-use crate::dict::{Col, col_of};
+use crate::Micro;
+use crate::dict::{Col, cols_of};
+use crate::numfmt::NumFmt;
 
 /// Rows per Parquet row group.
 const ROW_GROUP: usize = 256 * 1024;
@@ -27,12 +32,19 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
     }
 }
 
-/// Writes `batch` as Parquet (Snappy, the Arrow schema with its metadata
-/// stored in the file so pyarrow and polars restore labels and types).
-pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> {
+/// Writes the rows of `m` as Parquet (Snappy, the Arrow `schema` with its
+/// metadata stored in the file so pyarrow and polars restore labels and
+/// types), one row group of [`ROW_GROUP`] rows at a time: the batches are
+/// gathered into a row group's rows first, so the bytes do not depend on
+/// how the input was cut into batches.
+pub(crate) fn write_parquet(path: &Path, schema: SchemaRef, m: &Micro<'_>) -> Result<(), ExportError> {
     let perr = |e: parquet::errors::ParquetError| ExportError::Format {
         path: path.to_path_buf(),
         message: format!("Parquet: {e}"),
+    };
+    let aerr = |e: arrow_schema::ArrowError| ExportError::Format {
+        path: path.to_path_buf(),
+        message: format!("Arrow: {e}"),
     };
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -40,21 +52,77 @@ pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), Expo
         .set_created_by(format!("swvr {}", env!("CARGO_PKG_VERSION")))
         .build();
     let file = AtomicFile::create(path)?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(perr)?;
-    w.write(batch).map_err(perr)?;
-    let file = w.into_inner().map_err(perr)?;
+    // ArrowWriter sets up the file (schema, properties, the Arrow schema in
+    // the metadata); its column writers then encode each row group's
+    // columns in parallel, appended in column order: the bytes ArrowWriter
+    // itself writes, column for column.
+    let (mut writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        .and_then(|w| w.into_serialized_writer())
+        .map_err(perr)?;
+    let mut groups = 0usize;
+    let mut flush = |pending: &mut Vec<RecordBatch>| -> Result<(), ExportError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let group = arrow_select::concat::concat_batches(&schema, pending.iter()).map_err(aerr)?;
+        pending.clear();
+        let columns = factory.create_column_writers(groups).map_err(perr)?;
+        let mut leaves = Vec::with_capacity(columns.len());
+        for (field, col) in schema.fields().iter().zip(group.columns()) {
+            leaves.extend(compute_leaves(field, col).map_err(perr)?);
+        }
+        let chunks: Vec<Result<ArrowColumnChunk, parquet::errors::ParquetError>> = columns
+            .into_par_iter()
+            .zip(leaves.into_par_iter())
+            .map(|(mut w, leaf)| {
+                w.write(&leaf)?;
+                w.close()
+            })
+            .collect();
+        let mut rg = writer.next_row_group().map_err(perr)?;
+        for chunk in chunks {
+            chunk.map_err(perr)?.append_to_row_group(&mut rg).map_err(perr)?;
+        }
+        rg.close().map_err(perr)?;
+        groups += 1;
+        Ok(())
+    };
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0usize;
+    m.walk(|b| {
+        let mut b = RecordBatch::try_new(schema.clone(), b.columns().to_vec()).map_err(aerr)?;
+        while b.num_rows() > 0 {
+            let take = (ROW_GROUP - pending_rows).min(b.num_rows());
+            pending.push(b.slice(0, take));
+            pending_rows += take;
+            b = b.slice(take, b.num_rows() - take);
+            if pending_rows == ROW_GROUP {
+                flush(&mut pending)?;
+                pending_rows = 0;
+            }
+        }
+        Ok(())
+    })?;
+    flush(&mut pending)?;
+    let file = writer.into_inner().map_err(perr)?;
     file.commit()?;
     Ok(())
 }
 
-/// Writes `batch` as CSV: a header row, RFC 4180 quoting (a field with a
-/// comma, quote or line break is quoted, quotes doubled), empty = null,
-/// floats in shortest round-trip notation, booleans `true`/`false`. Chunks
-/// of rows are formatted in parallel, column by column, and written in order.
-pub(crate) fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), ExportError> {
-    let cols = columns(batch, path)?;
+/// Writes the rows of `m` as CSV: a header row, RFC 4180 quoting (a field
+/// with a comma, quote or line break is quoted, quotes doubled), empty =
+/// null, floats in shortest round-trip notation, booleans `true`/`false`.
+/// Chunks of rows are formatted in parallel, column by column, and written
+/// in order.
+pub(crate) fn write_csv(path: &Path, m: &Micro<'_>) -> Result<(), ExportError> {
+    let schema = m.schema().clone();
+    for f in schema.fields() {
+        crate::dict::kind_of(f.data_type()).map_err(|message| ExportError::Input {
+            path: path.to_path_buf(),
+            message: format!("column `{}`: {message}", f.name()),
+        })?;
+    }
     let mut file = AtomicFile::create(path)?;
-    let schema = batch.schema();
     let mut head = Vec::new();
     for (j, f) in schema.fields().iter().enumerate() {
         if j > 0 {
@@ -64,54 +132,61 @@ pub(crate) fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), ExportEr
     }
     head.push(b'\n');
     file.write_all(&head).map_err(io_err(path))?;
-    let encode = |s: usize, e: usize| -> Vec<u8> {
-        // Each column's cells of the chunk, then interleaved row by row.
-        let mut cells: Vec<(Vec<u8>, Vec<usize>)> = Vec::with_capacity(cols.len());
-        for c in &cols {
-            let mut buf: Vec<u8> = Vec::with_capacity((e - s) * 8);
-            let mut ends = Vec::with_capacity(e - s);
-            for row in s..e {
-                match c {
-                    Col::Str(_) => csv_field(&mut buf, c.text(row)),
-                    Col::Bool(_) => {
-                        if let Some(v) = c.int(row) {
-                            buf.extend_from_slice(if v == 1 { b"true" } else { b"false" });
-                        }
-                    }
-                    Col::Int(_) => {
-                        if let Some(v) = c.int(row) {
-                            let _ = write!(buf, "{v}");
-                        }
-                    }
-                    Col::Float(_) => {
-                        if let Some(v) = c.num(row) {
-                            let _ = write!(buf, "{v}");
-                        }
-                    }
-                }
-                ends.push(buf.len());
-            }
-            cells.push((buf, ends));
-        }
-        let total: usize = cells.iter().map(|(b, _)| b.len()).sum::<usize>() + (e - s) * cols.len();
-        let mut out = Vec::with_capacity(total);
-        for k in 0..e - s {
-            for (j, (buf, ends)) in cells.iter().enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                let from = if k == 0 { 0 } else { ends[k - 1] };
-                out.extend_from_slice(&buf[from..ends[k]]);
-            }
-            out.push(b'\n');
-        }
-        out
-    };
-    crate::chunks::for_each_chunk(batch.num_rows(), encode, |buf| {
-        file.write_all(&buf).map_err(io_err(path))
+    m.walk(|batch| {
+        let cols = cols_of(&batch, path)?;
+        let encode = |s: usize, e: usize| -> Vec<u8> { csv_rows(&cols, s, e) };
+        crate::chunks::for_each_chunk(batch.num_rows(), encode, |buf| {
+            file.write_all(&buf).map_err(io_err(path))
+        })
     })?;
     file.commit()?;
     Ok(())
+}
+
+/// Rows `s..e` of `cols` as CSV lines: each column's cells of the chunk
+/// first, then interleaved row by row.
+fn csv_rows(cols: &[Col<'_>], s: usize, e: usize) -> Vec<u8> {
+    let mut nf = NumFmt::default();
+    let mut cells: Vec<(Vec<u8>, Vec<usize>)> = Vec::with_capacity(cols.len());
+    for c in cols {
+        let mut buf: Vec<u8> = Vec::with_capacity((e - s) * 8);
+        let mut ends = Vec::with_capacity(e - s);
+        for row in s..e {
+            match c {
+                Col::Str(_) => csv_field(&mut buf, c.text(row)),
+                Col::Bool(_) => {
+                    if let Some(v) = c.int(row) {
+                        buf.extend_from_slice(if v == 1 { b"true" } else { b"false" });
+                    }
+                }
+                Col::Int(_) => {
+                    if let Some(v) = c.int(row) {
+                        nf.push_i64(&mut buf, v);
+                    }
+                }
+                Col::Float(_) => {
+                    if let Some(v) = c.num(row) {
+                        nf.push_f64(&mut buf, v);
+                    }
+                }
+            }
+            ends.push(buf.len());
+        }
+        cells.push((buf, ends));
+    }
+    let total: usize = cells.iter().map(|(b, _)| b.len()).sum::<usize>() + (e - s) * cols.len();
+    let mut out = Vec::with_capacity(total);
+    for k in 0..e - s {
+        for (j, (buf, ends)) in cells.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            let from = if k == 0 { 0 } else { ends[k - 1] };
+            out.extend_from_slice(&buf[from..ends[k]]);
+        }
+        out.push(b'\n');
+    }
+    out
 }
 
 fn csv_field(buf: &mut Vec<u8>, s: &str) {
@@ -127,17 +202,6 @@ fn csv_field(buf: &mut Vec<u8>, s: &str) {
     } else {
         buf.extend_from_slice(s.as_bytes());
     }
-}
-
-fn columns<'a>(batch: &'a RecordBatch, path: &Path) -> Result<Vec<Col<'a>>, ExportError> {
-    (0..batch.num_columns())
-        .map(|i| {
-            col_of(batch, i).map_err(|message| ExportError::Input {
-                path: path.to_path_buf(),
-                message: format!("column `{}`: {message}", batch.schema().field(i).name()),
-            })
-        })
-        .collect()
 }
 
 /// A workbook whose bytes do not depend on the clock.
@@ -178,7 +242,7 @@ pub(crate) fn write_xlsx(path: &Path, sheets: &[(&str, &RecordBatch)]) -> Result
                 message: format!("{} rows do not fit in one Excel sheet", batch.num_rows()),
             });
         }
-        let cols = columns(batch, path)?;
+        let cols = cols_of(batch, path)?;
         let ws: &mut Worksheet = wb.add_worksheet();
         ws.set_name(*name).map_err(xerr(path))?;
         let schema = batch.schema();
