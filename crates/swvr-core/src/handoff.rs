@@ -698,7 +698,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen.unwrap(), microdata_schema(&d.0).unwrap());
-        assert_eq!(read_microdata(&d.0).unwrap().batch.schema(), microdata_schema(&d.0).unwrap());
+        assert_eq!(
+            read_microdata(&d.0).unwrap().batch.schema(),
+            microdata_schema(&d.0).unwrap()
+        );
     }
 
     #[test]
