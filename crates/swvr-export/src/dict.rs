@@ -37,6 +37,7 @@ pub(crate) enum IntCol<'a> {
 }
 
 impl IntCol<'_> {
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<i64> {
         macro_rules! g {
             ($a:expr) => {
@@ -58,6 +59,7 @@ impl IntCol<'_> {
 
 impl Col<'_> {
     /// The value as a number (`None` = null; text has no number).
+    #[inline]
     pub(crate) fn num(&self, i: usize) -> Option<f64> {
         match self {
             Col::Int(a) => a.get(i).map(|v| v as f64),
@@ -67,6 +69,7 @@ impl Col<'_> {
         }
     }
     /// The value as an integer (integers and booleans).
+    #[inline]
     pub(crate) fn int(&self, i: usize) -> Option<i64> {
         match self {
             Col::Int(a) => a.get(i),
@@ -75,6 +78,7 @@ impl Col<'_> {
         }
     }
     /// The text (empty for null).
+    #[inline]
     pub(crate) fn text(&self, i: usize) -> &str {
         match self {
             Col::Str(a) if !a.is_null(i) => a.value(i),
@@ -317,32 +321,27 @@ fn longest(a: &StringArray) -> usize {
     }
 }
 
-/// Smallest and largest valid value of `a` not in `skip`.
+/// Smallest and largest valid value of `a` not in `skip` (branch-free
+/// over the values, so the compiler can vectorise it).
 fn int_range<T>(a: &arrow_array::PrimitiveArray<T>, skip: &[i64]) -> Option<(i64, i64)>
 where
     T: arrow_array::ArrowPrimitiveType,
     T::Native: Into<i64>,
 {
-    let vals = a.values();
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    let mut any = false;
     let mut add = |x: i64| {
-        if !skip.contains(&x) {
-            lo = lo.min(x);
-            hi = hi.max(x);
-            any = true;
-        }
+        let skipped = skip.iter().any(|&k| k == x);
+        lo = lo.min(if skipped { i64::MAX } else { x });
+        hi = hi.max(if skipped { i64::MIN } else { x });
     };
-    if a.null_count() == 0 {
-        for &x in vals.iter() {
-            add(x.into());
-        }
-    } else {
-        for (i, &x) in vals.iter().enumerate() {
-            if a.is_valid(i) {
-                add(x.into());
-            }
-        }
+    match a.nulls().filter(|n| n.null_count() > 0) {
+        None => a.values().iter().for_each(|&x| add(x.into())),
+        Some(n) => a
+            .values()
+            .iter()
+            .zip(n.iter())
+            .filter(|(_, valid)| *valid)
+            .for_each(|(&x, _)| add(x.into())),
     }
-    any.then_some((lo, hi))
+    (lo <= hi).then_some((lo, hi))
 }

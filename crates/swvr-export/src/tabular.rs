@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
@@ -143,54 +143,43 @@ pub(crate) fn write_csv(path: &Path, m: &Micro<'_>) -> Result<(), ExportError> {
     Ok(())
 }
 
-/// Rows `s..e` of `cols` as CSV lines: each column's cells of the chunk
-/// first, then interleaved row by row.
+/// Rows `s..e` of `cols` as CSV lines, written row by row straight into
+/// the chunk's buffer.
 fn csv_rows(cols: &[Col<'_>], s: usize, e: usize) -> Vec<u8> {
     let mut nf = NumFmt::default();
-    let mut cells: Vec<(Vec<u8>, Vec<usize>)> = Vec::with_capacity(cols.len());
-    for c in cols {
-        let mut buf: Vec<u8> = Vec::with_capacity((e - s) * 8);
-        let mut ends = Vec::with_capacity(e - s);
-        for row in s..e {
-            match c {
-                Col::Str(_) => csv_field(&mut buf, c.text(row)),
-                Col::Bool(_) => {
-                    if let Some(v) = c.int(row) {
-                        buf.extend_from_slice(if v == 1 { b"true" } else { b"false" });
-                    }
-                }
-                Col::Int(_) => {
-                    if let Some(v) = c.int(row) {
-                        nf.push_i64(&mut buf, v);
-                    }
-                }
-                Col::Float(_) => {
-                    if let Some(v) = c.num(row) {
-                        nf.push_f64(&mut buf, v);
-                    }
-                }
-            }
-            ends.push(buf.len());
-        }
-        cells.push((buf, ends));
-    }
-    let total: usize = cells.iter().map(|(b, _)| b.len()).sum::<usize>() + (e - s) * cols.len();
-    let mut out = Vec::with_capacity(total);
-    for k in 0..e - s {
-        for (j, (buf, ends)) in cells.iter().enumerate() {
+    let mut out: Vec<u8> = Vec::with_capacity((e - s) * (cols.len() * 4 + 64));
+    for row in s..e {
+        for (j, c) in cols.iter().enumerate() {
             if j > 0 {
                 out.push(b',');
             }
-            let from = if k == 0 { 0 } else { ends[k - 1] };
-            out.extend_from_slice(&buf[from..ends[k]]);
+            match c {
+                Col::Str(_) => csv_field(&mut out, c.text(row)),
+                Col::Bool(_) => {
+                    if let Some(v) = c.int(row) {
+                        out.extend_from_slice(if v == 1 { b"true" } else { b"false" });
+                    }
+                }
+                Col::Int(a) => {
+                    if let Some(v) = a.get(row) {
+                        nf.push_i64(&mut out, v);
+                    }
+                }
+                Col::Float(a) => {
+                    if a.is_valid(row) {
+                        nf.push_f64(&mut out, a.value(row));
+                    }
+                }
+            }
         }
         out.push(b'\n');
     }
     out
 }
 
+#[inline]
 fn csv_field(buf: &mut Vec<u8>, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         buf.push(b'"');
         for b in s.bytes() {
             if b == b'"' {
