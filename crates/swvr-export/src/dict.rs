@@ -330,7 +330,7 @@ where
 {
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     let mut add = |x: i64| {
-        let skipped = skip.iter().any(|&k| k == x);
+        let skipped = skip.contains(&x);
         lo = lo.min(if skipped { i64::MAX } else { x });
         hi = hi.max(if skipped { i64::MIN } else { x });
     };
