@@ -15,6 +15,8 @@ use swvr_core::io::read_arrow;
 mod calibrated;
 #[path = "cli/reliability.rs"]
 mod reliability;
+#[path = "cli/replicate_e2e.rs"]
+mod replicate_e2e;
 #[path = "cli/report.rs"]
 mod report;
 #[path = "cli/wave2025.rs"]
