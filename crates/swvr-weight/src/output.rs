@@ -213,7 +213,7 @@ pub(crate) fn write(
                         res.replicates
                             .as_ref()
                             .filter(|g| r < g.programs.len())
-                            .map(|g| replicates::Factors::new(&g.design, &g.stratum, r))
+                            .map(|g| replicates::Factors::replay(&g.design, &g.stratum, r, g.counts.get(r)))
                     })
                     .collect()
             })

@@ -29,8 +29,9 @@
 //!   sequential binomials (respondent by respondent in file order,
 //!   `k ~ Bin(draws left, 1/units left)`, by inversion with only `+ × ÷`),
 //!   from xoshiro256** seeded per (seed, country, wave, stratum, replicate):
-//!   so the output can regenerate them while it streams, and the bytes do
-//!   not depend on the platform's `exp`/`log` nor on the thread count.
+//!   the bytes do not depend on the platform's `exp`/`log` nor on the
+//!   thread count. The chain draws them once and keeps them ([`Counts`],
+//!   4 bits a row and replicate); the output replays them while it streams.
 //!   A stratum with one respondent keeps factor 1 (R's `subbootweights`
 //!   would give NaN there).
 //!
@@ -98,6 +99,64 @@ struct BootState {
     lonely: bool,
 }
 
+/// A bootstrap replicate's draw counts, row by row in the group's row
+/// order, as the chain drew them: so that the writer replays them instead
+/// of drawing again. Four bits a row (two rows a byte); a count of 15 or
+/// more is stored as 15 and its value follows in `big` (rows in order).
+/// Rows of a lonely stratum hold 0 (their factor is 1).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counts {
+    nibbles: Vec<u8>,
+    big: Vec<u64>,
+}
+
+impl Counts {
+    const ESCAPE: u64 = 15;
+
+    fn with_rows(n: usize) -> Self {
+        Counts {
+            nibbles: vec![0; n.div_ceil(2)],
+            big: Vec::new(),
+        }
+    }
+
+    /// Stores count `k` of row `i` (rows in order).
+    #[inline]
+    fn set(&mut self, i: usize, k: u64) {
+        let code = if k >= Self::ESCAPE {
+            self.big.push(k);
+            Self::ESCAPE
+        } else {
+            k
+        };
+        self.nibbles[i / 2] |= (code as u8) << (4 * (i & 1));
+    }
+
+    /// The count of row `i`; `cursor` is the next entry of `big` (rows in order).
+    #[inline]
+    fn get(&self, i: usize, cursor: &mut usize) -> u64 {
+        let code = u64::from((self.nibbles[i / 2] >> (4 * (i & 1))) & 0xf);
+        if code == Self::ESCAPE {
+            let k = self.big[*cursor];
+            *cursor += 1;
+            k
+        } else {
+            code
+        }
+    }
+}
+
+/// Where a bootstrap replicate's counts come from.
+#[derive(Debug, Clone)]
+enum Source<'a> {
+    /// Drawn (sequential binomials), not kept.
+    Draw,
+    /// Drawn and kept in `Counts` (the chain).
+    Record(Counts),
+    /// Replayed from the chain's counts (the writer); the cursor into `big`.
+    Replay(&'a Counts, usize),
+}
+
 /// The factors of one replicate, row by row in the group's row order.
 #[derive(Debug, Clone)]
 pub(crate) struct Factors<'a> {
@@ -105,6 +164,7 @@ pub(crate) struct Factors<'a> {
     stratum: &'a [u32],
     r: usize,
     boot: Vec<BootState>,
+    source: Source<'a>,
 }
 
 impl<'a> Factors<'a> {
@@ -128,6 +188,36 @@ impl<'a> Factors<'a> {
             stratum,
             r,
             boot,
+            source: Source::Draw,
+        }
+    }
+
+    /// As [`Factors::new`], keeping the bootstrap's draw counts
+    /// ([`Factors::into_counts`]).
+    pub(crate) fn recording(design: &'a FactorDesign, stratum: &'a [u32], r: usize) -> Self {
+        let mut f = Factors::new(design, stratum, r);
+        if matches!(design, FactorDesign::Bootstrap { .. }) {
+            f.source = Source::Record(Counts::with_rows(stratum.len()));
+        }
+        f
+    }
+
+    /// The factors of replicate `r` from the counts a [`Factors::recording`]
+    /// kept (bootstrap; the jackknife's factors need no counts): the same
+    /// values, without drawing.
+    pub(crate) fn replay(design: &'a FactorDesign, stratum: &'a [u32], r: usize, counts: Option<&'a Counts>) -> Self {
+        let mut f = Factors::new(design, stratum, r);
+        if let (FactorDesign::Bootstrap { .. }, Some(c)) = (design, counts) {
+            f.source = Source::Replay(c, 0);
+        }
+        f
+    }
+
+    /// The counts kept by [`Factors::recording`] (bootstrap), else None.
+    pub(crate) fn into_counts(self) -> Option<Counts> {
+        match self.source {
+            Source::Record(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -151,9 +241,15 @@ impl<'a> Factors<'a> {
                 if st.lonely {
                     return 1.0;
                 }
+                if let Source::Replay(c, cursor) = &mut self.source {
+                    return c.get(i, cursor) as f64 * st.mult;
+                }
                 let k = powers.binomial_one_in(&mut st.rng, st.draws, st.units);
                 st.draws -= k;
                 st.units = st.units.saturating_sub(1);
+                if let Source::Record(c) = &mut self.source {
+                    c.set(i, k);
+                }
                 k as f64 * st.mult
             }
         }
@@ -399,6 +495,9 @@ pub(crate) struct GroupReplicates {
     pub recipient: Vec<u32>,
     /// Per replicate, the cell of each recipient.
     pub recipient_cells: Vec<Vec<u32>>,
+    /// Bootstrap: per replicate, the draw counts of the chain (the writer
+    /// replays them); empty for the jackknife.
+    pub counts: Vec<Counts>,
     /// Stratum code of each row.
     pub stratum: Vec<u32>,
     /// Replicates (1-based) that did not converge (`on_nonconvergence = "warn"`).
@@ -411,6 +510,7 @@ pub(crate) struct GroupReplicates {
 pub(crate) struct OneReplicate {
     pub program: Program,
     pub recipient_cells: Vec<u32>,
+    pub counts: Option<Counts>,
     pub converged: bool,
     pub emptied: bool,
     pub error: Option<String>,
@@ -479,6 +579,7 @@ pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicate
         cell,
         recipient,
         recipient_cells: Vec::with_capacity(reps.len()),
+        counts: Vec::new(),
         stratum: g.stratum.clone(),
         not_converged: Vec::new(),
         emptied: 0,
@@ -496,6 +597,9 @@ pub(crate) fn run(c: &Chain<'_>, kind: crate::VarianceMethod) -> (GroupReplicate
         out.emptied += usize::from(one.emptied);
         out.programs.push(one.program);
         out.recipient_cells.push(one.recipient_cells);
+        if let Some(c) = one.counts {
+            out.counts.push(c);
+        }
     }
     (out, first)
 }
@@ -509,8 +613,9 @@ fn one(
     (recipients, cell, cells): (&[u32], &[u32], usize),
 ) -> OneReplicate {
     let n = c.g.n();
-    let mut f = Factors::new(design, &c.g.stratum, r);
+    let mut f = Factors::recording(design, &c.g.stratum, r);
     let w: Vec<f64> = (0..n).map(|i| c.base[i] * f.next(i)).collect();
+    let counts = f.into_counts();
     let mut own: Option<Vec<Vec<u8>>> = None;
     let mut own_cell: Option<Vec<u32>> = None;
     if !recipients.is_empty() {
@@ -590,6 +695,7 @@ fn one(
     OneReplicate {
         program,
         recipient_cells,
+        counts,
         converged: out.converged,
         emptied,
         error,
@@ -597,7 +703,8 @@ fn one(
 }
 
 /// Final weight of replicate `r` for row `i` of the group (with base
-/// weight `base`), `f` the replicate's [`Factors`] (rows asked in order):
+/// weight `base`), `f` the replicate's [`Factors`] (rows asked in order;
+/// [`Factors::replay`] of the chain's counts):
 /// bit for bit the weight the replicate's rake computed.
 #[inline]
 pub(crate) fn weight_of(reps: &GroupReplicates, f: &mut Factors<'_>, r: usize, i: usize, base: f64) -> f64 {
@@ -647,6 +754,54 @@ mod tests {
             assert!((a[1] + a[4] - 2.0).abs() < 1e-12); // 1 draw × 2
             assert_eq!(a[6], 1.0); // lonely stratum: factor 1
         }
+    }
+
+    #[test]
+    fn kept_counts_replay_the_draws_bit_for_bit() {
+        // Strata of 2, 40 and 1 respondents (the last lonely: factor 1).
+        let mut stratum: Vec<u32> = (0..43).map(|i| if i % 3 == 0 && i < 6 { 0 } else { 1 }).collect();
+        stratum[42] = 2;
+        let n1 = stratum.iter().filter(|&&h| h == 1).count();
+        let g = Group {
+            country: "BOL".into(),
+            wave: 2021,
+            rows: (0..43).collect(),
+            stratum,
+            strata: vec!["s".into(), "m".into(), "one".into()],
+        };
+        let (d, _, rs) = design(
+            &g,
+            crate::VarianceMethod::Bootstrap {
+                replicates: 200,
+                seed: 11,
+            },
+        );
+        for r in 0..rs.len() {
+            let drawn: Vec<f64> = {
+                let mut f = Factors::new(&d, &g.stratum, r);
+                (0..g.n()).map(|i| f.next(i)).collect()
+            };
+            let mut rec = Factors::recording(&d, &g.stratum, r);
+            let recorded: Vec<f64> = (0..g.n()).map(|i| rec.next(i)).collect();
+            let counts = rec.into_counts().unwrap();
+            let mut f = Factors::replay(&d, &g.stratum, r, Some(&counts));
+            let replayed: Vec<f64> = (0..g.n()).map(|i| f.next(i)).collect();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&recorded), bits(&drawn), "replicate {r}");
+            assert_eq!(bits(&replayed), bits(&drawn), "replicate {r}");
+        }
+        assert_eq!(n1, 40);
+        // Counts of 15 or more go through the escape (stored exactly).
+        let mut c = Counts::with_rows(3);
+        c.set(0, 3);
+        c.set(1, 15);
+        c.set(2, 300);
+        let mut cursor = 0;
+        let got: Vec<u64> = (0..3).map(|i| c.get(i, &mut cursor)).collect();
+        assert_eq!((got, cursor), (vec![3, 15, 300], 2));
+        // The jackknife keeps no counts.
+        let (jk, _, _) = design(&g, crate::VarianceMethod::Jackknife { groups: 3, seed: 1 });
+        assert!(Factors::recording(&jk, &g.stratum, 0).into_counts().is_none());
     }
 
     #[test]
