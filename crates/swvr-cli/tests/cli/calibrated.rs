@@ -4,7 +4,9 @@
 //! compared with R's svyby/svymean and svyglm on the designs `rake()` and
 //! `calibrate()` return (scripts/r/calibrated_variance_reference.R; outputs
 //! under fixtures/reference/variance/): estimates to 1e-8, standard errors
-//! and design effects to 1e-6 relative; and the same weights with
+//! and design effects to 1e-6 relative; level contrasts (contrasts.arrow)
+//! with R's `svyby(..., covmat = TRUE)` + `svycontrast` on the same designs
+//! (differences 1e-8, SEs 1e-6 relative); and the same weights with
 //! `method = "fixed"` give the same estimates with other standard errors.
 
 use std::collections::HashMap;
@@ -76,11 +78,32 @@ fn model(out: &Path) -> HashMap<(String, String), (f64, f64, i64, String)> {
         .collect()
 }
 
+/// Level contrasts by (country, item, domain, level_a, level_b, category):
+/// (difference, se, variance_method).
+fn contrasts(out: &Path) -> HashMap<String, (f64, f64, String)> {
+    let t = swvr_core::io::read_arrow(&out.join("tabulate/contrasts.arrow")).unwrap();
+    let s = |n| col::<StringArray>(&t, n);
+    let (diff, se) = (col::<Float64Array>(&t, "difference"), col::<Float64Array>(&t, "se"));
+    (0..t.num_rows())
+        .filter(|&i| s("contrast").value(i) == "level")
+        .map(|i| {
+            let key = ["country", "item", "domain", "level_a", "level_b", "category"]
+                .map(|c| s(c).value(i).to_string())
+                .join("|");
+            (
+                key,
+                (diff.value(i), se.value(i), s("variance_method").value(i).to_string()),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn calibrated_standard_errors_agree_with_r_rake_and_calibrate() {
     let dir = root().join("fixtures/reference/variance");
     let tref = csv(&dir.join("tables_ref.csv"));
     let mref = csv(&dir.join("svyglm_ref.csv"));
+    let cref = csv(&dir.join("contrasts_ref.csv"));
     for design in ["raking", "linear", "logit"] {
         let (guard, out) = run(&dir.join(format!("scheme_{design}.toml")), design);
         let mine = tables(&out);
@@ -120,6 +143,29 @@ fn calibrated_standard_errors_agree_with_r_rake_and_calibrate() {
              deff max rel {dd:.2e}; {m} coefficients max abs {dc:.2e}, SEs max rel {dcs:.2e}"
         );
         assert!(n == 1248 && m == 104, "{n} table rows, {m} coefficients");
+        // Level contrasts: svyby(covmat = TRUE) + svycontrast on the same designs.
+        let cmine = contrasts(&out);
+        let (mut cd, mut cse, mut c) = (0.0f64, 0.0f64, 0);
+        for r in cref.iter().filter(|r| r["design"] == design) {
+            let key = ["country", "item", "domain", "level_a", "level_b", "category"]
+                .map(|c| r[c].clone())
+                .join("|");
+            let (d, se, method) = cmine.get(&key).unwrap_or_else(|| panic!("swvr has no contrast {key}"));
+            assert_eq!(method, "calibrated");
+            let rse: f64 = r["se"].parse().unwrap();
+            cd = cd.max((d - r["difference"].parse::<f64>().unwrap()).abs());
+            if rse > 1e-12 {
+                cse = cse.max((se - rse).abs() / rse);
+            } else {
+                assert!(*se <= 1e-12, "{key}: se {se} vs R {rse}");
+            }
+            c += 1;
+        }
+        eprintln!(
+            "calibrated level contrasts, {design}: {c} rows, differences max abs {cd:.2e}, SEs max rel {cse:.2e}"
+        );
+        assert!(c > 1000, "{c} contrasts");
+        assert!(cd <= 1e-8 && cse <= 1e-6, "contrasts: differences {cd:e}, SEs {cse:e}");
         assert!(de <= 1e-8 && dc <= 1e-8, "estimates {de:e}, coefficients {dc:e}");
         assert!(
             dse <= 1e-6 && dd <= 1e-6 && dcs <= 1e-6,
