@@ -323,25 +323,45 @@ pub(crate) fn write(
                         T_INT => MISS_INT,
                         _ => MISS_LONG,
                     };
-                    for (at, row) in cells {
+                    // A cell's value: the code, its extended missing value, or `.`.
+                    let letter = |value: Option<i64>| {
+                        value.and_then(|x| p.letters.iter().find(|(c, _)| *c == x).map(|(_, l)| i64::from(*l)))
+                    };
+                    let stata = |row: usize| -> i64 {
                         let value = col.int(row);
-                        let letter =
-                            value.and_then(|x| p.letters.iter().find(|(c, _)| *c == x).map(|(_, l)| i64::from(*l)));
-                        if p.ty == T_DOUBLE {
-                            let bits = match (letter, value) {
-                                (Some(l), _) => MISS_DOUBLE + MISS_DOUBLE_STEP * l as u64,
-                                (None, Some(x)) => (x as f64).to_bits(),
-                                (None, None) => MISS_DOUBLE,
-                            };
-                            buf[at..at + 8].copy_from_slice(&bits.to_le_bytes());
-                        } else {
-                            let x = match (letter, value) {
-                                (Some(l), _) => missing + l,
-                                (None, Some(x)) => x,
-                                (None, None) => missing,
-                            };
-                            // Little-endian truncation = the two's complement of i8/i16/i32.
-                            buf[at..at + p.size].copy_from_slice(&x.to_le_bytes()[..p.size]);
+                        match (letter(value), value) {
+                            (Some(l), _) => missing + l,
+                            (None, Some(x)) => x,
+                            (None, None) => missing,
+                        }
+                    };
+                    // Little-endian truncation = the two's complement of i8/i16/i32.
+                    match (p.ty, p.size) {
+                        (T_DOUBLE, _) => {
+                            for (at, row) in cells {
+                                let value = col.int(row);
+                                let bits = match (letter(value), value) {
+                                    (Some(l), _) => MISS_DOUBLE + MISS_DOUBLE_STEP * l as u64,
+                                    (None, Some(x)) => (x as f64).to_bits(),
+                                    (None, None) => MISS_DOUBLE,
+                                };
+                                buf[at..at + 8].copy_from_slice(&bits.to_le_bytes());
+                            }
+                        }
+                        (_, 1) => {
+                            for (at, row) in cells {
+                                buf[at] = stata(row) as u8;
+                            }
+                        }
+                        (_, 2) => {
+                            for (at, row) in cells {
+                                buf[at..at + 2].copy_from_slice(&(stata(row) as i16).to_le_bytes());
+                            }
+                        }
+                        _ => {
+                            for (at, row) in cells {
+                                buf[at..at + 4].copy_from_slice(&(stata(row) as i32).to_le_bytes());
+                            }
                         }
                     }
                 }
