@@ -148,10 +148,27 @@ fn stages(args: &RunArgs<'_>, out: &crate::out::Out, staging: &crate::out::Stagi
     columns.extend(calibration.iter().map(String::as_str));
     columns.sort_unstable();
     columns.dedup();
-    let joined = swvr_core::handoff::read_weighted(&work, &columns)?;
-    let tables = swvr_tabulate::tabulate_into(&work, &joined.batch, &joined.source, &q.value, sel, args.bars)?;
-    let model = swvr_model::model_into(&work, &joined.batch, &joined.source, &m.value, sel, args.bars)?;
-    drop(joined);
+    let (schema, source) = swvr_core::handoff::weighted_schema(&work, &columns)?;
+    let (tables, model) = if swvr_tabulate::streams(&schema, &q.value) && swvr_model::streams(&schema, &m.value) {
+        // Fixed-weight variance: one pass over the inputs feeds both stages
+        // batch by batch; only their cell sums are kept.
+        let mut tab = swvr_tabulate::Streaming::new(&q.value, sel, &source);
+        let mut mdl = swvr_model::Streaming::new(&m.value, sel, &source);
+        let mut row0 = 0u64;
+        swvr_core::handoff::for_each_weighted(&work, &columns, |b| -> Result<()> {
+            let (t, m) = rayon::join(|| tab.push(row0, &b), || mdl.push(row0, &b));
+            t?;
+            m?;
+            row0 += b.num_rows() as u64;
+            Ok(())
+        })?;
+        (tab.finish(&work, &schema)?, mdl.finish(&work, &schema, args.bars)?)
+    } else {
+        let joined = swvr_core::handoff::read_weighted(&work, &columns)?;
+        let tables = swvr_tabulate::tabulate_into(&work, &joined.batch, &joined.source, &q.value, sel, args.bars)?;
+        let model = swvr_model::model_into(&work, &joined.batch, &joined.source, &m.value, sel, args.bars)?;
+        (tables, model)
+    };
     write_effective(&work.join("model"), SPEC_FILE, &m.effective)?;
     if !args.export.is_empty() {
         swvr_export::export(&work, &q.value, &args.export)?;

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use arrow_array::{Array, ArrayRef, BooleanArray, Int32Array, RecordBatch, RecordBatchOptions, StringArray};
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::{Field, Schema, SchemaRef};
 
 use crate::io::{IoError, arrow_rows, arrow_schema, column, for_each_batch, owned_copy};
 
@@ -88,6 +88,47 @@ pub fn read_weighted(out: &Path, columns: &[&str]) -> Result<Joined, IoError> {
         RecordBatch::try_new_with_options(schema, cols, &RecordBatchOptions::new().with_row_count(Some(n_rows)))
             .map_err(arrow)?;
     Ok(Joined { batch, source })
+}
+
+/// The schema [`for_each_weighted`] gives its batches, and the source it
+/// names, without reading any rows (an error when columns must come from
+/// respondents.arrow and weighted.arrow lacks a key column to align them).
+pub fn weighted_schema(out: &Path, columns: &[&str]) -> Result<(SchemaRef, PathBuf), IoError> {
+    let wpath = out.join(WEIGHTED_FILE);
+    let rpath = out.join(RESPONDENTS_FILE);
+    let wschema = arrow_schema(&wpath)?;
+    if columns.iter().all(|c| wschema.index_of(c).is_ok()) {
+        let fields: Vec<Field> = columns
+            .iter()
+            .filter_map(|c| wschema.field_with_name(c).ok().cloned())
+            .collect();
+        return Ok((
+            Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone())),
+            wpath,
+        ));
+    }
+    for k in KEY_COLUMNS {
+        if wschema.index_of(k).is_err() {
+            return Err(IoError::Column {
+                path: wpath,
+                column: k.into(),
+                expected: "a key column (country, wave, respondent_id) to align the rows with respondents.arrow".into(),
+            });
+        }
+    }
+    let rschema = arrow_schema(&rpath)?;
+    let fields: Vec<Field> = columns
+        .iter()
+        .filter_map(|c| {
+            wschema
+                .field_with_name(c)
+                .or_else(|_| rschema.field_with_name(c))
+                .ok()
+                .cloned()
+        })
+        .collect();
+    let source = PathBuf::from(format!("{} + {}", rpath.display(), wpath.display()));
+    Ok((Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone())), source))
 }
 
 /// [`read_weighted`] batch by batch: calls `f` with consecutive row ranges

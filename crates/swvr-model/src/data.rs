@@ -173,6 +173,123 @@ pub(crate) struct Design<'a> {
     path: &'a Path,
     /// The calibration, with calibrated variance.
     pub calib: Option<swvr_core::calibration::BatchCalibration>,
+    /// Input row of the batch's first row, less one (for messages).
+    row_offset: u64,
+}
+
+/// Σ w, Σ w² and the count of one (stratum, pattern, outcome) cell.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Acc {
+    pub sw: Neumaier,
+    pub sw2: Neumaier,
+    pub n: u64,
+}
+
+impl Acc {
+    #[inline]
+    pub(crate) fn add(&mut self, w: f64) {
+        self.sw.add(w);
+        self.sw2.add(w * w);
+        self.n += 1;
+    }
+}
+
+/// The shape of a design-matrix row: predictors, then the levels of each
+/// control (reference first); [`RowShape::row`] decodes a pattern key.
+#[derive(Debug, Clone)]
+pub(crate) struct RowShape {
+    predictors: usize,
+    controls: Vec<usize>,
+    k: usize,
+}
+
+impl RowShape {
+    /// The design-matrix row of a pattern key.
+    pub(crate) fn row(&self, mut key: u64) -> Vec<f64> {
+        let mut x = vec![0.0; self.k];
+        x[0] = 1.0;
+        // Decode from the last factor backwards.
+        let mut col = self.k;
+        for &n in self.controls.iter().rev() {
+            let n = n as u64;
+            let level = (key % n) as usize;
+            key /= n;
+            col -= n as usize - 1;
+            if level > 0 {
+                x[col + level - 1] = 1.0;
+            }
+        }
+        for _ in 0..self.predictors {
+            col -= 1;
+            x[col] = (key % 2) as f64;
+            key /= 2;
+        }
+        x
+    }
+}
+
+/// The [`Aggregate`] of the cells `keys[i]` = (stratum, pattern key, y)
+/// with sums `accs[i]` (any order), the pattern keys ascending, and each
+/// key's pattern index.
+pub(crate) fn build_aggregate(
+    shape: &RowShape,
+    keys: &[(u32, u64, u8)],
+    accs: &[Acc],
+    stratum_n: Vec<u64>,
+) -> (Aggregate, Vec<u64>, HashMap<u64, u32>) {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_unstable_by_key(|&i| keys[i]);
+    let mut pattern_keys: Vec<u64> = keys.iter().map(|k| k.1).collect();
+    pattern_keys.sort_unstable();
+    pattern_keys.dedup();
+    let pattern_index: HashMap<u64, u32> = pattern_keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+    let mut patterns: Vec<Pattern> = pattern_keys
+        .iter()
+        .map(|&k| Pattern {
+            x: shape.row(k),
+            sw1: 0.0,
+            sw0: 0.0,
+            n1: 0,
+            n0: 0,
+        })
+        .collect();
+    let mut pattern_sums = vec![(Neumaier::new(), Neumaier::new()); patterns.len()];
+    let mut cells = Vec::with_capacity(keys.len());
+    for i in order {
+        let (s, key, y) = keys[i];
+        let p = pattern_index[&key];
+        let a = &accs[i];
+        let pat = &mut patterns[p as usize];
+        if y == 1 {
+            pattern_sums[p as usize].0.merge(a.sw);
+            pat.n1 += a.n;
+        } else {
+            pattern_sums[p as usize].1.merge(a.sw);
+            pat.n0 += a.n;
+        }
+        cells.push(Cell {
+            stratum: s,
+            pattern: p,
+            y,
+            sw: a.sw.total(),
+            sw2: a.sw2.total(),
+        });
+    }
+    for (pat, (s1, s0)) in patterns.iter_mut().zip(pattern_sums) {
+        pat.sw1 = s1.total();
+        pat.sw0 = s0.total();
+    }
+    (
+        Aggregate {
+            k: shape.k,
+            patterns,
+            cells,
+            stratum_n,
+            cal: None,
+        },
+        pattern_keys,
+        pattern_index,
+    )
 }
 
 impl<'a> Design<'a> {
@@ -269,7 +386,48 @@ impl<'a> Design<'a> {
             terms,
             path,
             calib,
+            row_offset: 0,
         })
+    }
+
+    /// The same design for a batch whose first row is input row `offset + 1`.
+    pub(crate) fn with_row_offset(mut self, offset: u64) -> Self {
+        self.row_offset = offset;
+        self
+    }
+
+    /// The shape of the design-matrix rows.
+    pub(crate) fn shape(&self) -> RowShape {
+        RowShape {
+            predictors: self.predictors.len(),
+            controls: self.controls.iter().map(|c| c.labels.len()).collect(),
+            k: self.k(),
+        }
+    }
+
+    /// The pattern key and outcome of row `r` with its weight, when it is
+    /// a complete case with a positive weight (`Ok(None)` otherwise; an
+    /// error for a bad weight of a complete case).
+    #[inline]
+    pub(crate) fn case(&self, r: usize) -> Result<Option<(u64, u8, f64)>, ModelError> {
+        let Some(y) = self.outcome.value(r) else { return Ok(None) };
+        let Some(key) = self.key(r) else { return Ok(None) };
+        if self.weight.is_null(r) {
+            return Err(self.bad_weight(r, "null".into()));
+        }
+        let w = self.weight.value(r);
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(self.bad_weight(r, w.to_string()));
+        }
+        if w == 0.0 {
+            return Ok(None);
+        }
+        Ok(Some((key, y, w)))
+    }
+
+    /// Number of possible pattern keys (None when it overflows).
+    pub(crate) fn patterns_possible(&self) -> Option<u64> {
+        self.pattern_space()
     }
 
     /// Number of coefficients.
@@ -299,29 +457,6 @@ impl<'a> Design<'a> {
         Some(key)
     }
 
-    /// The design-matrix row of a pattern key.
-    fn row(&self, mut key: u64) -> Vec<f64> {
-        let mut x = vec![0.0; self.k()];
-        x[0] = 1.0;
-        // Decode from the last factor backwards.
-        let mut col = self.k();
-        for c in self.controls.iter().rev() {
-            let n = c.labels.len() as u64;
-            let level = (key % n) as usize;
-            key /= n;
-            col -= n as usize - 1;
-            if level > 0 {
-                x[col + level - 1] = 1.0;
-            }
-        }
-        for _ in self.predictors.iter().rev() {
-            col -= 1;
-            x[col] = (key % 2) as f64;
-            key /= 2;
-        }
-        x
-    }
-
     /// The (pattern, outcome) cell `2·pattern + y` of every complete case of
     /// `group` with a positive weight, as `(batch row, cell)` in row order;
     /// `keys` are the pattern keys of [`Design::aggregate_keys`].
@@ -345,12 +480,6 @@ impl<'a> Design<'a> {
     /// Sufficient statistics of `group` (one pass over its rows, in row
     /// order), and the key of each pattern (ascending, the patterns' order).
     pub(crate) fn aggregate_keys(&self, group: &Group) -> Result<(Aggregate, Vec<u64>), ModelError> {
-        #[derive(Clone, Copy, Default)]
-        struct Acc {
-            sw: Neumaier,
-            sw2: Neumaier,
-            n: u64,
-        }
         let nstrata = group.strata.len();
         let mut stratum_n = vec![0u64; nstrata];
         // Cell slots: a dense table over (stratum, pattern, y) when small, else a hash map.
@@ -397,62 +526,13 @@ impl<'a> Design<'a> {
             a.sw2.add(w * w);
             a.n += 1;
         }
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by_key(|&i| keys[i]);
-        let mut pattern_keys: Vec<u64> = keys.iter().map(|k| k.1).collect();
-        pattern_keys.sort_unstable();
-        pattern_keys.dedup();
-        let pattern_index: HashMap<u64, u32> = pattern_keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
-        let mut patterns: Vec<Pattern> = pattern_keys
-            .iter()
-            .map(|&k| Pattern {
-                x: self.row(k),
-                sw1: 0.0,
-                sw0: 0.0,
-                n1: 0,
-                n0: 0,
-            })
-            .collect();
-        let mut pattern_sums = vec![(Neumaier::new(), Neumaier::new()); patterns.len()];
-        let mut cells = Vec::with_capacity(keys.len());
-        for i in order {
-            let (s, key, y) = keys[i];
-            let p = pattern_index[&key];
-            let a = &accs[i];
-            let pat = &mut patterns[p as usize];
-            if y == 1 {
-                pattern_sums[p as usize].0.merge(a.sw);
-                pat.n1 += a.n;
-            } else {
-                pattern_sums[p as usize].1.merge(a.sw);
-                pat.n0 += a.n;
-            }
-            cells.push(Cell {
-                stratum: s,
-                pattern: p,
-                y,
-                sw: a.sw.total(),
-                sw2: a.sw2.total(),
-            });
-        }
-        for (pat, (s1, s0)) in patterns.iter_mut().zip(pattern_sums) {
-            pat.sw1 = s1.total();
-            pat.sw0 = s0.total();
-        }
+        let (mut agg, pattern_keys, pattern_index) = build_aggregate(&self.shape(), &keys, &accs, stratum_n);
         let cal = match &self.calib {
             Some(c) => Some(self.cal_aggregate(group, c, &pattern_index)?),
             None => None,
         };
-        Ok((
-            Aggregate {
-                k: self.k(),
-                patterns,
-                cells,
-                stratum_n,
-                cal,
-            },
-            pattern_keys,
-        ))
+        agg.cal = cal;
+        Ok((agg, pattern_keys))
     }
 
     /// The calibration statistics of `group` (a second pass over its rows):
@@ -521,7 +601,7 @@ impl<'a> Design<'a> {
     fn bad_weight(&self, r: usize, value: String) -> ModelError {
         ModelError::Weight {
             path: self.path.to_path_buf(),
-            row: r as u64 + 1,
+            row: self.row_offset + r as u64 + 1,
             value,
         }
     }

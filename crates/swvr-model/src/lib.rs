@@ -34,6 +34,7 @@ pub mod fit;
 pub mod replicate;
 pub mod report;
 pub mod spec;
+mod stream;
 
 pub use fit::Fit;
 pub use spec::{Control, Convergence, DEFAULT_SPEC_TOML, Level, Levels, Method, ModelSpec, Outcome, Predictor};
@@ -178,6 +179,14 @@ pub fn fit_batch_with_replicates(
     fit_batch_from(batch, source, spec, sel, progress, Some(reps))
 }
 
+/// Whether the weighted data's metadata asks for the fixed-weight variance
+/// (neither calibrated nor replicate variance): the model's statistics are
+/// then cell sums accumulated batch by batch.
+fn fixed_variance(md: &arrow_schema::Metadata) -> bool {
+    swvr_core::replicates::ReplicateKind::from_weighted_metadata(md).is_none()
+        && md.get(swvr_core::calibration::META_VARIANCE).map(String::as_str) != Some("calibrated")
+}
+
 fn fit_batch_from(
     batch: &RecordBatch,
     source: &Path,
@@ -186,6 +195,11 @@ fn fit_batch_from(
     progress: &dyn Progress,
     reps: Option<&dyn replicate::ReplicateWeights>,
 ) -> Result<ModelOutput, ModelError> {
+    if reps.is_none() && fixed_variance(batch.schema().metadata()) {
+        let mut acc = stream::Accumulator::new(spec, sel, source);
+        acc.push(0, batch)?;
+        return fit_streamed(acc, spec, progress);
+    }
     let design = data::Design::new(batch, source, spec)?;
     let groups = group_by_country_wave(batch, source, sel)?;
     swvr_core::groups::require_selected_in(&groups, batch, source, sel)?;
@@ -250,6 +264,44 @@ fn fit_batch_from(
         terms: design.terms.clone(),
         groups: results,
         variance_method,
+    })
+}
+
+/// Fits every (country, wave) of a finished accumulator (fixed weights).
+fn fit_streamed(
+    acc: stream::Accumulator<'_>,
+    spec: &ModelSpec,
+    progress: &dyn Progress,
+) -> Result<ModelOutput, ModelError> {
+    let (terms, groups) = acc.finish()?;
+    let terms = terms.unwrap_or_default();
+    let opts = fit::FitOptions {
+        method: spec.method,
+        tolerance: spec.convergence.tolerance,
+        max_iterations: spec.convergence.max_iterations,
+    };
+    progress.start("model", Some(groups.len() as u64), swvr_core::progress::Unit::Groups);
+    let results: Vec<GroupResult> = groups
+        .par_iter()
+        .map(|(country, wave, agg)| {
+            let f = fit::fit(agg, &terms, &opts);
+            progress.advance(1);
+            GroupResult {
+                country: country.clone(),
+                wave: *wave,
+                rows: term_rows(&terms, &f),
+                fit: f,
+            }
+        })
+        .collect();
+    progress.finish();
+    Ok(ModelOutput {
+        outcome: spec.outcome.item.clone(),
+        method: spec.method,
+        predictors: spec.predictors.iter().map(|p| p.term_name().to_string()).collect(),
+        terms,
+        groups: results,
+        variance_method: "fixed",
     })
 }
 
@@ -368,8 +420,10 @@ pub fn input_columns(spec: &ModelSpec) -> Vec<&str> {
 }
 
 /// Reads `out/weight/weighted.arrow` with `out/ingest/respondents.arrow`
-/// ([`swvr_core::handoff::read_weighted`]), writes `out/model/odds_ratios.arrow`
-/// and `out/model/report.md`.
+/// (batch by batch with [`swvr_core::handoff::for_each_weighted`] for the
+/// fixed-weight variance, whole with [`swvr_core::handoff::read_weighted`]
+/// for calibrated and replicate variance), writes
+/// `out/model/odds_ratios.arrow` and `out/model/report.md`.
 pub fn model(
     out: &Path,
     spec: &ModelSpec,
@@ -382,8 +436,73 @@ pub fn model(
     let extra = swvr_core::calibration::columns_in_file(&out.join(swvr_core::handoff::WEIGHTED_FILE));
     let mut columns = input_columns(spec);
     columns.extend(extra.iter().map(String::as_str));
+    let (schema, source) = swvr_core::handoff::weighted_schema(out, &columns)?;
+    if streams(&schema, spec) {
+        let mut s = Streaming::new(spec, sel, &source);
+        let mut row0 = 0u64;
+        swvr_core::handoff::for_each_weighted(out, &columns, |b| -> Result<(), ModelError> {
+            s.push(row0, &b)?;
+            row0 += b.num_rows() as u64;
+            Ok(())
+        })?;
+        return s.finish(out, &schema, progress);
+    }
     let joined = swvr_core::handoff::read_weighted(out, &columns)?;
     model_into(out, &joined.batch, &joined.source, spec, sel, progress)
+}
+
+/// Whether data of `schema` (the columns [`input_columns`] names) can be
+/// modelled batch by batch with [`Streaming`]: fixed-weight variance (no
+/// calibrated or replicate variance, which need row-level inputs) and the
+/// levels of every banded control listed in its field metadata.
+pub fn streams(schema: &Schema, spec: &ModelSpec) -> bool {
+    fixed_variance(schema.metadata())
+        && spec.controls.iter().all(|c| match c.levels {
+            Levels::Named(_) => schema
+                .field_with_name(&c.variable)
+                .ok()
+                .and_then(|f| f.metadata().get(swvr_core::LEVELS_KEY))
+                .is_some_and(|s| s.split(',').any(|l| !l.trim().is_empty())),
+            Levels::Listed(_) => true,
+        })
+}
+
+/// The model fed batch by batch (fixed-weight variance; see [`streams`]):
+/// only the (stratum, pattern, outcome) cell sums are kept. `swvr run`
+/// feeds it and tabulation from one read of the inputs.
+pub struct Streaming<'s> {
+    acc: stream::Accumulator<'s>,
+    spec: &'s ModelSpec,
+    pushed: bool,
+}
+
+impl<'s> Streaming<'s> {
+    /// A model of the rows of `sel`, read from `source` (named in errors).
+    pub fn new(spec: &'s ModelSpec, sel: &Selection, source: &Path) -> Self {
+        Streaming {
+            acc: stream::Accumulator::new(spec, sel, source),
+            spec,
+            pushed: false,
+        }
+    }
+
+    /// Adds `batch` (at least the columns of [`input_columns`]), whose first
+    /// row is data row `first_row + 1` of the input.
+    pub fn push(&mut self, first_row: u64, batch: &RecordBatch) -> Result<(), ModelError> {
+        self.pushed = true;
+        self.acc.push(first_row, batch)
+    }
+
+    /// Fits the model to the rows pushed and writes `out/model/`; `input`
+    /// is the schema of the batches (the weighted data's provenance).
+    pub fn finish(mut self, out: &Path, input: &Schema, progress: &dyn Progress) -> Result<ModelSummary, ModelError> {
+        if !self.pushed {
+            // No rows: the terms still come from the columns' definitions.
+            self.acc.push(0, &RecordBatch::new_empty(Arc::new(input.clone())))?;
+        }
+        let result = fit_streamed(self.acc, self.spec, progress)?;
+        write_outputs(out, &result, self.spec, input)
+    }
 }
 
 /// Fits the model on `batch` (read from `input`, with at least
@@ -405,24 +524,27 @@ pub fn model_into(
         }
         None => fit_batch(batch, input, spec, sel, progress)?,
     };
+    write_outputs(out, &result, spec, &batch.schema())
+}
+
+/// Writes odds_ratios.arrow and report.md; `input` is the weighted data's
+/// schema (provenance).
+fn write_outputs(out: &Path, result: &ModelOutput, spec: &ModelSpec, input: &Schema) -> Result<ModelSummary, ModelError> {
     let dir = out.join(swvr_core::stages::MODEL);
     let arrow_path = swvr_core::stages::path(out, swvr_core::stages::ODDS_RATIOS);
-    let rb = to_record_batch(&result).map_err(|source| IoError::Arrow {
+    let rb = to_record_batch(result).map_err(|source| IoError::Arrow {
         path: arrow_path.clone(),
         source,
     })?;
     // The provenance (questionnaire, scheme hash) of the weighted data.
-    let schema = Arc::new(swvr_core::labels::inherit(
-        output_schema().as_ref().clone(),
-        &batch.schema(),
-    ));
+    let schema = Arc::new(swvr_core::labels::inherit(output_schema().as_ref().clone(), input));
     let rb = RecordBatch::try_new(schema.clone(), rb.columns().to_vec()).map_err(|source| IoError::Arrow {
         path: arrow_path.clone(),
         source,
     })?;
     swvr_core::io::write_arrow(&arrow_path, &schema, &[rb])?;
     let published = report::Published::builtin();
-    let md = report::markdown(&result, spec, &published);
+    let md = report::markdown(result, spec, &published);
     swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
     Ok(ModelSummary {
         rows: result.groups.iter().map(|g| g.rows.len() as u64).sum(),

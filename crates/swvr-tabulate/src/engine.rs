@@ -275,7 +275,7 @@ const FOLD: u32 = 64;
 /// 64-term sum (≤ 64·ε relative) however many rows there are, at a fraction
 /// of the cost of compensating every addition.
 #[derive(Clone, Copy, Default)]
-struct Cell {
+pub(crate) struct Cell {
     n: u64,
     run: u32,
     s_run: f64,
@@ -286,7 +286,7 @@ struct Cell {
 
 impl Cell {
     #[inline]
-    fn add(&mut self, w: f64) {
+    pub(crate) fn add(&mut self, w: f64) {
         self.s_run += w;
         self.q_run += w * w;
         self.run += 1;
@@ -334,7 +334,7 @@ pub(crate) struct LevelStats {
 }
 
 /// The row-level error of a code outside the answer set.
-fn invalid(column: &str, row: usize, value: i8) -> TabulateError {
+pub(crate) fn invalid(column: &str, row: usize, value: i8) -> TabulateError {
     TabulateError::Value {
         path: String::new(),
         row: row + 1,
@@ -432,11 +432,47 @@ fn accumulate_with<const CAL: bool>(
             }
         }
     }
+    if CAL {
+        return Ok(reduce_cal(p, &cells, &ecells, k, n_levels));
+    }
+    Ok(reduce(&p.combos, &cells, p.n_h.len(), k, n_levels))
+}
+
+/// The fixed-weight [`LevelStats`] of one variable from its per-combination
+/// cells (`cells[combo · k + category]`), reduced to (level, stratum,
+/// category) in combination order.
+pub(crate) fn reduce(combos: &[(u32, Vec<u8>)], cells: &[Cell], h: usize, k: usize, n_levels: usize) -> LevelStats {
+    let mut acc = vec![Cell::default(); n_levels * h * k];
+    for (id, (stratum, levels)) in combos.iter().enumerate() {
+        let from = &cells[id * k..(id + 1) * k];
+        for &l in levels {
+            let base = (l as usize * h + *stratum as usize) * k;
+            for (a, c) in acc[base..base + k].iter_mut().zip(from) {
+                a.merge(c);
+            }
+        }
+    }
+    for c in &mut acc {
+        c.fold();
+    }
+    LevelStats {
+        h,
+        c: 1,
+        k,
+        n: acc.iter().map(|c| c.n).collect(),
+        s: acc.iter().map(|c| c.s.total()).collect(),
+        q: acc.iter().map(|c| c.q.total()).collect(),
+        e: Vec::new(),
+    }
+}
+
+/// [`reduce`] with calibration cells and Σ e.
+fn reduce_cal(p: &Prepared<'_>, cells: &[Cell], ecells: &[Neumaier], k: usize, n_levels: usize) -> LevelStats {
     // Reduce combinations to (level, stratum, cell, category), in combination order.
     let h = p.n_h.len();
     let cc = p.cal.as_ref().map_or(1, |c| c.cells);
     let mut acc = vec![Cell::default(); n_levels * h * cc * k];
-    let mut eacc = vec![Neumaier::new(); if CAL { n_levels * h * cc * k } else { 0 }];
+    let mut eacc = vec![Neumaier::new(); n_levels * h * cc * k];
     for (id, (stratum, levels)) in p.combos.iter().enumerate() {
         let from = &cells[id * k..(id + 1) * k];
         let cell = p.cal.as_ref().map_or(0, |c| c.combo_cell[id] as usize);
@@ -445,17 +481,15 @@ fn accumulate_with<const CAL: bool>(
             for (a, c) in acc[base..base + k].iter_mut().zip(from) {
                 a.merge(c);
             }
-            if CAL {
-                for (a, e) in eacc[base..base + k].iter_mut().zip(&ecells[id * k..(id + 1) * k]) {
-                    a.merge(*e);
-                }
+            for (a, e) in eacc[base..base + k].iter_mut().zip(&ecells[id * k..(id + 1) * k]) {
+                a.merge(*e);
             }
         }
     }
     for c in &mut acc {
         c.fold();
     }
-    Ok(LevelStats {
+    LevelStats {
         h,
         c: cc,
         k,
@@ -463,7 +497,7 @@ fn accumulate_with<const CAL: bool>(
         s: acc.iter().map(|c| c.s.total()).collect(),
         q: acc.iter().map(|c| c.q.total()).collect(),
         e: eacc.iter().map(Neumaier::total).collect(),
-    })
+    }
 }
 
 /// Calibrated residual scores of one estimate, for covariances

@@ -9,9 +9,19 @@ pub const LEVEL: f64 = 0.95;
 
 /// The upper `1 − α/2` quantile of Student's t on `df` degrees of freedom
 /// (`qt(0.975, df)` in R), or `None` when `df ≤ 0`
-/// ([`swvr_core::stats::t_quantile`]).
+/// ([`swvr_core::stats::t_quantile`]). Remembered per thread by `df`: a
+/// table asks for the same few thousand degrees of freedom many times, and
+/// each quantile is an iterative inversion of the incomplete beta function.
 pub fn t_quantile(df: f64) -> Option<f64> {
-    swvr_core::stats::t_quantile(1.0 - (1.0 - LEVEL) / 2.0, df)
+    thread_local! {
+        static KNOWN: std::cell::RefCell<std::collections::HashMap<u64, Option<f64>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    KNOWN.with(|k| {
+        *k.borrow_mut()
+            .entry(df.to_bits())
+            .or_insert_with(|| swvr_core::stats::t_quantile(1.0 - (1.0 - LEVEL) / 2.0, df))
+    })
 }
 
 /// The 95% logit interval of R's `svyciprop(method = "logit")` for `0 < p < 1`.

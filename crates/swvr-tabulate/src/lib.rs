@@ -58,6 +58,7 @@ pub mod interval;
 pub mod output;
 pub mod replicate;
 pub mod report;
+mod stream;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -470,7 +471,57 @@ pub fn tabulate_batch_with_replicates(
     )
 }
 
+/// Whether the weighted data's metadata asks for the fixed-weight variance
+/// (neither calibrated nor replicate variance): the statistics are then
+/// sums over cells and can be accumulated batch by batch ([`stream`]).
+fn fixed_variance(md: &arrow_schema::Metadata) -> bool {
+    swvr_core::replicates::ReplicateKind::from_weighted_metadata(md).is_none()
+        && md.get(swvr_core::calibration::META_VARIANCE).map(String::as_str) != Some("calibrated")
+}
+
 fn tabulate_batch_from(
+    batch: &RecordBatch,
+    q: &Questionnaire,
+    sel: &Selection,
+    file: &Path,
+    progress: &dyn Progress,
+    reps: Option<&dyn replicate::ReplicateWeights>,
+) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
+    if reps.is_none() && fixed_variance(batch.schema().metadata()) {
+        let path = file.display().to_string();
+        let mut acc = stream::Accumulator::new(q, sel, &path);
+        acc.push(0, batch)?;
+        return emit_streamed(acc, q, &path);
+    }
+    tabulate_rows(batch, q, sel, file, progress, reps)
+}
+
+/// The estimates and contrasts of a finished [`stream::Accumulator`].
+fn emit_streamed(
+    acc: stream::Accumulator<'_>,
+    q: &Questionnaire,
+    path: &str,
+) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
+    let (groups, stats, domains, vars) = acc.finish()?;
+    let (offsets, _) = engine::level_offsets(&domains);
+    let prepared: Vec<engine::Prepared<'_>> = groups
+        .iter()
+        .map(|(g, combos, n_h)| engine::Prepared {
+            group: g,
+            rows: Vec::new(),
+            weight: Vec::new(),
+            start: Vec::new(),
+            combos: combos.clone(),
+            n_h: n_h.clone(),
+            cal: None,
+        })
+        .collect();
+    emit(&prepared, &stats, &vars, &domains, &offsets, q, None, path)
+}
+
+/// Tabulation over the rows of one in-memory batch (calibrated and
+/// replicate variance, which need row-level inputs).
+fn tabulate_rows(
     batch: &RecordBatch,
     q: &Questionnaire,
     sel: &Selection,
@@ -567,18 +618,38 @@ fn tabulate_batch_from(
         }
         None => None,
     };
+    let meta: Vec<(String, Vec<String>)> = vars.iter().map(|v| (v.0.clone(), v.1.clone())).collect();
+    emit(&prepared, &stats, &meta, &domains, &offsets, q, rep.as_ref(), &path)
+}
+
+/// Replicate designs and per-variable replicate statistics of each group.
+type RepSums = (Vec<replicate::RepDesign>, Vec<Vec<replicate::RepStats>>);
+
+/// tables.arrow's rows and the contrasts from the statistics of every
+/// (group, variable): `stats[g · vars.len() + v]`.
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    prepared: &[engine::Prepared<'_>],
+    stats: &[LevelStats],
+    vars: &[(String, Vec<String>)],
+    domains: &[DomainRows],
+    offsets: &[usize],
+    q: &Questionnaire,
+    rep: Option<&RepSums>,
+    path: &str,
+) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
     let mut out = Vec::new();
     for (gi, p) in prepared.iter().enumerate() {
         let stat = |v: usize| &stats[gi * vars.len() + v];
         let ctx = Ctx {
             group: p.group,
             n_h: &p.n_h,
-            domains: &domains,
-            offsets: &offsets,
+            domains,
+            offsets,
             cal: p.cal.as_ref(),
-            rep: rep.as_ref().map(|(d, s)| (&d[gi], s[gi].as_slice())),
+            rep: rep.map(|(d, s)| (&d[gi], s[gi].as_slice())),
         };
-        for (v, (name, cats, _)) in vars.iter().enumerate().take(q.items().len()) {
+        for (v, (name, cats)) in vars.iter().enumerate().take(q.items().len()) {
             ctx.emit_shares(name, cats, stat(v), v, &mut out);
         }
         let mut next_any = q.items().len();
@@ -592,7 +663,7 @@ fn tabulate_batch_from(
                     id, item, plus, minus, ..
                 } => {
                     let Some(v) = q.item_index(item) else {
-                        return Err(column_err(&path, item, "an item of the questionnaire"));
+                        return Err(column_err(path, item, "an item of the questionnaire"));
                     };
                     ctx.emit_net(id, &net_outcome(&vars[v].1, plus, minus), stat(v), v, &mut out);
                 }
@@ -600,11 +671,9 @@ fn tabulate_batch_from(
         }
     }
     let cats: Vec<Vec<String>> = vars.iter().map(|v| v.1.clone()).collect();
-    let rep_view: Option<Vec<(&replicate::RepDesign, &[replicate::RepStats])>> = rep
-        .as_ref()
-        .map(|(d, s)| d.iter().zip(s).map(|(d, s)| (d, s.as_slice())).collect());
+    let rep_view: Option<Vec<(&replicate::RepDesign, &[replicate::RepStats])>> = rep.map(|(d, s)| d.iter().zip(s).map(|(d, s)| (d, s.as_slice())).collect());
     let mut contrasts =
-        contrasts::level_contrasts(&prepared, &stats, &cats, q, &domains, &offsets, rep_view.as_deref());
+        contrasts::level_contrasts(prepared, stats, &cats, q, domains, offsets, rep_view.as_deref());
     contrasts.extend(contrasts::wave_contrasts(&out));
     Ok((out, contrasts))
 }
@@ -823,7 +892,9 @@ pub fn input_columns(q: &Questionnaire) -> Vec<&str> {
 }
 
 /// Reads `out/weight/weighted.arrow` with `out/ingest/respondents.arrow`
-/// ([`swvr_core::handoff::read_weighted`]), writes `out/tabulate/`
+/// ([`swvr_core::handoff::for_each_weighted`], batch by batch for the
+/// fixed-weight variance; [`swvr_core::handoff::read_weighted`] for
+/// calibrated and replicate variance), writes `out/tabulate/`
 /// (tables.arrow, tables.csv, contrasts.arrow, report.md).
 pub fn tabulate(
     out: &Path,
@@ -837,8 +908,82 @@ pub fn tabulate(
     let extra = swvr_core::calibration::columns_in_file(&out.join(swvr_core::handoff::WEIGHTED_FILE));
     let mut columns = input_columns(q);
     columns.extend(extra.iter().map(String::as_str));
+    let (schema, source) = swvr_core::handoff::weighted_schema(out, &columns)?;
+    if streams(&schema, q) {
+        let total = swvr_core::io::arrow_rows(&out.join(swvr_core::handoff::WEIGHTED_FILE))?;
+        progress.start("tabulate", Some(total), swvr_core::progress::Unit::Rows);
+        let mut s = Streaming::new(q, sel, &source);
+        swvr_core::handoff::for_each_weighted(out, &columns, |b| -> Result<(), TabulateError> {
+            s.push(s.rows(), &b)?;
+            progress.advance(b.num_rows() as u64);
+            Ok(())
+        })?;
+        progress.finish();
+        return s.finish(out, &schema);
+    }
     let joined = swvr_core::handoff::read_weighted(out, &columns)?;
     tabulate_into(out, &joined.batch, &joined.source, q, sel, progress)
+}
+
+/// Whether data of `schema` (the columns [`input_columns`] names) can be
+/// tabulated batch by batch with [`Streaming`]: fixed-weight variance (no
+/// calibrated or replicate variance, which need row-level inputs) and the
+/// levels of every banded domain listed in its field metadata.
+pub fn streams(schema: &arrow_schema::Schema, q: &Questionnaire) -> bool {
+    fixed_variance(schema.metadata())
+        && q.domains().iter().all(|d| match d.levels {
+            Levels::Codes(_) => true,
+            Levels::Bands(_) => schema
+                .field_with_name(&d.variable)
+                .ok()
+                .and_then(|f| f.metadata().get(swvr_core::LEVELS_KEY))
+                .is_some_and(|s| !s.is_empty()),
+        })
+}
+
+/// Tabulation fed batch by batch (fixed-weight variance; see [`streams`]):
+/// only the per-cell sums are kept, so memory does not grow with the rows.
+/// `swvr run` feeds it and the model from one read of the inputs.
+pub struct Streaming<'q> {
+    acc: stream::Accumulator<'q>,
+    q: &'q Questionnaire,
+    path: String,
+}
+
+impl<'q> Streaming<'q> {
+    /// A tabulation of the rows of `sel`, read from `source` (named in errors).
+    pub fn new(q: &'q Questionnaire, sel: &Selection, source: &Path) -> Self {
+        let path = source.display().to_string();
+        Streaming {
+            acc: stream::Accumulator::new(q, sel, &path),
+            q,
+            path,
+        }
+    }
+
+    /// Adds `batch` (at least the columns of [`input_columns`]), whose first
+    /// row is data row `first_row + 1` of the input.
+    pub fn push(&mut self, first_row: u64, batch: &RecordBatch) -> Result<(), TabulateError> {
+        self.acc.push(first_row, batch)
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.acc.rows()
+    }
+
+    /// The estimates and contrasts of the rows pushed.
+    pub fn estimates(self) -> Result<(Vec<Estimate>, Vec<Contrast>), TabulateError> {
+        emit_streamed(self.acc, self.q, &self.path)
+    }
+
+    /// Writes `out/tabulate/` from the rows pushed; `input` is the schema
+    /// of the batches (its metadata is the weighted data's provenance).
+    pub fn finish(self, out: &Path, input: &arrow_schema::Schema) -> Result<TabulateSummary, TabulateError> {
+        let q = self.q;
+        let (estimates, contrasts) = self.estimates()?;
+        write_outputs(out, &estimates, &contrasts, q, input)
+    }
 }
 
 /// Tabulates `batch` (read from `input`, with at least [`input_columns`]) and
@@ -859,22 +1004,34 @@ pub fn tabulate_into(
     };
     let reps = file_reps.as_ref().map(|r| r as &dyn replicate::ReplicateWeights);
     let (estimates, contrasts) = tabulate_batch_from(batch, q, sel, input, progress, reps)?;
+    write_outputs(out, &estimates, &contrasts, q, &batch.schema())
+}
+
+/// Writes `out/tabulate/` (tables.arrow, tables.csv, contrasts.arrow,
+/// report.md); `input` is the weighted data's schema (provenance).
+fn write_outputs(
+    out: &Path,
+    estimates: &[Estimate],
+    contrasts: &[Contrast],
+    q: &Questionnaire,
+    input: &arrow_schema::Schema,
+) -> Result<TabulateSummary, TabulateError> {
     let def = report::ReportDef::default_2021()?;
     let dir = out.join(swvr_core::stages::TABULATE);
     output::write_arrow(
         &swvr_core::stages::path(out, swvr_core::stages::TABLES),
-        &estimates,
+        estimates,
         q,
-        &batch.schema(),
+        input,
     )?;
-    output::write_csv(&swvr_core::stages::path(out, swvr_core::stages::TABLES_CSV), &estimates)?;
+    output::write_csv(&swvr_core::stages::path(out, swvr_core::stages::TABLES_CSV), estimates)?;
     contrasts::write_arrow(
         &swvr_core::stages::path(out, swvr_core::stages::CONTRASTS),
-        &contrasts,
+        contrasts,
         q,
-        &batch.schema(),
+        input,
     )?;
-    let (md, within) = report::render(&def, &estimates);
+    let (md, within) = report::render(&def, estimates);
     swvr_core::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
     let groups: BTreeSet<(&str, i32)> = estimates.iter().map(|e| (e.country.as_str(), e.wave)).collect();
     Ok(TabulateSummary {
