@@ -410,7 +410,9 @@ impl<'a> Design<'a> {
     /// error for a bad weight of a complete case).
     #[inline]
     pub(crate) fn case(&self, r: usize) -> Result<Option<(u64, u8, f64)>, ModelError> {
-        let Some(y) = self.outcome.value(r) else { return Ok(None) };
+        let Some(y) = self.outcome.value(r) else {
+            return Ok(None);
+        };
         let Some(key) = self.key(r) else { return Ok(None) };
         if self.weight.is_null(r) {
             return Err(self.bad_weight(r, "null".into()));

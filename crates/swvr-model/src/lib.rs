@@ -529,7 +529,12 @@ pub fn model_into(
 
 /// Writes odds_ratios.arrow and report.md; `input` is the weighted data's
 /// schema (provenance).
-fn write_outputs(out: &Path, result: &ModelOutput, spec: &ModelSpec, input: &Schema) -> Result<ModelSummary, ModelError> {
+fn write_outputs(
+    out: &Path,
+    result: &ModelOutput,
+    spec: &ModelSpec,
+    input: &Schema,
+) -> Result<ModelSummary, ModelError> {
     let dir = out.join(swvr_core::stages::MODEL);
     let arrow_path = swvr_core::stages::path(out, swvr_core::stages::ODDS_RATIOS);
     let rb = to_record_batch(result).map_err(|source| IoError::Arrow {

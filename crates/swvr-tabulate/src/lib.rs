@@ -671,9 +671,9 @@ fn emit(
         }
     }
     let cats: Vec<Vec<String>> = vars.iter().map(|v| v.1.clone()).collect();
-    let rep_view: Option<Vec<(&replicate::RepDesign, &[replicate::RepStats])>> = rep.map(|(d, s)| d.iter().zip(s).map(|(d, s)| (d, s.as_slice())).collect());
-    let mut contrasts =
-        contrasts::level_contrasts(prepared, stats, &cats, q, domains, offsets, rep_view.as_deref());
+    let rep_view: Option<Vec<(&replicate::RepDesign, &[replicate::RepStats])>> =
+        rep.map(|(d, s)| d.iter().zip(s).map(|(d, s)| (d, s.as_slice())).collect());
+    let mut contrasts = contrasts::level_contrasts(prepared, stats, &cats, q, domains, offsets, rep_view.as_deref());
     contrasts.extend(contrasts::wave_contrasts(&out));
     Ok((out, contrasts))
 }

@@ -235,7 +235,9 @@ impl<'q> Accumulator<'q> {
                 }
                 &mut ga.dense[i]
             } else {
-                ga.sparse.entry(u64::from(h) * self.per_stratum + key).or_insert(u32::MAX)
+                ga.sparse
+                    .entry(u64::from(h) * self.per_stratum + key)
+                    .or_insert(u32::MAX)
             };
             if *slot == u32::MAX {
                 *slot = ga.combos.len() as u32;
@@ -308,11 +310,8 @@ impl<'q> Accumulator<'q> {
                     .into(),
             });
         }
-        let vars = match self.vars {
-            Some(v) => v,
-            // No row selected: the variables of the questionnaire, no statistics.
-            None => Vec::new(),
-        };
+        // No row selected: no variables, no statistics.
+        let vars = self.vars.unwrap_or_default();
         let domains = self.domains.unwrap_or_default();
         if self.n_levels >= usize::from(engine::INVALID) {
             return Err(column_err(&self.path, "domains", "fewer than 254 domain levels in all"));
@@ -338,11 +337,7 @@ impl<'q> Accumulator<'q> {
             }
             let names: Vec<String> = sorted.iter().map(|&o| ga.strata[o as usize].clone()).collect();
             let n_h: Vec<u64> = sorted.iter().map(|&o| ga.n_h[o as usize]).collect();
-            let combos: Vec<(u32, Vec<u8>)> = ga
-                .combos
-                .into_iter()
-                .map(|(h, l)| (remap[h as usize], l))
-                .collect();
+            let combos: Vec<(u32, Vec<u8>)> = ga.combos.into_iter().map(|(h, l)| (remap[h as usize], l)).collect();
             out_groups.push((
                 Group {
                     country: ga.country,
@@ -362,8 +357,7 @@ impl<'q> Accumulator<'q> {
         let stats: Vec<LevelStats> = tasks
             .par_iter()
             .map(|&(g, v)| {
-                let (group, combos, n_h) = &out_groups[g];
-                let _ = group;
+                let (_, combos, n_h) = &out_groups[g];
                 engine::reduce(combos, &tables[g].1[v], n_h.len(), ks[v], n_levels)
             })
             .collect();
