@@ -128,7 +128,10 @@ pub fn weighted_schema(out: &Path, columns: &[&str]) -> Result<(SchemaRef, PathB
         })
         .collect();
     let source = PathBuf::from(format!("{} + {}", rpath.display(), wpath.display()));
-    Ok((Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone())), source))
+    Ok((
+        Arc::new(Schema::new_with_metadata(fields, wschema.metadata().clone())),
+        source,
+    ))
 }
 
 /// [`read_weighted`] batch by batch: calls `f` with consecutive row ranges
