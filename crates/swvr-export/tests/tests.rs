@@ -4,36 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, Int8Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 use swvr_core::questionnaire::Questionnaire;
 use swvr_export::{ExportError, Format, export};
+use swvr_test_support::TempDir;
 
-/// A temporary folder, removed when the test ends (also when it fails:
-/// the guard drops while the panic unwinds).
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// A temporary folder, removed when the test ends (also when it fails).
 fn tempdir(name: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("swvr-export-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
+    TempDir::new("export-it", name)
 }
 
 fn write(path: &Path, cols: Vec<(&str, ArrayRef)>) {
