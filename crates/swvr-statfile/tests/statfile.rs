@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use swvr_statfile::{Format, Kind, LabelKey, Reader, Record, StatError, Value};
+use swvr_test_support::TempDir;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
@@ -132,42 +133,10 @@ fn read_bytes(scratch: &Path, bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Stri
     records(Reader::from_bytes(bytes.to_vec(), scratch)?)
 }
 
-/// A file path in a temporary folder, removed when the test ends (also
-/// when it fails: the guard drops while the panic unwinds).
-#[derive(Debug)]
-struct Scratch(PathBuf);
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl PartialEq<Scratch> for PathBuf {
-    fn eq(&self, other: &Scratch) -> bool {
-        *self == other.0
-    }
-}
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("swvr-statfile-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir.join(name))
+/// A file path inside a temporary folder that is removed when the test
+/// ends (also when it fails).
+fn scratch(name: &str) -> TempDir {
+    TempDir::new("statfile", name).into_sub(name)
 }
 
 #[test]
@@ -187,7 +156,7 @@ fn truncation_at_every_offset_is_an_error_naming_file_and_offset() {
         for cut in 0..full.len() {
             match read_bytes(&path, &full[..cut]) {
                 Err(StatError::Format { file: f, where_, what }) => {
-                    assert_eq!(f, path);
+                    assert_eq!(f, *path);
                     assert!(
                         where_.starts_with("byte ") || where_.starts_with("record "),
                         "{file} cut at {cut}: {where_}"
