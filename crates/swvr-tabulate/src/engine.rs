@@ -333,6 +333,43 @@ pub(crate) struct LevelStats {
     pub e: Vec<f64>,
 }
 
+/// The category of row `r` of a net ("any yes") item over `parts`: 0 when
+/// any part is yes, 1 when every answered part is no, 2 when none is yes
+/// and some part is DK, 3 otherwise; `None` when no part was asked.
+#[inline]
+pub(crate) fn any_yes_class(
+    parts: &[(String, &Int8Array, Box<[u8; 256]>)],
+    r: usize,
+) -> Result<Option<usize>, TabulateError> {
+    let (mut asked, mut yes, mut all_no, mut dk) = (false, false, true, false);
+    for (column, col, lut) in parts {
+        if col.is_null(r) {
+            continue;
+        }
+        let code = col.value(r);
+        let class = lut[code as u8 as usize];
+        if class == INVALID {
+            return Err(invalid(column, r, code));
+        }
+        asked = true;
+        yes |= class == 0;
+        all_no &= class == 1;
+        dk |= class == 2;
+    }
+    if !asked {
+        return Ok(None);
+    }
+    Ok(Some(if yes {
+        0
+    } else if all_no {
+        1
+    } else if dk {
+        2
+    } else {
+        3
+    }))
+}
+
 /// The row-level error of a code outside the answer set.
 pub(crate) fn invalid(column: &str, row: usize, value: i8) -> TabulateError {
     TabulateError::Value {
@@ -397,33 +434,7 @@ fn accumulate_with<const CAL: bool>(
             Source::AnyYes { parts } => {
                 for (j, (&r, &w)) in rows.iter().zip(weight).enumerate() {
                     let r = r as usize;
-                    let (mut asked, mut yes, mut all_no, mut dk) = (false, false, true, false);
-                    for (column, col, lut) in parts {
-                        if col.is_null(r) {
-                            continue;
-                        }
-                        let code = col.value(r);
-                        let class = lut[code as u8 as usize];
-                        if class == INVALID {
-                            return Err(invalid(column, r, code));
-                        }
-                        asked = true;
-                        yes |= class == 0;
-                        all_no &= class == 1;
-                        dk |= class == 2;
-                    }
-                    if !asked {
-                        continue;
-                    }
-                    let c = if yes {
-                        0
-                    } else if all_no {
-                        1
-                    } else if dk {
-                        2
-                    } else {
-                        3
-                    };
+                    let Some(c) = any_yes_class(parts, r)? else { continue };
                     local[c].add(w);
                     if CAL {
                         elocal[c].add(efac[j]);

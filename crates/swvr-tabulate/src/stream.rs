@@ -397,32 +397,8 @@ fn add_rows(
                 if g == u32::MAX {
                     continue;
                 }
-                let (mut asked, mut yes, mut all_no, mut dk) = (false, false, true, false);
-                for (column, col, lut) in parts {
-                    if col.is_null(r) {
-                        continue;
-                    }
-                    let code = col.value(r);
-                    let class = lut[code as u8 as usize];
-                    if class == engine::INVALID {
-                        return Err(engine::invalid(column, r, code));
-                    }
-                    asked = true;
-                    yes |= class == 0;
-                    all_no &= class == 1;
-                    dk |= class == 2;
-                }
-                if !asked {
+                let Some(c) = engine::any_yes_class(parts, r)? else {
                     continue;
-                }
-                let c = if yes {
-                    0
-                } else if all_no {
-                    1
-                } else if dk {
-                    2
-                } else {
-                    3
                 };
                 cells[g as usize][combo[r] as usize * k + c].add(w[r]);
             }
