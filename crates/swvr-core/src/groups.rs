@@ -316,3 +316,68 @@ mod tests {
         assert_eq!(Selection::all().describe(), "every country-wave");
     }
 }
+
+/// Stratum names of one (country, wave) seen while streaming: coded in
+/// order of first appearance, with a count of rows per stratum, and
+/// renumbered in sorted name order at the end ([`StrataCoder::sorted`]),
+/// the codes [`group_by_country_wave`] gives.
+#[derive(Debug, Default)]
+pub struct StrataCoder {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    n: Vec<u64>,
+}
+
+impl StrataCoder {
+    /// The provisional code of `name` (a new one on first sight). Does not
+    /// count the row: see [`StrataCoder::count`].
+    pub fn code(&mut self, name: &str) -> u32 {
+        if let Some(&h) = self.index.get(name) {
+            return h;
+        }
+        let h = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), h);
+        self.n.push(0);
+        h
+    }
+
+    /// Counts one row in provisional stratum `h` (from [`StrataCoder::code`]).
+    #[inline]
+    pub fn count(&mut self, h: u32) {
+        self.n[h as usize] += 1;
+    }
+
+    /// The names and row counts in sorted name order, and the map from
+    /// provisional to sorted code.
+    pub fn sorted(self) -> (Vec<String>, Vec<u64>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut remap = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            remap[old as usize] = new as u32;
+        }
+        let n = order.iter().map(|&o| self.n[o as usize]).collect();
+        let names = order.iter().map(|&o| self.names[o as usize].clone()).collect();
+        (names, n, remap)
+    }
+}
+
+#[cfg(test)]
+mod strata_coder_tests {
+    use super::StrataCoder;
+
+    #[test]
+    fn codes_by_first_sight_and_sorts_at_the_end() {
+        let mut c = StrataCoder::default();
+        for name in ["mobile", "landline", "mobile", "dual"] {
+            let h = c.code(name);
+            c.count(h);
+        }
+        assert_eq!(c.code("landline"), 1);
+        let (names, n, remap) = c.sorted();
+        assert_eq!(names, ["dual", "landline", "mobile"]);
+        assert_eq!(n, [1, 1, 2]);
+        assert_eq!(remap, [2, 1, 0]);
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Int32Array, RecordBatch, StringArray};
-use swvr_core::groups::Selection;
+use swvr_core::groups::{Selection, StrataCoder};
 
 use crate::ModelError;
 use crate::data::{Acc, Design, RowShape, build_aggregate};
@@ -23,9 +23,7 @@ const DENSE: u64 = 1 << 16;
 struct GroupAcc {
     country: String,
     wave: i32,
-    strata: Vec<String>,
-    strata_index: HashMap<String, u32>,
-    stratum_n: Vec<u64>,
+    strata: StrataCoder,
     /// Dense cell ids per `(stratum · patterns + key) · 2 + y` (when small).
     dense: Vec<u32>,
     sparse: HashMap<(u32, u64, u8), u32>,
@@ -85,9 +83,7 @@ impl<'s> Accumulator<'s> {
                                 self.groups.push(GroupAcc {
                                     country: key.0.to_string(),
                                     wave: key.1,
-                                    strata: Vec::new(),
-                                    strata_index: HashMap::new(),
-                                    stratum_n: Vec::new(),
+                                    strata: StrataCoder::default(),
                                     dense: Vec::new(),
                                     sparse: HashMap::new(),
                                     keys: Vec::new(),
@@ -111,21 +107,12 @@ impl<'s> Accumulator<'s> {
             let s = match last_stratum {
                 Some((lg, ln, h)) if lg == g && ln == name => h,
                 _ => {
-                    let h = match ga.strata_index.get(name) {
-                        Some(&h) => h,
-                        None => {
-                            let h = ga.strata.len() as u32;
-                            ga.strata.push(name.to_string());
-                            ga.strata_index.insert(name.to_string(), h);
-                            ga.stratum_n.push(0);
-                            h
-                        }
-                    };
+                    let h = ga.strata.code(name);
                     last_stratum = Some((g, name, h));
                     h
                 }
             };
-            ga.stratum_n[s as usize] += 1;
+            ga.strata.count(s);
             let Some((pkey, y, w)) = design.case(r)? else { continue };
             let i = match np {
                 Some(np) => {
@@ -174,13 +161,7 @@ impl<'s> Accumulator<'s> {
         let out = groups
             .into_iter()
             .map(|ga| {
-                let mut sorted: Vec<u32> = (0..ga.strata.len() as u32).collect();
-                sorted.sort_by(|&a, &b| ga.strata[a as usize].cmp(&ga.strata[b as usize]));
-                let mut remap = vec![0u32; sorted.len()];
-                for (new, &old) in sorted.iter().enumerate() {
-                    remap[old as usize] = new as u32;
-                }
-                let stratum_n: Vec<u64> = sorted.iter().map(|&o| ga.stratum_n[o as usize]).collect();
+                let (_, stratum_n, remap) = ga.strata.sorted();
                 let keys: Vec<(u32, u64, u8)> = ga.keys.iter().map(|&(s, k, y)| (remap[s as usize], k, y)).collect();
                 let (agg, _, _) = build_aggregate(&shape, &keys, &ga.accs, stratum_n);
                 (ga.country, ga.wave, agg)

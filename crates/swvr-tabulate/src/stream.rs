@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use arrow_array::{Array, Float64Array, Int32Array, RecordBatch, StringArray};
 use rayon::prelude::*;
-use swvr_core::groups::{Group, Selection};
+use swvr_core::groups::{Group, Selection, StrataCoder};
 use swvr_core::questionnaire::Questionnaire;
 
 use crate::engine::{self, Cell, DomainRows, LevelStats, NONE, Source, Var};
@@ -31,11 +31,8 @@ const DENSE: u64 = 1 << 16;
 struct GroupAcc {
     country: String,
     wave: i32,
-    /// Stratum names in order of first appearance (provisional codes).
-    strata: Vec<String>,
-    strata_index: HashMap<String, u32>,
-    /// Respondents per provisional stratum code.
-    n_h: Vec<u64>,
+    /// Strata in order of first appearance (provisional codes), with counts.
+    strata: StrataCoder,
     /// Dense combination ids: `h · per_stratum + levels key` (when small).
     dense: Vec<u32>,
     /// Sparse combination ids (when the dense table would be large).
@@ -118,9 +115,7 @@ impl<'q> Accumulator<'q> {
                                 self.groups.push(GroupAcc {
                                     country: key.0.to_string(),
                                     wave: key.1,
-                                    strata: Vec::new(),
-                                    strata_index: HashMap::new(),
-                                    n_h: Vec::new(),
+                                    strata: StrataCoder::default(),
                                     dense: Vec::new(),
                                     sparse: HashMap::new(),
                                     combos: Vec::new(),
@@ -208,21 +203,12 @@ impl<'q> Accumulator<'q> {
             let h = match last_stratum {
                 Some((lg, ln, h)) if lg == g && ln == name => h,
                 _ => {
-                    let h = match ga.strata_index.get(name) {
-                        Some(&h) => h,
-                        None => {
-                            let h = ga.strata.len() as u32;
-                            ga.strata.push(name.to_string());
-                            ga.strata_index.insert(name.to_string(), h);
-                            ga.n_h.push(0);
-                            h
-                        }
-                    };
+                    let h = ga.strata.code(name);
                     last_stratum = Some((g, name, h));
                     h
                 }
             };
-            ga.n_h[h as usize] += 1;
+            ga.strata.count(h);
             let mut key = 0u64;
             for (d, &rad) in domains.iter().zip(&self.radix) {
                 let l = d.level[r];
@@ -329,14 +315,7 @@ impl<'q> Accumulator<'q> {
         let mut tables: Vec<(usize, Vec<Vec<Cell>>)> = Vec::with_capacity(order.len());
         for &g in &order {
             let Some(ga) = groups[g].take() else { continue };
-            let mut sorted: Vec<u32> = (0..ga.strata.len() as u32).collect();
-            sorted.sort_by(|&a, &b| ga.strata[a as usize].cmp(&ga.strata[b as usize]));
-            let mut remap = vec![0u32; sorted.len()];
-            for (new, &old) in sorted.iter().enumerate() {
-                remap[old as usize] = new as u32;
-            }
-            let names: Vec<String> = sorted.iter().map(|&o| ga.strata[o as usize].clone()).collect();
-            let n_h: Vec<u64> = sorted.iter().map(|&o| ga.n_h[o as usize]).collect();
+            let (names, n_h, remap) = ga.strata.sorted();
             let combos: Vec<(u32, Vec<u8>)> = ga.combos.into_iter().map(|(h, l)| (remap[h as usize], l)).collect();
             out_groups.push((
                 Group {
